@@ -1,0 +1,188 @@
+"""``mimicrec generate``: run attempts in worker processes, keep successes in attempt order, write both formats.
+
+Each worker builds its env once and runs whole attempts; the main process is the only writer.
+Results are committed strictly in attempt-index order, so a run's output depends only on the
+seed and the spec, never on the number of workers or their timing.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from augment.generator import AttemptResult, run_attempt
+from augment.source import SourceSet, load_sources
+from augment.spec import MimicSpec, load_mimic_spec, with_seed
+from envs.errors import ConfigError, UsageError
+from recorder.paths import output_dir
+from recorder.tasks import env_args, lerobot_schema, make_env
+from recorder.writers import WriterGroup
+from recorder.writers.lerobot_writer import LeRobotWriter
+from recorder.writers.robomimic_hdf5 import RobomimicHDF5Writer
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """What ``mimicrec generate`` was asked to do."""
+
+    input_path: str
+    num_trials: int
+    num_envs: int = 1
+    seed: int | None = None
+    out: str | None = None
+    config: str | None = None
+    guarantee: bool | None = None
+    progress: bool = False
+
+
+@dataclass
+class GenerateReport:
+    """Counts, rates and timing of a run (written as ``report.json``)."""
+
+    num_attempts: int = 0
+    num_successes: int = 0
+    num_failures: int = 0
+    failures_per_subtask: dict[str, int] = field(default_factory=dict)
+    success_rate: float = 0.0
+    wall_time_s: float = 0.0
+    demos_per_minute: float = 0.0
+    seed: int = 0
+    num_envs: int = 1
+    num_trials: int = 0
+    guarantee: bool = True
+    stopped_by_failure_bound: bool = False
+    input_path: str = ""
+    output_hdf5: str = ""
+    output_lerobot: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, result: AttemptResult) -> None:
+        """Count one attempt."""
+        self.num_attempts += 1
+        if result.success:
+            self.num_successes += 1
+        else:
+            self.num_failures += 1
+            key = str(result.failed_subtask)
+            self.failures_per_subtask[key] = self.failures_per_subtask.get(key, 0) + 1
+        self.success_rate = self.num_successes / self.num_attempts
+
+
+def check_options(opts: GenerateOptions) -> None:
+    """Reject impossible counts before anything is read or created."""
+    if opts.num_trials <= 0:
+        raise UsageError(f"--num-trials must be a positive integer, got {opts.num_trials}")
+    if opts.num_envs <= 0:
+        raise UsageError(f"--num-envs must be a positive integer, got {opts.num_envs}")
+
+
+def generate(opts: GenerateOptions) -> GenerateReport:
+    """Generate demos from the annotated file ``opts.input_path`` into a new run folder."""
+    check_options(opts)
+    sources = load_sources(opts.input_path)
+    spec = with_seed(load_mimic_spec(opts.config, sources.env_id), opts.seed)
+    if len(spec.eefs) != 1:
+        raise ConfigError(f"{spec.task}: generation with {len(spec.eefs)} end effectors is not supported yet; "
+                          "use a single-arm spec")
+    guarantee = spec.generation.guarantee if opts.guarantee is None else opts.guarantee
+    report = GenerateReport(seed=spec.generation.seed, num_envs=opts.num_envs, num_trials=opts.num_trials,
+                            guarantee=guarantee, input_path=str(opts.input_path), spec=asdict(spec))
+    start = time.perf_counter()
+    with output_dir(opts.out, "generate") as out:
+        report.output_hdf5, report.output_lerobot = str(out / "generated.hdf5"), str(out / "lerobot")
+        with _writers(sources, report) as writers:
+            _run(sources, spec, opts, report, writers)
+        report.wall_time_s = time.perf_counter() - start
+        report.demos_per_minute = 60.0 * report.num_successes / max(report.wall_time_s, 1e-9)
+        _write_json(out / "report.json", asdict(report))
+    return report
+
+
+def _writers(sources: SourceSet, report: GenerateReport) -> WriterGroup:
+    env = make_env(sources.env_id, **sources.env_kwargs).unwrapped
+    try:
+        schema = lerobot_schema(sources.env_id, env)
+    finally:
+        env.close()
+    attrs = {"mimic_source": os.path.abspath(sources.path), "seed": report.seed}
+    return WriterGroup([RobomimicHDF5Writer(report.output_hdf5, env_args(sources.env_id, sources.env_kwargs), attrs),
+                        LeRobotWriter(report.output_lerobot, schema)])
+
+
+def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: GenerateReport,
+         writers: WriterGroup) -> None:
+    max_failures = spec.max_failures(opts.num_trials)
+    with tqdm(total=opts.num_trials, desc="generate", unit="demo" if report.guarantee else "attempt",
+              disable=not opts.progress) as bar:
+        for result in _ordered_results(sources, spec, opts.num_envs):
+            report.add(result)
+            if result.success:
+                writers.write(result.episode)
+            bar.update(1 if (result.success or not report.guarantee) else 0)
+            bar.set_postfix(success=f"{report.success_rate:.0%}", attempts=report.num_attempts)
+            if _finished(report, opts.num_trials):
+                return
+            if report.num_failures >= max_failures:
+                report.stopped_by_failure_bound = True
+                return
+
+
+def _finished(report: GenerateReport, num_trials: int) -> bool:
+    count = report.num_successes if report.guarantee else report.num_attempts
+    return count >= num_trials
+
+
+# ------------------------------------------------------------------ workers
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(sources: SourceSet, spec: MimicSpec) -> None:
+    _WORKER["env"] = make_env(sources.env_id, **sources.env_kwargs).unwrapped
+    _WORKER["sources"], _WORKER["spec"] = sources, spec
+
+
+def _attempt_in_worker(index: int) -> AttemptResult:
+    return run_attempt(_WORKER["env"], _WORKER["sources"], _WORKER["spec"], index)
+
+
+def _ordered_results(sources: SourceSet, spec: MimicSpec, num_envs: int) -> Iterator[AttemptResult]:
+    """Attempt results in index order 0, 1, 2, ... from ``num_envs`` workers (in-process when 1)."""
+    if num_envs == 1:
+        _init_worker(sources, spec)
+        index = 0
+        while True:
+            yield _attempt_in_worker(index)
+            index += 1
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(num_envs, mp_context=ctx, initializer=_init_worker, initargs=(sources, spec)) as pool:
+        try:
+            yield from _drain_in_order(pool, window=2 * num_envs)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _drain_in_order(pool: ProcessPoolExecutor, window: int) -> Iterator[AttemptResult]:
+    pending: dict[int, Future] = {i: pool.submit(_attempt_in_worker, i) for i in range(window)}
+    next_submit, next_yield = window, 0
+    while True:
+        wait([pending[next_yield]], return_when=FIRST_COMPLETED)
+        result = pending.pop(next_yield).result()
+        pending[next_submit] = pool.submit(_attempt_in_worker, next_submit)
+        next_submit += 1
+        next_yield += 1
+        yield result
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)

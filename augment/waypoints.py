@@ -1,0 +1,48 @@
+"""Turning a source segment into executable waypoints: transform to the new scene, bridge, noise flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.pose import interpolate_poses, transform_poses_to_new_frame
+
+
+@dataclass(frozen=True)
+class WaypointSequence:
+    """Target poses ``[T, 4, 4]``, gripper actions ``[T, G]`` and whether to add noise ``[T]``."""
+
+    poses: np.ndarray
+    grippers: np.ndarray
+    noisy: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.poses)
+
+    @staticmethod
+    def concat(parts: list[WaypointSequence]) -> WaypointSequence:
+        """One sequence made of ``parts`` in order."""
+        fields = ("poses", "grippers", "noisy")
+        return WaypointSequence(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+
+
+def transformed_segment(target_poses: np.ndarray, grippers: np.ndarray,
+                        object_at_start: np.ndarray | None, object_now: np.ndarray | None) -> WaypointSequence:
+    """Source target poses ``[T, 4, 4]`` carried along with their reference object (unchanged without one)."""
+    poses = target_poses if object_at_start is None else transform_poses_to_new_frame(
+        target_poses, object_at_start, object_now)
+    return WaypointSequence(poses, grippers, np.ones(len(poses), dtype=bool))
+
+
+def bridge(start_pose: np.ndarray, segment: WaypointSequence, num_interpolation_steps: int,
+           num_fixed_steps: int, noisy: bool) -> WaypointSequence:
+    """Poses from ``start_pose`` to the segment's first pose, then ``num_fixed_steps`` holds there.
+
+    The gripper keeps the segment's first action throughout the bridge.
+    """
+    moving = interpolate_poses(start_pose, segment.poses[0], num_interpolation_steps)
+    holding = np.repeat(segment.poses[:1], num_fixed_steps, axis=0)
+    poses = np.concatenate([moving, holding]) if len(moving) + len(holding) else np.zeros((0, 4, 4))
+    grippers = np.repeat(segment.grippers[:1], len(poses), axis=0)
+    return WaypointSequence(poses, grippers, np.full(len(poses), noisy, dtype=bool))

@@ -1,0 +1,37 @@
+"""mimicrec's simulated manipulation tasks (pybullet), registered as gymnasium envs on import.
+
+``gymnasium.make("mimicrec/StackThree-v0", difficulty="D0")`` builds a task; ``TASKS`` maps each
+registered id to its class and default episode length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+
+from envs import quiet  # noqa: F401  (imports pybullet without its banner)
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    """A registered task: gymnasium id, entry point and episode limit."""
+
+    env_id: str
+    entry_point: str
+    max_episode_steps: int
+
+
+TASKS: dict[str, TaskEntry] = {}
+
+
+def register_task(entry: TaskEntry) -> None:
+    """Register a task with gymnasium and in ``TASKS``; registering an id twice raises."""
+    if entry.env_id in TASKS:
+        raise ValueError(f"task {entry.env_id!r} is already registered")
+    TASKS[entry.env_id] = entry
+    if entry.env_id not in gym.registry:
+        gym.register(entry.env_id, entry_point=entry.entry_point, max_episode_steps=entry.max_episode_steps)
+
+
+register_task(TaskEntry("mimicrec/StackThree-v0", "envs.stack_three:StackThreeEnv", 400))

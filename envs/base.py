@@ -1,0 +1,332 @@
+"""``TabletopEnv``: a Panda on a table with task objects, delta end-effector control, Mimic interface.
+
+A task subclass declares its objects, how they are randomized and what success means
+(``evaluate``); this base class builds the pybullet world once, resets it exactly from a seed,
+drives the arm by closed-loop IK at the control rate and exposes the interface that Mimic-style
+data generation needs (eef poses, pose <-> action conversion, object poses, subtask signals).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pybullet as p
+import pybullet_data
+from gymnasium import spaces
+from pybullet_utils import bullet_client
+
+from envs.errors import TaskError
+from envs.panda import Panda
+from envs.pose import axis_angle_to_mat, make_pose, mat_to_axis_angle, mat_to_quat, pose_from_pos_quat
+from envs.quiet import silenced_fds
+
+SIM_HZ = 240
+TABLE_TOP_Z = 0.625
+ROBOT_BASE = (0.0, 0.0, TABLE_TOP_Z)
+POS_SCALE = 0.05  # metres per control step at |action| = 1
+ROT_SCALE = 0.5  # radians per control step at |action| = 1
+IK_SUBSTEPS = (0, 6)  # substeps at which IK is re-solved (closed loop inside a control step)
+PURGE_PASSES = 40  # collision passes that let the broadphase drop every stale pair (about 10% each)
+REST_LIN_SPEED = 0.01  # m/s: below this an object counts as at rest
+REST_ANG_SPEED = 0.2  # rad/s
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """A rigid task object: its URDF (from ``pybullet_data``), colour and uniform scale."""
+
+    urdf: str
+    rgba: tuple[float, float, float, float]
+    scale: float = 1.0
+
+
+def delta_action_to_target_pose(eef_pose: np.ndarray, action: np.ndarray) -> np.ndarray:
+    """Target eef poses ``[..., 4, 4]`` commanded by normalized delta actions ``[..., 7]`` from ``eef_pose``.
+
+    Position deltas add in the world frame; rotation deltas (axis-angle) pre-multiply the current
+    orientation, both scaled by ``POS_SCALE`` / ``ROT_SCALE``.
+    """
+    pos = eef_pose[..., :3, 3] + POS_SCALE * action[..., :3]
+    rot = axis_angle_to_mat(ROT_SCALE * action[..., 3:6]) @ eef_pose[..., :3, :3]
+    return make_pose(pos, rot)
+
+
+def target_pose_to_delta_action(
+    eef_pose: np.ndarray, target_pose: np.ndarray, gripper: np.ndarray
+) -> np.ndarray:
+    """Normalized, clipped delta actions ``[..., 7]`` that drive ``eef_pose`` towards ``target_pose``."""
+    dpos = (target_pose[..., :3, 3] - eef_pose[..., :3, 3]) / POS_SCALE
+    drot = mat_to_axis_angle(target_pose[..., :3, :3] @ np.swapaxes(eef_pose[..., :3, :3], -1, -2))
+    action = np.concatenate([dpos, drot / ROT_SCALE, np.reshape(gripper, (*dpos.shape[:-1], 1))], -1)
+    return np.clip(action, -1.0, 1.0)
+
+
+class TabletopEnv(gym.Env):
+    """Base class of the mimicrec tasks; subclasses set ``objects`` and implement the task hooks."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+    objects: dict[str, ObjectSpec] = {}
+    subtask_signal_names: tuple[str, ...] = ()
+    eef_names: tuple[str, ...] = ("robot0",)
+    instruction = ""
+
+    def __init__(self, difficulty: str = "D0", control_freq: int = 20,
+                 render_mode: str | None = None, gui: bool = False) -> None:
+        if SIM_HZ % control_freq:
+            raise TaskError(f"control_freq={control_freq} must divide {SIM_HZ}; use 10, 20, 24, 30 or 40")
+        self.difficulty = self._check_difficulty(difficulty)
+        self.control_freq = control_freq
+        self.substeps = SIM_HZ // control_freq
+        self.render_mode = render_mode
+        self.client = self._connect(gui)
+        self.plane = self.client.loadURDF("plane.urdf")
+        self.table = self.client.loadURDF("table/table.urdf", [0.5, 0.0, 0.0], useFixedBase=True)
+        self.robot = Panda(self.client, ROBOT_BASE)
+        self.bodies = self._load_objects()
+        self._clean_state = self._save_clean_state()
+        self._state_file = self._make_state_file()
+        self.gripper_command = -1.0
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(7,), dtype=np.float32)
+        self.observation_space = self._make_observation_space()
+
+    # ----------------------------------------------------------------- construction
+    def _check_difficulty(self, difficulty: str) -> str:
+        if difficulty not in self.randomization_levels():
+            known = ", ".join(self.randomization_levels())
+            raise TaskError(f"unknown difficulty {difficulty!r} for {type(self).__name__}; use one of {known}")
+        return difficulty
+
+    @staticmethod
+    def _connect(gui: bool):
+        if gui and not os.environ.get("DISPLAY"):
+            raise TaskError("--gui needs a display: set DISPLAY, or run under `xvfb-run -a`")
+        with silenced_fds(1):
+            client = bullet_client.BulletClient(connection_mode=p.GUI if gui else p.DIRECT)
+        client.setAdditionalSearchPath(pybullet_data.getDataPath())
+        client.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
+        client.setGravity(0, 0, -9.81)
+        client.setTimeStep(1.0 / SIM_HZ)
+        return client
+
+    def _save_clean_state(self) -> int:
+        """Snapshot the world as built, objects resting on the table, contacts detected.
+
+        pybullet's restore matches saved contact manifolds to live ones by broadphase id and
+        clears the unmatched ones, but only when the snapshot holds at least one manifold; a
+        snapshot with resting objects always does, so every reset starts from the same contacts
+        whatever the world went through (a snapshot without contacts leaves stale ones behind).
+        """
+        for i, body in enumerate(self.bodies.values()):
+            low_z = self.client.getAABB(body)[0][2]
+            pos, quat = self.client.getBasePositionAndOrientation(body)
+            parked = [0.5 + 0.12 * (i // 3), 0.3 + 0.1 * (i % 3), pos[2] - low_z + TABLE_TOP_Z]
+            self.client.resetBasePositionAndOrientation(body, parked, quat)
+        self.client.performCollisionDetection()
+        return self.client.saveState()
+
+    def _restore_clean(self) -> None:
+        """Return to the world as built, with no trace of what ran before.
+
+        restoreState resets poses, velocities and contact manifolds, but not the broadphase pairs
+        and the per-pair collision caches (e.g. GJK's last separating axis), which shift later
+        contacts by ~1e-5 m. Moving every body apart makes the broadphase drop those pairs over a
+        few collision passes; the restore then recreates them from scratch, in sorted order.
+        """
+        for i, body in enumerate([self.robot.body, *self.bodies.values()]):
+            self.client.resetBasePositionAndOrientation(body, [0.0, 0.0, 1000.0 + 10.0 * i], [0, 0, 0, 1])
+        for _ in range(PURGE_PASSES):
+            self.client.performCollisionDetection()
+        self.client.restoreState(self._clean_state)
+
+    def _load_objects(self) -> dict[str, int]:
+        bodies = {}
+        for i, (name, spec) in enumerate(self.objects.items()):
+            body = self.client.loadURDF(spec.urdf, [0.5, 0.3 + 0.1 * i, TABLE_TOP_Z + 0.2],
+                                        globalScaling=spec.scale)
+            self.client.changeVisualShape(body, -1, rgbaColor=spec.rgba)
+            self.client.changeDynamics(body, -1, lateralFriction=1.0)
+            bodies[name] = body
+        return bodies
+
+    @staticmethod
+    def _make_state_file() -> str:
+        folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        handle, path = tempfile.mkstemp(prefix="mimicrec-state-", suffix=".bullet", dir=folder)
+        os.close(handle)
+        return path
+
+    def _make_observation_space(self) -> spaces.Dict:
+        obs = self._observe()
+        return spaces.Dict({k: spaces.Box(-np.inf, np.inf, v.shape, np.float32) for k, v in obs.items()})
+
+    # ----------------------------------------------------------------- task hooks
+    @classmethod
+    def randomization_levels(cls) -> tuple[str, ...]:
+        """Names of the difficulty levels this task supports."""
+        return ("D0",)
+
+    def _sample_object_poses(self, rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Name -> (position ``[3]``, quaternion ``[4]``) of every object for a new episode."""
+        raise NotImplementedError
+
+    def evaluate(self) -> dict[str, bool]:
+        """``success`` plus the task's named stage flags, computed from the current world."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Restore the clean world, home the robot, place objects from ``self.np_random``."""
+        super().reset(seed=seed)
+        self._restore_clean()
+        self.robot.reset_home()
+        self.gripper_command = -1.0
+        for name, (pos, quat) in self._sample_object_poses(self.np_random).items():
+            self.client.resetBasePositionAndOrientation(self.bodies[name], pos, quat)
+            self.client.resetBaseVelocity(self.bodies[name], [0, 0, 0], [0, 0, 0])
+        return self._observe(), self._info()
+
+    def step(self, action: np.ndarray):
+        """Apply a normalized delta-eef action for one control period (``substeps`` sim steps)."""
+        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        target = delta_action_to_target_pose(self.robot.eef_pose(), action)
+        target_quat = mat_to_quat(target[:3, :3])
+        self.gripper_command = float(action[6])
+        self.robot.command_gripper(self.gripper_command)
+        for sub in range(self.substeps):
+            if sub in IK_SUBSTEPS:
+                self.robot.command_joints(self.robot.solve_ik(target[:3, 3], target_quat))
+            self.client.stepSimulation()
+        info = self._info()
+        reward = float(info["success"])
+        return self._observe(), reward, bool(info["success"]), False, info
+
+    def render(self) -> np.ndarray | None:
+        """An RGB image ``[H, W, 3]`` uint8 of the scene from the front (tiny renderer)."""
+        if self.render_mode != "rgb_array":
+            return None
+        return self.render_camera(256, 256)
+
+    def render_camera(self, width: int, height: int) -> np.ndarray:
+        """Render the agent view at ``width`` x ``height`` as uint8 RGB."""
+        view = self.client.computeViewMatrix([1.3, 0.0, 1.25], [0.45, 0.0, TABLE_TOP_Z], [0, 0, 1])
+        proj = self.client.computeProjectionMatrixFOV(45.0, width / height, 0.05, 5.0)
+        img = self.client.getCameraImage(width, height, view, proj, renderer=p.ER_TINY_RENDERER)
+        return np.asarray(img[2], dtype=np.uint8).reshape(height, width, 4)[..., :3]
+
+    def close(self) -> None:
+        """Disconnect from pybullet and remove the state scratch file."""
+        if getattr(self, "client", None) is not None:
+            self.client.disconnect()
+            self.client = None
+        if getattr(self, "_state_file", None) and os.path.exists(self._state_file):
+            os.unlink(self._state_file)
+
+    # ----------------------------------------------------------------- observations
+    def _observe(self) -> dict[str, np.ndarray]:
+        eef_pos, eef_quat = self.robot.eef_pos_quat()
+        poses = [self.client.getBasePositionAndOrientation(b) for b in self.bodies.values()]
+        rel = [np.asarray(pos) - eef_pos for pos, _ in poses]
+        obj = np.concatenate([np.concatenate([pos, quat]) for pos, quat in poses] + rel) if poses else np.zeros(0)
+        obs = {
+            "robot0_joint_pos": self.robot.arm_qpos(),
+            "robot0_eef_pos": eef_pos,
+            "robot0_eef_quat": eef_quat,
+            "robot0_gripper_qpos": self.robot.finger_qpos(),
+            "object": obj,
+        }
+        return {k: v.astype(np.float32) for k, v in obs.items()}
+
+    def _info(self) -> dict[str, Any]:
+        return dict(self.evaluate())
+
+    # ----------------------------------------------------------------- exact state
+    def get_state(self) -> np.ndarray:
+        """The exact simulator state as bytes ``[S]`` uint8 (pybullet's serialized world)."""
+        self.client.saveBullet(self._state_file)
+        with open(self._state_file, "rb") as f:
+            blob = f.read()
+        return np.frombuffer(blob + np.float64(self.gripper_command).tobytes(), dtype=np.uint8).copy()
+
+    def set_state(self, state: np.ndarray) -> None:
+        """Restore a state from ``get_state`` bit-identically (same scene, any history)."""
+        blob = np.asarray(state, dtype=np.uint8).tobytes()
+        with open(self._state_file, "wb") as f:
+            f.write(blob[:-8])
+        # pybullet caches files by name: without this the second restore would reread the first file.
+        self.client.setPhysicsEngineParameter(enableFileCaching=0)
+        # Restoring resyncs contact manifolds only if the file holds some (see _save_clean_state);
+        # going through the clean state first makes the result independent of the world's history.
+        self._restore_clean()
+        self.client.restoreState(fileName=self._state_file)
+        self.client.setPhysicsEngineParameter(enableFileCaching=1)
+        self.gripper_command = float(np.frombuffer(blob[-8:], dtype=np.float64)[0])
+        self.robot.command_gripper(self.gripper_command)
+
+    def get_flat_state(self) -> np.ndarray:
+        """Kinematic state ``[D]``: per object pose+velocity, robot joint positions+velocities."""
+        parts = []
+        for body in self.bodies.values():
+            pos, quat = self.client.getBasePositionAndOrientation(body)
+            lin, ang = self.client.getBaseVelocity(body)
+            parts.append(np.concatenate([pos, quat, lin, ang]))
+        joints = self.client.getJointStates(self.robot.body, range(self.client.getNumJoints(self.robot.body)))
+        parts.append(np.array([s[0] for s in joints] + [s[1] for s in joints]))
+        return np.concatenate(parts)
+
+    # ----------------------------------------------------------------- object queries
+    def object_pos_quat(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """World position ``[3]`` and quaternion ``[4]`` of object ``name``."""
+        pos, quat = self.client.getBasePositionAndOrientation(self.bodies[name])
+        return np.asarray(pos), np.asarray(quat)
+
+    def object_at_rest(self, name: str) -> bool:
+        """Whether the object's linear and angular speeds are below the rest thresholds."""
+        lin, ang = self.client.getBaseVelocity(self.bodies[name])
+        return bool(np.linalg.norm(lin) < REST_LIN_SPEED and np.linalg.norm(ang) < REST_ANG_SPEED)
+
+    def in_contact(self, name_a: str, name_b: str) -> bool:
+        """Whether two objects touch."""
+        return len(self.client.getContactPoints(self.bodies[name_a], self.bodies[name_b])) > 0
+
+    def grasped(self, name: str) -> bool:
+        """Both fingers touch the object and the gripper is commanded closed."""
+        body, robot = self.bodies[name], self.robot.body
+        touches = [len(self.client.getContactPoints(robot, body, linkIndexA=j)) > 0 for j in (9, 10)]
+        return all(touches) and self.gripper_command > 0.0
+
+    def robot_touches(self, name: str) -> bool:
+        """Whether any robot link touches the object."""
+        return len(self.client.getContactPoints(self.robot.body, self.bodies[name])) > 0
+
+    # ----------------------------------------------------------------- Mimic interface
+    def get_robot_eef_pose(self, eef_name: str = "robot0") -> np.ndarray:
+        """World pose ``[4, 4]`` of the end effector (the frame actions are expressed in)."""
+        return self.robot.eef_pose()
+
+    def target_eef_pose_to_action(self, target_eef_pose: np.ndarray, gripper_action: np.ndarray,
+                                  eef_name: str = "robot0") -> np.ndarray:
+        """Action ``[7]`` (float32, in [-1, 1]) that drives the end effector to ``target_eef_pose``."""
+        return target_pose_to_delta_action(self.robot.eef_pose(), target_eef_pose, gripper_action).astype(np.float32)
+
+    def action_to_target_eef_pose(self, action: np.ndarray, eef_name: str = "robot0") -> np.ndarray:
+        """Pose ``[4, 4]`` that ``action`` commands from the current end-effector pose."""
+        return delta_action_to_target_pose(self.robot.eef_pose(), np.asarray(action, dtype=np.float64))
+
+    @staticmethod
+    def actions_to_gripper_actions(actions: np.ndarray, eef_name: str = "robot0") -> np.ndarray:
+        """Gripper part ``[T, 1]`` of actions ``[T, 7]``."""
+        return np.asarray(actions)[..., 6:7]
+
+    def get_object_poses(self) -> dict[str, np.ndarray]:
+        """Name -> world pose ``[4, 4]`` of every task object."""
+        return {name: pose_from_pos_quat(*self.object_pos_quat(name)) for name in self.bodies}
+
+    def get_subtask_term_signals(self) -> dict[str, int]:
+        """Name -> 0/1 for each subtask termination signal (the task's stage flags)."""
+        flags = self.evaluate()
+        return {name: int(flags[name]) for name in self.subtask_signal_names}

@@ -1,0 +1,32 @@
+"""The error hierarchy of mimicrec: every expected failure is a ``MimicrecError`` with a fix in it.
+
+The CLI prints ``str(error)`` as one line on stderr and exits with ``error.exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class MimicrecError(Exception):
+    """Base of all errors a user can cause; the message says what is wrong and what to do."""
+
+    exit_code = 2
+
+
+class UsageError(MimicrecError):
+    """A command-line argument is invalid (negative count, unknown choice, ...)."""
+
+
+class TaskError(MimicrecError):
+    """An unknown task id or an env that cannot be built as asked (e.g. GUI without display)."""
+
+
+class ConfigError(MimicrecError):
+    """A configuration file is missing, malformed, or has unknown or ill-typed keys."""
+
+
+class DatasetError(MimicrecError):
+    """An input dataset is missing, not HDF5, or lacks what the command needs."""
+
+
+class GenerationError(MimicrecError):
+    """Generation cannot reach its goal (e.g. the failure bound was hit)."""

@@ -1,0 +1,103 @@
+"""The Franka Panda from ``pybullet_data``: loading, closed-loop IK control, gripper, readings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as p
+
+from envs.pose import pose_from_pos_quat
+
+ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)
+FINGER_JOINTS = (9, 10)
+GRASP_LINK = 11  # panda_grasptarget: between the fingertips, 0.105 m below the hand
+HOME_QPOS = (0.0, -0.3, 0.0, -2.2, 0.0, 1.9, 0.785)
+ARM_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
+FINGER_OPEN = 0.04  # metres per finger
+FINGER_FORCE = 20.0
+IK_ITERATIONS = 20
+
+
+@dataclass(frozen=True)
+class PandaLimits:
+    """Joint limits of the movable joints (7 arm + 2 fingers), in the order IK expects."""
+
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+
+    @property
+    def ranges(self) -> tuple[float, ...]:
+        """Upper minus lower, per joint."""
+        return tuple(u - lo for lo, u in zip(self.lower, self.upper, strict=True))
+
+
+class Panda:
+    """One Panda arm in a pybullet client, driven by joint position targets from IK."""
+
+    def __init__(self, client, base_pos: tuple[float, float, float]) -> None:
+        self.client = client
+        self.body = client.loadURDF(
+            "franka_panda/panda.urdf", base_pos, useFixedBase=True, flags=p.URDF_ENABLE_CACHED_GRAPHICS_SHAPES
+        )
+        gear = client.createConstraint(
+            self.body, 9, self.body, 10, p.JOINT_GEAR, [1, 0, 0], [0, 0, 0], [0, 0, 0]
+        )
+        client.changeConstraint(gear, gearRatio=-1, erp=0.1, maxForce=50)
+        for link in (*FINGER_JOINTS, GRASP_LINK):
+            client.changeDynamics(self.body, link, lateralFriction=1.0)
+        movable = (*ARM_JOINTS, *FINGER_JOINTS)
+        infos = [client.getJointInfo(self.body, j) for j in movable]
+        self.limits = PandaLimits(tuple(i[8] for i in infos), tuple(i[9] for i in infos))
+        self.reset_home()
+
+    def reset_home(self) -> None:
+        """Put the arm at its home configuration with the gripper open and motors holding it."""
+        for joint, q in zip(ARM_JOINTS, HOME_QPOS, strict=True):
+            self.client.resetJointState(self.body, joint, q)
+        for joint in FINGER_JOINTS:
+            self.client.resetJointState(self.body, joint, FINGER_OPEN)
+        self.command_joints(np.asarray(HOME_QPOS))
+        self.command_gripper(-1.0)
+
+    def arm_qpos(self) -> np.ndarray:
+        """Arm joint positions ``[7]``."""
+        return np.array([s[0] for s in self.client.getJointStates(self.body, ARM_JOINTS)])
+
+    def finger_qpos(self) -> np.ndarray:
+        """Finger joint positions ``[2]`` (0 closed, 0.04 open)."""
+        return np.array([s[0] for s in self.client.getJointStates(self.body, FINGER_JOINTS)])
+
+    def eef_pos_quat(self) -> tuple[np.ndarray, np.ndarray]:
+        """World position ``[3]`` and quaternion ``[4]`` (x, y, z, w) of the grasp frame."""
+        state = self.client.getLinkState(self.body, GRASP_LINK, computeForwardKinematics=1)
+        return np.asarray(state[4]), np.asarray(state[5])
+
+    def eef_pose(self) -> np.ndarray:
+        """World pose ``[4, 4]`` of the grasp frame."""
+        return pose_from_pos_quat(*self.eef_pos_quat())
+
+    def solve_ik(self, pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
+        """Arm joint targets ``[7]`` reaching ``pos``/``quat``, using the current angles as rest pose."""
+        rest = [*self.arm_qpos(), *self.finger_qpos()]
+        sol = self.client.calculateInverseKinematics(
+            self.body, GRASP_LINK, pos, quat,
+            lowerLimits=self.limits.lower, upperLimits=self.limits.upper,
+            jointRanges=self.limits.ranges, restPoses=rest,
+            maxNumIterations=IK_ITERATIONS, residualThreshold=1e-5,
+        )
+        return np.asarray(sol[:7])
+
+    def command_joints(self, qpos: np.ndarray) -> None:
+        """Set arm position-control targets ``[7]``."""
+        self.client.setJointMotorControlArray(
+            self.body, ARM_JOINTS, p.POSITION_CONTROL, targetPositions=list(qpos), forces=ARM_FORCES
+        )
+
+    def command_gripper(self, command: float) -> None:
+        """Gripper command in [-1, 1]: -1 fully open, +1 fully closed (linear in between)."""
+        width = FINGER_OPEN * (1.0 - float(np.clip(command, -1.0, 1.0))) / 2.0
+        self.client.setJointMotorControlArray(
+            self.body, FINGER_JOINTS, p.POSITION_CONTROL, targetPositions=[width, width],
+            forces=[FINGER_FORCE, FINGER_FORCE],
+        )

@@ -1,0 +1,145 @@
+"""Pure-numpy pose math: quaternions (x, y, z, w), rotation matrices, axis-angle, 4x4 poses.
+
+Every function accepts a single item or a leading batch dimension, e.g. ``quat_to_mat`` maps
+``[..., 4]`` to ``[..., 3, 3]``. Quaternions follow pybullet's and scipy's ``(x, y, z, w)`` order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_EPS = 1e-12
+
+
+def quat_to_mat(quat: np.ndarray) -> np.ndarray:
+    """Unit quaternion(s) ``[..., 4]`` (x, y, z, w) -> rotation matrices ``[..., 3, 3]``."""
+    q = np.asarray(quat, dtype=np.float64)
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    x, y, z, w = np.moveaxis(q, -1, 0)
+    rows = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ]
+    return np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)
+
+
+def mat_to_quat(mat: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``[..., 3, 3]`` -> unit quaternions ``[..., 4]`` (x, y, z, w), w >= 0."""
+    m = np.asarray(mat, dtype=np.float64)
+    batch = m.shape[:-2]
+    m = m.reshape(-1, 3, 3)
+    trace = np.trace(m, axis1=1, axis2=2)
+    # Four candidate formulas; pick per item the numerically largest denominator.
+    cands = np.stack(
+        [
+            1 + trace,
+            1 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2],
+            1 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2],
+            1 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2],
+        ],
+        axis=1,
+    )
+    choice = np.argmax(cands, axis=1)
+    quat = np.empty((m.shape[0], 4))
+    for k in range(4):
+        sel = choice == k
+        if np.any(sel):
+            quat[sel] = _quat_from_case(m[sel], cands[sel, k], k)
+    quat *= np.where(quat[:, 3:4] < 0, -1.0, 1.0)
+    quat /= np.linalg.norm(quat, axis=1, keepdims=True)
+    return quat.reshape(*batch, 4)
+
+
+def _quat_from_case(m: np.ndarray, t: np.ndarray, case: int) -> np.ndarray:
+    """One branch of the matrix-to-quaternion conversion (Shepperd's method)."""
+    s = 0.5 / np.sqrt(t)
+    if case == 0:
+        comps = [(m[:, 2, 1] - m[:, 1, 2]) * s, (m[:, 0, 2] - m[:, 2, 0]) * s,
+                 (m[:, 1, 0] - m[:, 0, 1]) * s, t * s]
+    elif case == 1:
+        comps = [t * s, (m[:, 0, 1] + m[:, 1, 0]) * s, (m[:, 0, 2] + m[:, 2, 0]) * s,
+                 (m[:, 2, 1] - m[:, 1, 2]) * s]
+    elif case == 2:
+        comps = [(m[:, 0, 1] + m[:, 1, 0]) * s, t * s, (m[:, 1, 2] + m[:, 2, 1]) * s,
+                 (m[:, 0, 2] - m[:, 2, 0]) * s]
+    else:
+        comps = [(m[:, 0, 2] + m[:, 2, 0]) * s, (m[:, 1, 2] + m[:, 2, 1]) * s, t * s,
+                 (m[:, 1, 0] - m[:, 0, 1]) * s]
+    return np.stack(comps, axis=1)
+
+
+def axis_angle_to_mat(rotvec: np.ndarray) -> np.ndarray:
+    """Rotation vectors ``[..., 3]`` (axis * angle, radians) -> matrices ``[..., 3, 3]`` (Rodrigues)."""
+    v = np.asarray(rotvec, dtype=np.float64)
+    angle = np.linalg.norm(v, axis=-1)[..., None, None]
+    axis = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), _EPS)
+    x, y, z = np.moveaxis(axis, -1, 0)
+    zero = np.zeros_like(x)
+    skew = np.stack(
+        [np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)],
+        axis=-2,
+    )
+    eye = np.broadcast_to(np.eye(3), skew.shape)
+    return eye + np.sin(angle) * skew + (1 - np.cos(angle)) * (skew @ skew)
+
+
+def mat_to_axis_angle(mat: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``[..., 3, 3]`` -> rotation vectors ``[..., 3]`` with angle in [0, pi]."""
+    quat = mat_to_quat(mat)
+    xyz, w = quat[..., :3], np.clip(quat[..., 3], -1.0, 1.0)
+    sin_half = np.linalg.norm(xyz, axis=-1)
+    angle = 2.0 * np.arctan2(sin_half, w)
+    scale = np.where(sin_half > _EPS, angle / np.maximum(sin_half, _EPS), 2.0)
+    return xyz * scale[..., None]
+
+
+def make_pose(pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """Position ``[..., 3]`` and rotation matrix ``[..., 3, 3]`` -> homogeneous pose ``[..., 4, 4]``."""
+    pos = np.asarray(pos, dtype=np.float64)
+    pose = np.zeros((*pos.shape[:-1], 4, 4))
+    pose[..., :3, :3] = rot
+    pose[..., :3, 3] = pos
+    pose[..., 3, 3] = 1.0
+    return pose
+
+
+def pose_from_pos_quat(pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
+    """Position ``[..., 3]`` and quaternion ``[..., 4]`` (x, y, z, w) -> pose ``[..., 4, 4]``."""
+    return make_pose(pos, quat_to_mat(quat))
+
+
+def pose_inv(pose: np.ndarray) -> np.ndarray:
+    """Inverse of rigid poses ``[..., 4, 4]`` using the transpose of the rotation."""
+    rot_t = np.swapaxes(pose[..., :3, :3], -1, -2)
+    return make_pose(-(rot_t @ pose[..., :3, 3:4])[..., 0], rot_t)
+
+
+def transform_poses_to_new_frame(
+    src_poses: np.ndarray, frame_src: np.ndarray, frame_new: np.ndarray
+) -> np.ndarray:
+    """Re-target poses ``[T, 4, 4]`` defined relative to ``frame_src`` ``[4, 4]`` onto ``frame_new``.
+
+    Returns ``frame_new @ inv(frame_src) @ src_poses[t]`` for each ``t``: the poses keep their
+    relation to the reference frame (an object's pose) when that frame moves.
+    """
+    return frame_new @ pose_inv(frame_src) @ src_poses
+
+
+def interpolate_poses(start: np.ndarray, end: np.ndarray, num_steps: int) -> np.ndarray:
+    """``num_steps`` poses ``[num_steps, 4, 4]`` strictly between ``start`` and ``end`` ``[4, 4]``.
+
+    Positions are interpolated linearly; rotations along the geodesic (axis-angle slerp).
+    """
+    fracs = np.arange(1, num_steps + 1, dtype=np.float64) / (num_steps + 1)
+    pos = start[:3, 3] + fracs[:, None] * (end[:3, 3] - start[:3, 3])
+    delta = mat_to_axis_angle(end[:3, :3] @ start[:3, :3].T)
+    rots = axis_angle_to_mat(fracs[:, None] * delta) @ start[:3, :3]
+    return make_pose(pos, rots)
+
+
+def rotation_angle_between(rot_a: np.ndarray, rot_b: np.ndarray) -> np.ndarray:
+    """Geodesic angle (radians) between rotation matrices ``[..., 3, 3]``."""
+    rel = np.swapaxes(rot_a, -1, -2) @ rot_b
+    cos = (np.trace(rel, axis1=-2, axis2=-1) - 1.0) / 2.0
+    return np.arccos(np.clip(cos, -1.0, 1.0))

@@ -1,0 +1,178 @@
+"""The ``mimicrec`` command line: a thin layer over the library functions of each step.
+
+Every expected failure prints one line ``mimicrec <command>: error: ...`` on stderr and exits
+non-zero (2 for bad input); nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+from envs.errors import MimicrecError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports usage errors as a single line and exit code 2."""
+
+    def error(self, message: str) -> None:  # noqa: D102
+        sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(2)
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from recorder.record import RecordOptions, record
+
+    res = record(RecordOptions(args.task, args.num_demos, args.seed, args.out, args.difficulty, args.device,
+                               progress=not args.quiet))
+    print(f"recorded {res.num_saved} demos in {res.num_attempts} attempts ({res.wall_time_s:.1f} s)")
+    print(f"  hdf5:    {res.hdf5_path}\n  lerobot: {res.lerobot_path}")
+    return 0
+
+
+def _cmd_annotate(args: argparse.Namespace) -> int:
+    from augment.annotate import annotate
+
+    res = annotate(args.input, args.out, "manual" if args.manual else "auto", args.config)
+    print(f"annotated {len(res.kept)} demos -> {res.out_path}")
+    for name, reason in res.rejected.items():
+        print(f"  left out {name}: {reason}")
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from augment.runner import GenerateOptions, generate
+
+    guarantee = False if args.no_guarantee else None
+    rep = generate(GenerateOptions(args.input, args.num_trials, args.num_envs, args.seed, args.out, args.config,
+                                   guarantee, progress=not args.quiet))
+    print(f"attempts {rep.num_attempts}, successes {rep.num_successes}, success rate {rep.success_rate:.1%}, "
+          f"{rep.demos_per_minute:.1f} demos/min ({rep.wall_time_s:.1f} s, {rep.num_envs} envs)")
+    print(f"  hdf5:    {rep.output_hdf5}\n  lerobot: {rep.output_lerobot}")
+    if rep.stopped_by_failure_bound:
+        print(f"mimicrec generate: error: stopped after {rep.num_failures} failures (the failure bound); "
+              "the successes so far are saved; raise generation.max_num_failures or check the seeds",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from recorder.training import TrainOptions, train
+
+    res = train(TrainOptions(args.dataset, args.algo, args.epochs, args.steps_per_epoch, args.batch_size,
+                             seed=args.seed, out=args.out, progress=not args.quiet))
+    print(f"trained {args.algo} for {args.epochs} epochs in {res.wall_time_s:.1f} s, final loss {res.final_loss:.4f}")
+    print(f"  checkpoint: {res.checkpoint}\n  log:        {res.log_path}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from recorder.training import evaluate
+
+    res = evaluate(args.checkpoint, args.num_rollouts, args.seed, args.task, progress=not args.quiet)
+    print(f"policy success rate {res.success_rate:.1%} ({res.num_successes}/{res.num_rollouts}, "
+          f"95% CI {res.ci_low:.1%}-{res.ci_high:.1%}), mean episode length {res.mean_length:.0f}")
+    return 0
+
+
+def _add_common(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub.add_argument("-v", "--verbose", action="store_true", help="log details (e.g. each discarded attempt)")
+
+
+def _record_parser(subs) -> None:
+    sub = subs.add_parser("record", help="record seed demos (scripted expert)",
+                          description="Record successful seed demos into DIR/demos.hdf5 and DIR/lerobot/.")
+    sub.add_argument("--task", default="mimicrec/StackThree-v0", help="gymnasium id (default: %(default)s)")
+    sub.add_argument("--device", default="scripted", help="input device: scripted (default)")
+    sub.add_argument("--num-demos", type=int, default=10, help="successful demos to save (default: %(default)s)")
+    sub.add_argument("--difficulty", default="D0", help="randomization level, e.g. D0, D1 (default: %(default)s)")
+    sub.add_argument("--seed", type=int, default=0, help="base seed of the episode scenes (default: %(default)s)")
+    sub.add_argument("--out", help="output folder (default: next datasets/record_NNN)")
+    sub.set_defaults(handler=_cmd_record)
+
+
+def _annotate_parser(subs) -> None:
+    sub = subs.add_parser("annotate", help="mark subtask boundaries and store Mimic data",
+                          description="Replay each demo exactly, store datagen_info and subtask ends.")
+    sub.add_argument("input", help="HDF5 file from `mimicrec record`")
+    mode = sub.add_mutually_exclusive_group()
+    mode.add_argument("--auto", action="store_true", help="boundaries from the task's subtask signals (default)")
+    mode.add_argument("--manual", action="store_true", help="mark boundaries by hand in the viewer")
+    sub.add_argument("--out", help="output HDF5 (default: INPUT_annotated.hdf5)")
+    sub.add_argument("--config", help="Mimic spec (default: configs/<Task>/mimic.yaml)")
+    sub.set_defaults(handler=_cmd_annotate)
+
+
+def _generate_parser(subs) -> None:
+    sub = subs.add_parser("generate", help="generate new demos from annotated seeds",
+                          description="Generate demos; --num-trials counts successes unless --no-guarantee.")
+    sub.add_argument("input", help="annotated HDF5 file from `mimicrec annotate`")
+    sub.add_argument("--num-trials", type=int, required=True,
+                     help="successful demos wanted (attempts with --no-guarantee)")
+    sub.add_argument("--num-envs", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
+    sub.add_argument("--no-guarantee", action="store_true", help="stop after N attempts instead of N successes")
+    sub.add_argument("--seed", type=int, help="generation seed (default: the spec's generation.seed)")
+    sub.add_argument("--config", help="Mimic spec (default: configs/<Task>/mimic.yaml)")
+    sub.add_argument("--out", help="output folder (default: next datasets/generate_NNN)")
+    sub.set_defaults(handler=_cmd_generate)
+
+
+def _train_parser(subs) -> None:
+    sub = subs.add_parser("train", help="train a robomimic policy on an HDF5 dataset",
+                          description="Train robomimic BC or BC-RNN on low-dim observations; writes DIR/model.pth.")
+    sub.add_argument("dataset", help="HDF5 dataset")
+    sub.add_argument("--algo", default="bc-rnn", help="bc or bc-rnn (default: %(default)s)")
+    sub.add_argument("--epochs", type=int, default=50, help="training epochs (default: %(default)s)")
+    sub.add_argument("--steps-per-epoch", type=int, default=100, help="gradient steps per epoch (default: %(default)s)")
+    sub.add_argument("--batch-size", type=int, default=100, help="batch size (default: %(default)s)")
+    sub.add_argument("--seed", type=int, default=1, help="training seed (default: %(default)s)")
+    sub.add_argument("--out", help="output folder (default: next datasets/train_NNN)")
+    sub.set_defaults(handler=_cmd_train)
+
+
+def _eval_parser(subs) -> None:
+    sub = subs.add_parser("eval", help="evaluate a checkpoint by rollouts in the env",
+                          description="Roll a robomimic checkpoint out in its task; report the success rate.")
+    sub.add_argument("checkpoint", help="model.pth from `mimicrec train`")
+    sub.add_argument("--num-rollouts", type=int, default=20, help="episodes (default: %(default)s)")
+    sub.add_argument("--task", help="task id (default: the one the policy was trained on)")
+    sub.add_argument("--seed", type=int, default=0, help="base seed of the rollout scenes (default: %(default)s)")
+    sub.set_defaults(handler=_cmd_eval)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``mimicrec`` parser with every subcommand."""
+    parser = OneLineParser(prog="mimicrec", description="Turn a handful of robot demos into thousands.")
+    subs = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    for add in (_record_parser, _annotate_parser, _generate_parser, _train_parser, _eval_parser):
+        add(subs)
+    for sub in subs.choices.values():
+        _add_common(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mimicrec`` console script."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except MimicrecError as err:
+        print(f"mimicrec {args.command}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"mimicrec {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

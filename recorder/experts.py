@@ -1,0 +1,139 @@
+"""Scripted experts: closed-loop waypoint followers that solve a task from its object poses.
+
+An expert reads only the env's Mimic interface (eef pose, object poses, pose -> action), so the
+same code drives any task whose solution is a sequence of pick-and-place moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.base import TabletopEnv
+from envs.errors import TaskError
+from envs.pose import axis_angle_to_mat, make_pose, mat_to_axis_angle, quat_to_mat, rotation_angle_between
+
+GRIPPER_DOWN = np.diag([1.0, -1.0, -1.0])
+OPEN, CLOSED = -1.0, 1.0
+MAX_POS_STEP = 0.015  # m per control step
+MAX_ROT_STEP = 0.12  # rad per control step
+REACH_TOL = 0.004  # m
+CUBE_HEIGHT = 0.05
+
+
+@dataclass(frozen=True)
+class Waypoint:
+    """A pose to reach (computed from the env when it becomes active), a gripper command, a hold."""
+
+    pose_fn: Callable[[TabletopEnv], np.ndarray]
+    gripper: float
+    hold_steps: int = 0
+
+
+def grasp_rotation(object_quat: np.ndarray) -> np.ndarray:
+    """Gripper-down rotation ``[3, 3]`` aligned with the object's yaw, folded into [-pi/4, pi/4]."""
+    rot = quat_to_mat(object_quat)
+    yaw = np.arctan2(rot[1, 0], rot[0, 0])
+    yaw = (yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4
+    return axis_angle_to_mat(np.array([0.0, 0.0, yaw])) @ GRIPPER_DOWN
+
+
+def above(name: str, height: float) -> Callable[[TabletopEnv], np.ndarray]:
+    """A pose function: ``height`` metres above object ``name``, gripper aligned with its yaw."""
+
+    def pose(env: TabletopEnv) -> np.ndarray:
+        pos, quat = env.object_pos_quat(name)
+        return make_pose(pos + np.array([0.0, 0.0, height]), grasp_rotation(quat))
+
+    return pose
+
+
+def lifted(height: float) -> Callable[[TabletopEnv], np.ndarray]:
+    """A pose function: the current eef pose raised by ``height`` metres."""
+
+    def pose(env: TabletopEnv) -> np.ndarray:
+        current = env.get_robot_eef_pose()
+        current[2, 3] += height
+        return current
+
+    return pose
+
+
+def pick_and_place(obj: str, onto: str) -> list[Waypoint]:
+    """Waypoints that pick ``obj`` and put it on top of ``onto``, then clear upwards."""
+    return [
+        Waypoint(above(obj, 0.10), OPEN),
+        Waypoint(above(obj, 0.003), OPEN, hold_steps=2),
+        Waypoint(lifted(0.0), CLOSED, hold_steps=8),
+        Waypoint(lifted(0.12), CLOSED),
+        Waypoint(above(onto, CUBE_HEIGHT + 0.08), CLOSED),
+        Waypoint(above(onto, CUBE_HEIGHT + 0.006), CLOSED, hold_steps=2),
+        Waypoint(lifted(0.0), OPEN, hold_steps=6),
+        Waypoint(lifted(0.10), OPEN),
+    ]
+
+
+class WaypointExpert:
+    """Follows a list of waypoints with bounded speed; ``done`` once the last one is reached."""
+
+    def __init__(self, env: TabletopEnv, waypoints: list[Waypoint]) -> None:
+        self.env = env
+        self.waypoints = waypoints
+        self.index = 0
+        self.goal: np.ndarray | None = None
+        self.command: np.ndarray | None = None
+        self.held = 0
+
+    @property
+    def done(self) -> bool:
+        """Whether every waypoint has been reached and held."""
+        return self.index >= len(self.waypoints)
+
+    def act(self) -> np.ndarray:
+        """The next action ``[7]``; after the last waypoint, hold still with the last gripper."""
+        if self.done:
+            return self.env.target_eef_pose_to_action(self.command, np.array([self.waypoints[-1].gripper]))
+        waypoint = self.waypoints[self.index]
+        if self.goal is None:
+            self.goal = waypoint.pose_fn(self.env)
+            self.command = self.command if self.command is not None else self.env.get_robot_eef_pose()
+        self.command = step_towards(self.command, self.goal)
+        if self._reached():
+            self.held += 1
+            if self.held > waypoint.hold_steps:
+                self.index, self.goal, self.held = self.index + 1, None, 0
+        return self.env.target_eef_pose_to_action(self.command, np.array([waypoint.gripper]))
+
+    def _reached(self) -> bool:
+        eef = self.env.get_robot_eef_pose()
+        at_command = np.array_equal(self.command, self.goal)
+        return bool(at_command and np.linalg.norm(eef[:3, 3] - self.goal[:3, 3]) < REACH_TOL)
+
+
+def step_towards(current: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """Move pose ``current`` ``[4, 4]`` towards ``goal`` by at most the per-step limits."""
+    dpos = goal[:3, 3] - current[:3, 3]
+    dist = np.linalg.norm(dpos)
+    angle = rotation_angle_between(current[:3, :3], goal[:3, :3])
+    frac = min(1.0, MAX_POS_STEP / max(dist, 1e-9), MAX_ROT_STEP / max(angle, 1e-9))
+    if frac >= 1.0:
+        return goal.copy()
+    rotvec = mat_to_axis_angle(goal[:3, :3] @ current[:3, :3].T)
+    rot = axis_angle_to_mat(frac * rotvec) @ current[:3, :3]
+    return make_pose(current[:3, 3] + frac * dpos, rot)
+
+
+EXPERT_PLANS: dict[str, list[tuple[str, str]]] = {
+    "mimicrec/StackThree-v0": [("cube_red", "cube_blue"), ("cube_green", "cube_red")],
+}
+
+
+def make_expert(env_id: str, env: TabletopEnv) -> WaypointExpert:
+    """The scripted expert of task ``env_id`` for ``env`` (call again after each reset)."""
+    if env_id not in EXPERT_PLANS:
+        known = ", ".join(sorted(EXPERT_PLANS))
+        raise TaskError(f"no scripted expert for {env_id!r}; scripted tasks: {known}")
+    waypoints = [w for obj, onto in EXPERT_PLANS[env_id] for w in pick_and_place(obj, onto)]
+    return WaypointExpert(env, waypoints)

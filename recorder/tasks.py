@@ -1,0 +1,56 @@
+"""Building envs by id with clear errors, and the dataset metadata that lets a file rebuild its env."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import envs
+from envs.base import TabletopEnv
+from envs.errors import DatasetError, TaskError
+from recorder.writers.lerobot_writer import LeRobotSchema
+
+ENV_TYPE = 4  # robomimic env type id of mimicrec envs (robomimic's own are 1-3)
+ROBOT_TYPE = "franka_panda"
+STATE_KEYS = ("robot0_joint_pos", "robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos")
+ENV_STATE_KEYS = ("object",)
+
+
+def make_env(env_id: str, **env_kwargs: Any) -> gym.Env:
+    """``gymnasium.make(env_id, **env_kwargs)`` for a mimicrec task, with a helpful unknown-id error."""
+    if env_id not in envs.TASKS:
+        close = difflib.get_close_matches(env_id, list(envs.TASKS), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise TaskError(f"unknown task {env_id!r}: {hint}known tasks: {', '.join(envs.TASKS)}")
+    return gym.make(env_id, **env_kwargs)
+
+
+def env_args(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The ``env_args`` attribute of a robomimic file: ``gymnasium.make(env_name, **env_kwargs)``."""
+    return {"env_name": env_id, "type": ENV_TYPE, "env_kwargs": dict(env_kwargs)}
+
+
+def read_env_args(raw: str, source: str) -> tuple[str, dict[str, Any]]:
+    """Parse ``env_args`` JSON from a dataset into (env id, kwargs), or raise ``DatasetError``."""
+    try:
+        meta = json.loads(raw)
+        return meta["env_name"], dict(meta.get("env_kwargs", {}))
+    except (ValueError, KeyError, TypeError) as err:
+        raise DatasetError(f"{source}: data/env_args is not valid mimicrec metadata ({err}); "
+                           "record the file with `mimicrec record`") from err
+
+
+def lerobot_schema(env_id: str, env: TabletopEnv) -> LeRobotSchema:
+    """The LeRobot layout of a task's episodes (fps, robot type, instruction, state keys)."""
+    slug = env_id.replace("/", "_").lower()
+    return LeRobotSchema(repo_id=f"mimicrec/{slug}", fps=env.control_freq, robot_type=ROBOT_TYPE,
+                         instruction=env.instruction, state_keys=STATE_KEYS, env_state_keys=ENV_STATE_KEYS)
+
+
+def episode_seed(base_seed: int, stream: int, index: int) -> int:
+    """A reset seed for episode ``index`` of a run, independent across ``stream`` ids (record, generate)."""
+    return int(np.random.SeedSequence([base_seed, stream, index]).generate_state(1)[0])

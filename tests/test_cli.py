@@ -1,0 +1,94 @@
+"""The CLI's error paths (one line, exit 2, nothing left behind) and its help text."""
+
+import subprocess
+import sys
+
+import pytest
+
+from recorder.cli import build_parser
+
+COMMANDS = ("record", "annotate", "generate", "train", "eval")
+
+
+def run_cli(*args, cwd, env_root):
+    env = {"MIMICREC_DATASET_ROOT": str(env_root), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-m", "recorder.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=300)
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture
+def root(tmp_path):
+    out = tmp_path / "datasets"
+    out.mkdir()
+    return out
+
+
+def test_missing_input(tmp_path, root):
+    proc = run_cli("generate", str(tmp_path / "nope.hdf5"), "--num-trials", "3", cwd=tmp_path, env_root=root)
+    assert_one_line_error(proc, "no such file")
+    assert not any(root.iterdir())
+
+
+def test_not_hdf5(tmp_path, root):
+    bad = tmp_path / "bad.hdf5"
+    bad.write_text("not an hdf5 file")
+    for cmd in (["annotate", str(bad), "--auto"], ["generate", str(bad), "--num-trials", "2"], ["train", str(bad)]):
+        assert_one_line_error(run_cli(*cmd, cwd=tmp_path, env_root=root), "not an HDF5 file")
+    assert not any(root.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.hdf5", "datasets"]
+
+
+def test_generate_without_annotations(recorded, tmp_path, root):
+    proc = run_cli("generate", str(recorded.hdf5_path), "--num-trials", "2", cwd=tmp_path, env_root=root)
+    assert_one_line_error(proc, "no subtask annotations", "mimicrec annotate")
+    assert not any(root.iterdir())
+
+
+def test_unknown_task(tmp_path, root):
+    proc = run_cli("record", "--task", "mimicrec/StackThre-v0", "--num-demos", "1", cwd=tmp_path, env_root=root)
+    assert_one_line_error(proc, "unknown task", "StackThree-v0")
+    assert not any(root.iterdir())
+
+
+@pytest.mark.parametrize("args", [
+    ["record", "--num-demos", "-1"],
+    ["record", "--num-demos", "0"],
+    ["generate", "x.hdf5", "--num-trials", "-3"],
+    ["generate", "x.hdf5", "--num-trials", "3", "--num-envs", "0"],
+    ["train", "x.hdf5", "--epochs", "-1"],
+    ["eval", "x.pth", "--num-rollouts", "-2"],
+])
+def test_negative_counts(tmp_path, root, args):
+    assert_one_line_error(run_cli(*args, cwd=tmp_path, env_root=root), "positive integer")
+    assert not any(root.iterdir())
+
+
+def test_argparse_errors_are_one_line(tmp_path, root):
+    assert_one_line_error(run_cli("generate", cwd=tmp_path, env_root=root), "required")
+    assert_one_line_error(run_cli("frobnicate", cwd=tmp_path, env_root=root), "invalid choice")
+
+
+def test_eval_missing_checkpoint(tmp_path, root):
+    assert_one_line_error(run_cli("eval", str(tmp_path / "m.pth"), cwd=tmp_path, env_root=root), "not found")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_lists_every_option(command, capsys):
+    parser = build_parser()
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args([command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    sub = parser._subparsers._group_actions[0].choices[command]
+    for action in sub._actions:
+        for flag in action.option_strings:
+            assert flag in text

@@ -1,0 +1,96 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs
+from envs.base import delta_action_to_target_pose, target_pose_to_delta_action
+from envs.errors import TaskError
+from recorder.experts import make_expert
+from recorder.record import run_scripted_episode
+
+TASK = "mimicrec/StackThree-v0"
+
+
+@pytest.mark.parametrize("env_id", sorted(envs.TASKS))
+def test_check_env(env_id):
+    env = gym.make(env_id).unwrapped
+    check_env(env, skip_render_check=True)
+    env.close()
+
+
+def _rollout(env, seed, steps=40):
+    obs, _ = env.reset(seed=seed)
+    expert = make_expert(TASK, env)
+    trace = [obs]
+    for _ in range(steps):
+        trace.append(env.step(expert.act())[0])
+    return trace
+
+
+def _same(a, b):
+    return all(np.array_equal(x[k], y[k]) for x, y in zip(a, b, strict=True) for k in x)
+
+
+def test_reset_is_deterministic_and_history_free(env):
+    first = _rollout(env, seed=7)
+    _rollout(env, seed=3)  # some unrelated history in between
+    assert _same(first, _rollout(env, seed=7))
+    other = _rollout(env, seed=8, steps=0)
+    assert not np.array_equal(first[0]["object"], other[0]["object"])
+
+
+def test_state_round_trip_is_exact_in_a_stepped_world(env):
+    _rollout(env, seed=1, steps=60)
+    saved, flat = env.get_state(), env.get_flat_state()
+    actions = [env.action_space.sample() for _ in range(15)]
+    after = [env.step(a)[0] for a in actions]
+    _rollout(env, seed=2, steps=30)  # unrelated history
+    env.set_state(_rollout_state(env, seed=5))  # and another restore in between
+    env.set_state(saved)
+    assert np.array_equal(env.get_flat_state(), flat)
+    assert _same(after, [env.step(a)[0] for a in actions])
+
+
+def _rollout_state(env, seed):
+    _rollout(env, seed=seed, steps=10)
+    return env.get_state()
+
+
+def test_delta_action_round_trip():
+    rng = np.random.default_rng(0)
+    eef = np.eye(4)
+    eef[:3, 3] = [0.5, 0.0, 0.8]
+    action = rng.uniform(-0.9, 0.9, size=7)
+    target = delta_action_to_target_pose(eef, action)
+    np.testing.assert_allclose(target_pose_to_delta_action(eef, target, action[6:]), action, atol=1e-9)
+
+
+def test_success_is_not_true_mid_air_or_while_holding(env):
+    """Carry green over the stack and hold it there: never success until released, clear and at rest."""
+    episode = run_scripted_episode(env, TASK, seed=11, max_steps=400)
+    assert episode.success
+    signals = episode.datagen_info.subtask_term_signals
+    green_grasped = np.flatnonzero(signals["grasp_green"])
+    assert len(green_grasped) > 0
+    # While green is held (in the air or resting on red), success must be false.
+    assert not episode.successes[: green_grasped[-1] + 1].any()
+    # Success comes only at the last step and with every cube at rest.
+    assert episode.successes[-1] and not episode.successes[:-1].any()
+    assert all(env.object_at_rest(name) for name in env.bodies)
+
+
+def test_stage_flags_in_info(env):
+    _, info = env.reset(seed=0)
+    assert set(info) == {"success", "grasp_red", "red_on_blue", "grasp_green", "green_on_red"}
+
+
+def test_gui_without_display_fails_clearly(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    with pytest.raises(TaskError, match="display"):
+        gym.make(TASK, gui=True)
+
+
+def test_unknown_difficulty_fails_clearly():
+    with pytest.raises(TaskError, match="D0"):
+        gym.make(TASK, difficulty="D9")

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from envs import pose
+
+RNG = np.random.default_rng(0)
+ROTS = Rotation.random(64, random_state=1)
+
+
+def test_quat_to_mat_matches_scipy():
+    np.testing.assert_allclose(pose.quat_to_mat(ROTS.as_quat()), ROTS.as_matrix(), atol=1e-12)
+
+
+def test_mat_to_quat_matches_scipy_up_to_sign():
+    ours = pose.mat_to_quat(ROTS.as_matrix())
+    ref = ROTS.as_quat()
+    ref = ref * np.where(ref[:, 3:4] < 0, -1, 1)
+    np.testing.assert_allclose(ours, ref, atol=1e-10)
+    assert np.all(ours[:, 3] >= 0)
+
+
+@pytest.mark.parametrize("angle", [0.0, 1e-9, 0.3, np.pi - 1e-6, np.pi])
+def test_axis_angle_round_trip_and_scipy(angle):
+    axis = RNG.normal(size=3)
+    rotvec = axis / np.linalg.norm(axis) * angle
+    mat = pose.axis_angle_to_mat(rotvec)
+    np.testing.assert_allclose(mat, Rotation.from_rotvec(rotvec).as_matrix(), atol=1e-9)
+    back = pose.axis_angle_to_mat(pose.mat_to_axis_angle(mat))
+    np.testing.assert_allclose(back, mat, atol=1e-6)
+
+
+def test_mat_to_axis_angle_matches_scipy_batch():
+    ours = pose.mat_to_axis_angle(ROTS.as_matrix())
+    np.testing.assert_allclose(pose.axis_angle_to_mat(ours), ROTS.as_matrix(), atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), ROTS.magnitude(), atol=1e-9)
+
+
+def test_pose_inverse_and_transform():
+    poses = pose.make_pose(RNG.normal(size=(64, 3)), ROTS.as_matrix())
+    np.testing.assert_allclose(poses @ pose.pose_inv(poses), np.broadcast_to(np.eye(4), poses.shape), atol=1e-12)
+    frame_src, frame_new = poses[0], poses[1]
+    moved = pose.transform_poses_to_new_frame(poses[2:], frame_src, frame_new)
+    # relative pose to the frame is preserved
+    np.testing.assert_allclose(pose.pose_inv(frame_new) @ moved, pose.pose_inv(frame_src) @ poses[2:], atol=1e-10)
+
+
+def test_interpolate_poses_is_evenly_spaced_geodesic():
+    start = pose.make_pose(np.zeros(3), np.eye(3))
+    end = pose.make_pose(np.array([0.4, 0.0, 0.0]), Rotation.from_euler("z", 0.8).as_matrix())
+    mids = pose.interpolate_poses(start, end, 3)
+    assert mids.shape == (3, 4, 4)
+    np.testing.assert_allclose(mids[:, 0, 3], [0.1, 0.2, 0.3])
+    yaws = Rotation.from_matrix(mids[:, :3, :3]).as_euler("xyz")[:, 2]
+    np.testing.assert_allclose(yaws, [0.2, 0.4, 0.6], atol=1e-12)
+
+
+def test_rotation_angle_between():
+    a, b = ROTS[:10].as_matrix(), ROTS[10:20].as_matrix()
+    expected = (ROTS[:10].inv() * ROTS[10:20]).magnitude()
+    np.testing.assert_allclose(pose.rotation_angle_between(a, b), expected, atol=1e-7)
