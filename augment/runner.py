@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from tqdm import tqdm
 from augment.generator import AttemptResult, run_attempt
 from augment.source import SourceSet, load_sources
 from augment.spec import MimicSpec, load_mimic_spec, with_seed
-from envs.errors import ConfigError, UsageError
+from envs.errors import ConfigError, GenerationError, UsageError
 from recorder.paths import output_dir
 from recorder.tasks import env_args, lerobot_schema, make_env
 from recorder.writers import WriterGroup
@@ -166,6 +167,9 @@ def _ordered_results(sources: SourceSet, spec: MimicSpec, num_envs: int) -> Iter
     with ProcessPoolExecutor(num_envs, mp_context=ctx, initializer=_init_worker, initargs=(sources, spec)) as pool:
         try:
             yield from _drain_in_order(pool, window=2 * num_envs)
+        except BrokenProcessPool as err:
+            raise GenerationError(f"a generation worker process died ({err}); "
+                                  "rerun with --num-envs 1 to see its error") from err
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 

@@ -22,7 +22,7 @@ from pybullet_utils import bullet_client
 
 from envs.errors import TaskError
 from envs.panda import Panda
-from envs.pose import axis_angle_to_mat, make_pose, mat_to_axis_angle, mat_to_quat, pose_from_pos_quat
+from envs.pose import axis_angle_to_mat, make_pose, mat_to_axis_angle, pose_from_pos_quat
 from envs.quiet import silenced_fds
 
 SIM_HZ = 240
@@ -30,7 +30,7 @@ TABLE_TOP_Z = 0.625
 ROBOT_BASE = (0.0, 0.0, TABLE_TOP_Z)
 POS_SCALE = 0.05  # metres per control step at |action| = 1
 ROT_SCALE = 0.5  # radians per control step at |action| = 1
-IK_SUBSTEPS = (0, 6)  # substeps at which IK is re-solved (closed loop inside a control step)
+IK_SUBSTEPS = (0,)  # substeps at which IK is solved (once per control step: a second solve gained nothing)
 PURGE_PASSES = 40  # collision passes that let the broadphase drop every stale pair (about 10% each)
 REST_LIN_SPEED = 0.01  # m/s: below this an object counts as at rest
 REST_ANG_SPEED = 0.2  # rad/s
@@ -193,17 +193,25 @@ class TabletopEnv(gym.Env):
     def step(self, action: np.ndarray):
         """Apply a normalized delta-eef action for one control period (``substeps`` sim steps)."""
         action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        target = delta_action_to_target_pose(self.robot.eef_pose(), action)
-        target_quat = mat_to_quat(target[:3, :3])
+        target_pos, target_quat = self._delta_target(action)
         self.gripper_command = float(action[6])
         self.robot.command_gripper(self.gripper_command)
         for sub in range(self.substeps):
             if sub in IK_SUBSTEPS:
-                self.robot.command_joints(self.robot.solve_ik(target[:3, 3], target_quat))
+                self.robot.command_joints(self.robot.solve_ik(target_pos, target_quat))
             self.client.stepSimulation()
         info = self._info()
         reward = float(info["success"])
         return self._observe(), reward, bool(info["success"]), False, info
+
+    def _delta_target(self, action: np.ndarray) -> tuple[np.ndarray, tuple[float, ...]]:
+        """``delta_action_to_target_pose`` as (position, quaternion), with pybullet's C helpers (fast)."""
+        pos, quat = self.robot.eef_pos_quat()
+        rotvec = ROT_SCALE * action[3:6]
+        angle = float(np.linalg.norm(rotvec))
+        delta = self.client.getQuaternionFromAxisAngle(rotvec / angle, angle) if angle > 0 else (0, 0, 0, 1)
+        _, target_quat = self.client.multiplyTransforms((0, 0, 0), delta, (0, 0, 0), quat)
+        return pos + POS_SCALE * action[:3], target_quat
 
     def render(self) -> np.ndarray | None:
         """An RGB image ``[H, W, 3]`` uint8 of the scene from the front (tiny renderer)."""

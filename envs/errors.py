@@ -29,4 +29,6 @@ class DatasetError(MimicrecError):
 
 
 class GenerationError(MimicrecError):
-    """Generation cannot reach its goal (e.g. the failure bound was hit)."""
+    """Generation or recording failed while running (a worker died, too many failed attempts)."""
+
+    exit_code = 1

@@ -1,7 +1,9 @@
 """Env speed, measured as ratios in one run: env.step vs a bare pybullet loop, and 2 processes vs 1.
 
-The bare loop steps the same scene (Panda + table + cubes) the same number of substeps per control
-step, setting joint targets once per control step, with no IK, observations or task logic.
+The env replays actions recorded from the scripted expert (so the expert's own cost is not
+counted). The bare loop steps the same scene through the same physics: it replays the joint
+and gripper targets the env sent to pybullet, at the same substeps, with no IK, pose math,
+observations or task logic.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from envs.base import IK_SUBSTEPS  # noqa: E402
 from recorder.experts import make_expert  # noqa: E402
 from recorder.tasks import make_env  # noqa: E402
 
@@ -23,52 +26,87 @@ CONTROL_STEPS = 600
 
 def env_steps_per_s(n: int = CONTROL_STEPS) -> float:
     """Control steps per second of the full env driven by its scripted expert."""
+    start, end = timed_env_loop(n)
+    return n / (end - start)
+
+
+def expert_actions(env, seed: int, steps: int = 150) -> list[np.ndarray]:
+    """The scripted expert's first ``steps`` actions from ``reset(seed)``."""
+    env.reset(seed=seed)
+    expert = make_expert(TASK, env)
+    actions = []
+    for _ in range(steps):
+        actions.append(expert.act())
+        env.step(actions[-1])
+    return actions
+
+
+def timed_env_loop(n: int = CONTROL_STEPS) -> tuple[float, float]:
+    """(start, end) wall-clock times of ``n`` control steps replaying expert actions (env built before)."""
     env = make_env(TASK).unwrapped
-    done, seed, start = 0, 0, time.perf_counter()
+    episodes = [(seed, expert_actions(env, seed)) for seed in range(2)]
+    done, start = 0, time.perf_counter()
     while done < n:
+        seed, actions = episodes[(done // 150) % 2]
         env.reset(seed=seed)
-        expert = make_expert(TASK, env)
-        for _ in range(min(150, n - done)):
-            env.step(expert.act())
+        for action in actions[: n - done]:
+            env.step(action)
             done += 1
-        seed += 1
-    rate = n / (time.perf_counter() - start)
+    end = time.perf_counter()
     env.close()
-    return rate
+    return start, end
+
+
+def recorded_motor_commands(seed: int = 0) -> list[tuple[float, list[np.ndarray]]]:
+    """Per control step: the gripper command and the arm targets the env set (one per IK substep)."""
+    env = make_env(TASK).unwrapped
+    actions = expert_actions(env, seed)
+    commands: list[tuple[float, list[np.ndarray]]] = []
+    env.reset(seed=seed)
+    original = env.robot.command_joints
+    env.robot.command_joints = lambda q: (commands[-1][1].append(np.asarray(q)), original(q))
+    for action in actions:
+        commands.append((float(action[6]), []))
+        env.step(action)
+    env.close()
+    return commands
 
 
 def bare_steps_per_s(n: int = CONTROL_STEPS) -> float:
-    """Control steps per second of a bare pybullet loop over the same scene and substeps."""
+    """Control steps per second of a bare loop replaying the env's motor commands."""
+    commands = recorded_motor_commands()
     env = make_env(TASK).unwrapped
-    env.reset(seed=0)
-    client, robot = env.client, env.robot
-    start = time.perf_counter()
-    for t in range(n):
-        robot.command_joints(np.asarray(robot.arm_qpos()) + 0.001 * np.sin(t / 10))
-        for _ in range(env.substeps):
-            client.stepSimulation()
+    client, robot, schedule = env.client, env.robot, sorted(IK_SUBSTEPS)
+    done, start = 0, time.perf_counter()
+    while done < n:
+        env.reset(seed=0)
+        for gripper, targets in commands[: n - done]:
+            robot.command_gripper(gripper)
+            for sub in range(env.substeps):
+                if sub in schedule:
+                    robot.command_joints(targets[schedule.index(sub)])
+                client.stepSimulation()
+            done += 1
     rate = n / (time.perf_counter() - start)
     env.close()
     return rate
 
 
-def _worker(_: int) -> float:
-    return env_steps_per_s()
+def _worker(_: int) -> tuple[float, float]:
+    return timed_env_loop(4 * CONTROL_STEPS)
 
 
 def main() -> None:
     bare, full = bare_steps_per_s(), env_steps_per_s()
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        start = time.perf_counter()
-        pool.map(_worker, range(2))
-        two = 2 * CONTROL_STEPS / (time.perf_counter() - start)
-    start = time.perf_counter()
-    env_steps_per_s()
-    one = CONTROL_STEPS / (time.perf_counter() - start)
+        spans = pool.map(_worker, range(2))
+    two = 2 * 4 * CONTROL_STEPS / (max(e for _, e in spans) - min(s for s, _ in spans))
+    start, end = timed_env_loop(4 * CONTROL_STEPS)
+    one = 4 * CONTROL_STEPS / (end - start)
     print(f"bare pybullet loop      : {bare:8.1f} control steps/s")
     print(f"env.step (state only)   : {full:8.1f} control steps/s")
     print(f"env overhead vs bare    : {bare / full:8.2f}x (time ratio)")
-    print(f"2 processes vs 1        : {two / one:8.2f}x (throughput ratio, incl. env build)")
+    print(f"2 processes vs 1        : {two / one:8.2f}x (aggregate throughput ratio)")
 
 
 if __name__ == "__main__":

@@ -94,3 +94,16 @@ def test_gui_without_display_fails_clearly(monkeypatch):
 def test_unknown_difficulty_fails_clearly():
     with pytest.raises(TaskError, match="D0"):
         gym.make(TASK, difficulty="D9")
+
+
+def test_step_fast_path_matches_reference_pose_math(env):
+    from envs.pose import pose_from_pos_quat
+
+    env.reset(seed=0)
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        action = rng.uniform(-1, 1, size=7)
+        pos, quat = env._delta_target(action)
+        reference = delta_action_to_target_pose(env.get_robot_eef_pose(), action)
+        # pybullet's quaternion helpers keep ~8 digits; 1e-7 m / rad is far below anything physical
+        np.testing.assert_allclose(pose_from_pos_quat(pos, np.asarray(quat)), reference, atol=1e-7)
