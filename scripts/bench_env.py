@@ -96,16 +96,22 @@ def _worker(_: int) -> tuple[float, float]:
     return timed_env_loop(4 * CONTROL_STEPS)
 
 
-def main() -> None:
-    bare, full = bare_steps_per_s(), env_steps_per_s()
+def main(rounds: int = 5) -> None:
+    """Interleave bare and env measurements ``rounds`` times and report median rates and ratios."""
+    bare, full = [], []
+    for _ in range(rounds):
+        bare.append(bare_steps_per_s())
+        full.append(env_steps_per_s())
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         spans = pool.map(_worker, range(2))
     two = 2 * 4 * CONTROL_STEPS / (max(e for _, e in spans) - min(s for s, _ in spans))
     start, end = timed_env_loop(4 * CONTROL_STEPS)
     one = 4 * CONTROL_STEPS / (end - start)
-    print(f"bare pybullet loop      : {bare:8.1f} control steps/s")
-    print(f"env.step (state only)   : {full:8.1f} control steps/s")
-    print(f"env overhead vs bare    : {bare / full:8.2f}x (time ratio)")
+    ratios = [b / f for b, f in zip(bare, full, strict=True)]
+    print(f"bare pybullet loop      : {np.median(bare):8.1f} control steps/s (median of {rounds})")
+    print(f"env.step (state only)   : {np.median(full):8.1f} control steps/s (median of {rounds})")
+    spread = f"range {min(ratios):.2f}-{max(ratios):.2f}"
+    print(f"env overhead vs bare    : {np.median(ratios):8.2f}x (median time ratio; {spread})")
     print(f"2 processes vs 1        : {two / one:8.2f}x (aggregate throughput ratio)")
 
 
