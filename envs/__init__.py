@@ -34,4 +34,6 @@ def register_task(entry: TaskEntry) -> None:
         gym.register(entry.env_id, entry_point=entry.entry_point, max_episode_steps=entry.max_episode_steps)
 
 
-register_task(TaskEntry("mimicrec/StackThree-v0", "envs.stack_three:StackThreeEnv", 400))
+register_task(TaskEntry("mimicrec/Lift-v0", "envs.cubes:LiftEnv", 150))
+register_task(TaskEntry("mimicrec/Stack-v0", "envs.cubes:StackEnv", 250))
+register_task(TaskEntry("mimicrec/StackThree-v0", "envs.cubes:StackThreeEnv", 400))

@@ -125,8 +125,21 @@ def step_towards(current: np.ndarray, goal: np.ndarray) -> np.ndarray:
     return make_pose(current[:3, 3] + frac * dpos, rot)
 
 
-EXPERT_PLANS: dict[str, list[tuple[str, str]]] = {
-    "mimicrec/StackThree-v0": [("cube_red", "cube_blue"), ("cube_green", "cube_red")],
+def pick_and_lift(obj: str, height: float = 0.15) -> list[Waypoint]:
+    """Waypoints that grasp ``obj`` and hold it ``height`` metres above where it was."""
+    return [
+        Waypoint(above(obj, 0.10), OPEN),
+        Waypoint(above(obj, 0.003), OPEN, hold_steps=2),
+        Waypoint(lifted(0.0), CLOSED, hold_steps=8),
+        Waypoint(lifted(height), CLOSED, hold_steps=5),
+    ]
+
+
+EXPERT_PLANS: dict[str, Callable[[], list[Waypoint]]] = {
+    "mimicrec/Lift-v0": lambda: pick_and_lift("cube_red"),
+    "mimicrec/Stack-v0": lambda: pick_and_place("cube_red", "cube_blue"),
+    "mimicrec/StackThree-v0": lambda: (pick_and_place("cube_red", "cube_blue")
+                                       + pick_and_place("cube_green", "cube_red")),
 }
 
 
@@ -135,5 +148,4 @@ def make_expert(env_id: str, env: TabletopEnv) -> WaypointExpert:
     if env_id not in EXPERT_PLANS:
         known = ", ".join(sorted(EXPERT_PLANS))
         raise TaskError(f"no scripted expert for {env_id!r}; scripted tasks: {known}")
-    waypoints = [w for obj, onto in EXPERT_PLANS[env_id] for w in pick_and_place(obj, onto)]
-    return WaypointExpert(env, waypoints)
+    return WaypointExpert(env, EXPERT_PLANS[env_id]())

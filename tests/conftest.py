@@ -38,3 +38,19 @@ def env():
     e = make_env(TASK).unwrapped
     yield e
     e.close()
+
+
+@pytest.fixture
+def make_task_env():
+    """Factory ``make_task_env(task_id)`` of unwrapped envs, all closed after the test."""
+    from recorder.tasks import make_env
+
+    made = []
+
+    def make(task: str):
+        made.append(make_env(task).unwrapped)
+        return made[-1]
+
+    yield make
+    for e in made:
+        e.close()

@@ -6,10 +6,18 @@ from gymnasium.utils.env_checker import check_env
 import envs
 from envs.base import delta_action_to_target_pose, target_pose_to_delta_action
 from envs.errors import TaskError
-from recorder.experts import make_expert
+from recorder.experts import EXPERT_PLANS, WaypointExpert, make_expert, pick_and_lift
 from recorder.record import run_scripted_episode
 
 TASK = "mimicrec/StackThree-v0"
+ALL_TASKS = sorted(envs.TASKS)
+# Plans that get close to the goal without reaching it: the top cube is put down but never
+# released (stacking), or lifted only 5 cm (lifting).
+NEAR_MISS_PLANS = {
+    "mimicrec/Lift-v0": lambda: pick_and_lift("cube_red", height=0.05),
+    "mimicrec/Stack-v0": lambda: EXPERT_PLANS["mimicrec/Stack-v0"]()[:-2],
+    "mimicrec/StackThree-v0": lambda: EXPERT_PLANS["mimicrec/StackThree-v0"]()[:-2],
+}
 
 
 @pytest.mark.parametrize("env_id", sorted(envs.TASKS))
@@ -19,9 +27,9 @@ def test_check_env(env_id):
     env.close()
 
 
-def _rollout(env, seed, steps=40):
+def _rollout(env, seed, steps=40, task=TASK):
     obs, _ = env.reset(seed=seed)
-    expert = make_expert(TASK, env)
+    expert = make_expert(task, env)
     trace = [obs]
     for _ in range(steps):
         trace.append(env.step(expert.act())[0])
@@ -32,28 +40,47 @@ def _same(a, b):
     return all(np.array_equal(x[k], y[k]) for x, y in zip(a, b, strict=True) for k in x)
 
 
-def test_reset_is_deterministic_and_history_free(env):
-    first = _rollout(env, seed=7)
-    _rollout(env, seed=3)  # some unrelated history in between
-    assert _same(first, _rollout(env, seed=7))
-    other = _rollout(env, seed=8, steps=0)
+@pytest.mark.parametrize("task", ALL_TASKS)
+def test_reset_is_deterministic_and_history_free(task, make_task_env):
+    env = make_task_env(task)
+    first = _rollout(env, seed=7, task=task)
+    _rollout(env, seed=3, task=task)  # some unrelated history in between
+    for _ in range(10):
+        env.step(env.action_space.sample())  # and random actions
+    assert _same(first, _rollout(env, seed=7, task=task))
+    assert _same(first, _rollout(make_task_env(task), seed=7, task=task))  # a fresh env agrees
+    other = _rollout(env, seed=8, steps=0, task=task)
     assert not np.array_equal(first[0]["object"], other[0]["object"])
 
 
-def test_state_round_trip_is_exact_in_a_stepped_world(env):
-    _rollout(env, seed=1, steps=60)
+@pytest.mark.parametrize("task", ALL_TASKS)
+def test_scripted_success_and_near_miss(task, make_task_env):
+    env = make_task_env(task)
+    episode = run_scripted_episode(env, task, seed=4, max_steps=envs.TASKS[task].max_episode_steps)
+    assert episode.success
+    env.reset(seed=4)
+    expert = WaypointExpert(env, NEAR_MISS_PLANS[task]())
+    flags = [env.step(expert.act())[4] for _ in range(envs.TASKS[task].max_episode_steps)]
+    assert expert.done
+    assert not any(f["success"] for f in flags)
+
+
+@pytest.mark.parametrize("task", ALL_TASKS)
+def test_state_round_trip_is_exact_in_a_stepped_world(task, make_task_env):
+    env = make_task_env(task)
+    _rollout(env, seed=1, steps=45, task=task)
     saved, flat = env.get_state(), env.get_flat_state()
     actions = [env.action_space.sample() for _ in range(15)]
     after = [env.step(a)[0] for a in actions]
-    _rollout(env, seed=2, steps=30)  # unrelated history
-    env.set_state(_rollout_state(env, seed=5))  # and another restore in between
+    _rollout(env, seed=2, steps=30, task=task)  # unrelated history
+    env.set_state(_rollout_state(env, seed=5, task=task))  # and another restore in between
     env.set_state(saved)
     assert np.array_equal(env.get_flat_state(), flat)
     assert _same(after, [env.step(a)[0] for a in actions])
 
 
-def _rollout_state(env, seed):
-    _rollout(env, seed=seed, steps=10)
+def _rollout_state(env, seed, task):
+    _rollout(env, seed=seed, steps=10, task=task)
     return env.get_state()
 
 

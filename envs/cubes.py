@@ -1,0 +1,174 @@
+"""Cube tasks on the table: lifting a cube and stacking cubes in a given order.
+
+One mechanism serves them all: a task names its cubes and, for stacking, the order from the
+bottom up; the stage flags, subtask signals and success condition follow from that order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.base import TABLE_TOP_Z, ObjectSpec, TabletopEnv
+
+CUBE_HALF = 0.025
+STACK_XY_TOL = 0.02  # m: horizontal misalignment still counted as "on"
+STACK_Z_TOL = 0.008  # m: vertical slack around one cube height
+EEF_CLEARANCE = 0.04  # m: the gripper must be this far above the top cube for success
+LIFT_HEIGHT = 0.10  # m: how high above the table a lifted cube's bottom must be
+COLORS = {
+    "blue": (0.1, 0.3, 0.9, 1.0),
+    "red": (0.9, 0.15, 0.1, 1.0),
+    "green": (0.15, 0.8, 0.2, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class CubeRegion:
+    """Where cubes may be placed: x/y ranges on the table (robot base frame), yaw range, spacing."""
+
+    x: tuple[float, float]
+    y: tuple[float, float]
+    yaw: tuple[float, float]
+    min_spacing: float
+
+
+REGIONS = {
+    "D0": CubeRegion(x=(0.45, 0.62), y=(-0.15, 0.15), yaw=(-np.pi / 4, np.pi / 4), min_spacing=0.11),
+    "D1": CubeRegion(x=(0.38, 0.68), y=(-0.25, 0.25), yaw=(-np.pi, np.pi), min_spacing=0.11),
+}
+
+
+def sample_separated_xy(rng: np.random.Generator, region: CubeRegion, count: int) -> np.ndarray:
+    """``count`` positions ``[count, 2]`` uniform in ``region``, pairwise at least ``min_spacing`` apart."""
+    for _ in range(1000):
+        xy = np.stack([rng.uniform(*region.x, size=count), rng.uniform(*region.y, size=count)], axis=1)
+        dists = np.linalg.norm(xy[:, None] - xy[None], axis=-1) + np.eye(count)
+        if dists.min() >= region.min_spacing:
+            return xy
+    raise RuntimeError("could not place objects without overlap; widen the region or lower min_spacing")
+
+
+def yaw_quat(yaw: float) -> np.ndarray:
+    """Quaternion ``[4]`` (x, y, z, w) of a rotation by ``yaw`` about world z."""
+    return np.array([0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)])
+
+
+def cube_objects(*colors: str) -> dict[str, ObjectSpec]:
+    """``cube_<color>`` -> 5 cm cube spec, in the given order."""
+    return {f"cube_{c}": ObjectSpec("cube_small.urdf", COLORS[c]) for c in colors}
+
+
+class CubeTaskEnv(TabletopEnv):
+    """Shared randomization and geometry of the cube tasks (D0 narrow, D1 wide with any yaw)."""
+
+    @classmethod
+    def randomization_levels(cls) -> tuple[str, ...]:
+        """D0 (narrow) and D1 (wide, any yaw)."""
+        return tuple(REGIONS)
+
+    def _sample_object_poses(self, rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        region = REGIONS[self.difficulty]
+        count = len(self.objects)
+        xy = sample_separated_xy(rng, region, count) if count > 1 else np.stack(
+            [rng.uniform(*region.x, size=1), rng.uniform(*region.y, size=1)], axis=1)
+        yaws = rng.uniform(*region.yaw, size=count)
+        return {
+            name: (np.array([x, y, TABLE_TOP_Z + CUBE_HALF]), yaw_quat(yaw))
+            for name, (x, y), yaw in zip(self.objects, xy, yaws, strict=True)
+        }
+
+    def on(self, top: str, bottom: str) -> bool:
+        """``top`` rests on ``bottom``: aligned, one cube height above it, touching."""
+        top_pos, _ = self.object_pos_quat(top)
+        bottom_pos, _ = self.object_pos_quat(bottom)
+        aligned = np.linalg.norm(top_pos[:2] - bottom_pos[:2]) < STACK_XY_TOL
+        height = abs(top_pos[2] - bottom_pos[2] - 2 * CUBE_HALF) < STACK_Z_TOL
+        return bool(aligned and height and self.in_contact(top, bottom))
+
+    def on_table(self, name: str) -> bool:
+        """The cube sits on the table top."""
+        return bool(abs(self.object_pos_quat(name)[0][2] - TABLE_TOP_Z - CUBE_HALF) < STACK_Z_TOL)
+
+    def all_at_rest(self) -> bool:
+        """Every object is at rest."""
+        return all(self.object_at_rest(name) for name in self.bodies)
+
+
+class StackEnvBase(CubeTaskEnv):
+    """Stack ``objects`` in their declared order, the first one staying on the table.
+
+    Stage flags: ``grasp_<cube>`` and ``<cube>_on_<below>`` (stacked and released) for every cube
+    above the bottom one; all but the last are the subtask termination signals. Success: every cube
+    on the one below it, the bottom one on the table, the gripper open, untouched and clear above
+    the top cube, and every cube at rest.
+    """
+
+    @classmethod
+    def stack_pairs(cls) -> list[tuple[str, str]]:
+        """(cube, the cube it goes on), bottom-up."""
+        names = list(cls.objects)
+        return list(zip(names[1:], names[:-1], strict=True))
+
+    def _gripper_clear(self) -> bool:
+        top_z = self.object_pos_quat(list(self.objects)[-1])[0][2]
+        eef_z = self.robot.eef_pos_quat()[0][2]
+        untouched = not any(self.robot_touches(name) for name in self.bodies)
+        return bool(self.gripper_command < 0 and untouched and eef_z - top_z > EEF_CLEARANCE)
+
+    def evaluate(self) -> dict[str, bool]:
+        """``success`` and the stage flags (see the class docstring)."""
+        flags: dict[str, bool] = {}
+        for top, below in self.stack_pairs():
+            held = self.grasped(top)
+            flags[f"grasp_{top[5:]}"] = held
+            flags[f"{top[5:]}_on_{below[5:]}"] = self.on(top, below) and not held
+        stacked = self.on_table(list(self.objects)[0]) and all(
+            flags[f"{top[5:]}_on_{below[5:]}"] for top, below in self.stack_pairs())
+        flags["success"] = bool(stacked and self.all_at_rest() and self._gripper_clear())
+        return flags
+
+
+class StackThreeEnv(StackEnvBase):
+    """Stack three cubes: red on blue, then green on red, blue staying on the table.
+
+    Randomization: the cubes' x/y (non-overlapping) and yaw (D0 narrow, D1 wide with any yaw).
+    Success and stage flags: see ``StackEnvBase`` (``grasp_red``, ``red_on_blue``,
+    ``grasp_green``, ``green_on_red``).
+    """
+
+    objects = cube_objects("blue", "red", "green")
+    subtask_signal_names = ("grasp_red", "red_on_blue", "grasp_green")
+    instruction = "Stack the red cube on the blue cube, then the green cube on the red cube."
+
+
+class StackEnv(StackEnvBase):
+    """Stack two cubes: red on blue, blue staying on the table.
+
+    Randomization as StackThree. Stage flags ``grasp_red``, ``red_on_blue``; signal ``grasp_red``.
+    """
+
+    objects = cube_objects("blue", "red")
+    subtask_signal_names = ("grasp_red",)
+    instruction = "Stack the red cube on the blue cube."
+
+
+class LiftEnv(CubeTaskEnv):
+    """Lift one cube: grasp the red cube and hold it 10 cm above the table.
+
+    Randomization: the cube's x/y and yaw (D0 narrow, D1 wide with any yaw).
+    Stage flags: ``grasp_red`` (the subtask signal) and ``lifted`` (held with its bottom at least
+    10 cm above the table). Success: lifted and at rest (held still), never while still rising.
+    """
+
+    objects = cube_objects("red")
+    subtask_signal_names = ("grasp_red",)
+    instruction = "Pick up the red cube and hold it above the table."
+
+    def evaluate(self) -> dict[str, bool]:
+        """``success``, ``grasp_red`` and ``lifted`` (see the class docstring)."""
+        held = self.grasped("cube_red")
+        bottom = self.object_pos_quat("cube_red")[0][2] - CUBE_HALF
+        lifted = held and bottom - TABLE_TOP_Z >= LIFT_HEIGHT
+        return {"grasp_red": held, "lifted": bool(lifted), "success": bool(lifted and self.all_at_rest())}
