@@ -15,6 +15,7 @@ from augment.selection import Candidate, SelectionContext, select_source
 from augment.source import SourceDemo, SourceSet, draw_subtask_ends
 from augment.spec import MimicSpec, SubtaskSpec
 from augment.waypoints import WaypointSequence, bridge, transformed_segment
+from envs.actions import DeltaEef, delta_action_to_target_pose
 from recorder.episode import Episode, EpisodeBuilder
 from recorder.tasks import episode_seed
 
@@ -111,21 +112,28 @@ def _execute(env, builder: EpisodeBuilder, waypoints: WaypointSequence, sub: Sub
     """Step through ``waypoints``; returns whether the subtask's termination signal fired."""
     fired = False
     for pose, gripper, noisy in zip(waypoints.poses, waypoints.grippers, waypoints.noisy, strict=True):
-        action = env.target_eef_pose_to_action(pose, gripper)
         if noisy and sub.action_noise > 0:
-            action[:6] += sub.action_noise * rng.standard_normal(6)
-        _, info = builder.step(np.clip(action, -1.0, 1.0))
+            pose = perturb_pose(pose, sub.action_noise * rng.standard_normal(6))
+        _, info = builder.step(env.target_eef_pose_to_action(pose, gripper))
         labels["subtask_index"].append(k)
         labels["src_demo_index"].append(source)
         fired = fired or bool(sub.term_signal and info.get(sub.term_signal))
     return fired
 
 
+def perturb_pose(pose: np.ndarray, unit_noise: np.ndarray) -> np.ndarray:
+    """``pose`` ``[4, 4]`` moved by a delta of ``unit_noise`` ``[6]`` in full-scale ``delta_eef`` units.
+
+    Noise thus means the same physical perturbation in every action mode (0.03 -> 1.5 mm, 0.015 rad).
+    """
+    return delta_action_to_target_pose(pose, np.concatenate([unit_noise, [0.0]]), DeltaEef.default_scale)
+
+
 def _hold_until_rest(env, builder: EpisodeBuilder, plan: _Plan, labels: dict, k: int) -> bool:
     """Hold the last target until the task succeeds (at rest) or ``MAX_REST_STEPS`` pass."""
     if builder.rows["successes"] and builder.rows["successes"][-1]:
         return True
-    gripper = np.asarray(builder.rows["actions"][-1][6:7])
+    gripper = np.asarray(builder.rows["actions"][-1][-1:])
     for _ in range(MAX_REST_STEPS):
         _, info = builder.step(env.target_eef_pose_to_action(plan.last_target, gripper))
         labels["subtask_index"].append(k)

@@ -134,7 +134,10 @@ def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: Gen
                 return
             if report.num_failures >= max_failures:
                 report.stopped_by_failure_bound = True
-                return
+                break
+    if report.num_successes == 0:
+        raise GenerationError(f"no attempt succeeded in {report.num_attempts} attempts (failures per subtask: "
+                              f"{report.failures_per_subtask}); check the seed demos and the spec's offsets/noise")
 
 
 def _finished(report: GenerateReport, num_trials: int) -> bool:

@@ -20,16 +20,15 @@ import pybullet_data
 from gymnasium import spaces
 from pybullet_utils import bullet_client
 
+from envs.actions import make_action_mode
 from envs.errors import TaskError
-from envs.panda import Panda
-from envs.pose import axis_angle_to_mat, make_pose, mat_to_axis_angle, pose_from_pos_quat
+from envs.panda import Panda, PandaKinematics
+from envs.pose import pose_from_pos_quat
 from envs.quiet import silenced_fds
 
 SIM_HZ = 240
 TABLE_TOP_Z = 0.625
 ROBOT_BASE = (0.0, 0.0, TABLE_TOP_Z)
-POS_SCALE = 0.05  # metres per control step at |action| = 1
-ROT_SCALE = 0.5  # radians per control step at |action| = 1
 IK_SUBSTEPS = (0,)  # substeps at which IK is solved (once per control step: a second solve gained nothing)
 PURGE_PASSES = 40  # collision passes that let the broadphase drop every stale pair (about 10% each)
 REST_LIN_SPEED = 0.01  # m/s: below this an object counts as at rest
@@ -45,27 +44,6 @@ class ObjectSpec:
     scale: float = 1.0
 
 
-def delta_action_to_target_pose(eef_pose: np.ndarray, action: np.ndarray) -> np.ndarray:
-    """Target eef poses ``[..., 4, 4]`` commanded by normalized delta actions ``[..., 7]`` from ``eef_pose``.
-
-    Position deltas add in the world frame; rotation deltas (axis-angle) pre-multiply the current
-    orientation, both scaled by ``POS_SCALE`` / ``ROT_SCALE``.
-    """
-    pos = eef_pose[..., :3, 3] + POS_SCALE * action[..., :3]
-    rot = axis_angle_to_mat(ROT_SCALE * action[..., 3:6]) @ eef_pose[..., :3, :3]
-    return make_pose(pos, rot)
-
-
-def target_pose_to_delta_action(
-    eef_pose: np.ndarray, target_pose: np.ndarray, gripper: np.ndarray
-) -> np.ndarray:
-    """Normalized, clipped delta actions ``[..., 7]`` that drive ``eef_pose`` towards ``target_pose``."""
-    dpos = (target_pose[..., :3, 3] - eef_pose[..., :3, 3]) / POS_SCALE
-    drot = mat_to_axis_angle(target_pose[..., :3, :3] @ np.swapaxes(eef_pose[..., :3, :3], -1, -2))
-    action = np.concatenate([dpos, drot / ROT_SCALE, np.reshape(gripper, (*dpos.shape[:-1], 1))], -1)
-    return np.clip(action, -1.0, 1.0)
-
-
 class TabletopEnv(gym.Env):
     """Base class of the mimicrec tasks; subclasses set ``objects`` and implement the task hooks."""
 
@@ -75,8 +53,9 @@ class TabletopEnv(gym.Env):
     eef_names: tuple[str, ...] = ("robot0",)
     instruction = ""
 
-    def __init__(self, difficulty: str = "D0", control_freq: int = 20,
-                 render_mode: str | None = None, gui: bool = False) -> None:
+    def __init__(self, difficulty: str = "D0", control_freq: int = 20, action_mode: str = "delta_eef",
+                 action_scale: dict[str, Any] | None = None, render_mode: str | None = None,
+                 gui: bool = False) -> None:
         if SIM_HZ % control_freq:
             raise TaskError(f"control_freq={control_freq} must divide {SIM_HZ}; use 10, 20, 24, 30 or 40")
         self.difficulty = self._check_difficulty(difficulty)
@@ -91,7 +70,10 @@ class TabletopEnv(gym.Env):
         self._clean_state = self._save_clean_state()
         self._state_file = self._make_state_file()
         self.gripper_command = -1.0
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(7,), dtype=np.float32)
+        self.action_mode = make_action_mode(action_mode, action_scale, (np.asarray(self.robot.limits.lower[:7]),
+                                                                       np.asarray(self.robot.limits.upper[:7])))
+        self._kinematics: PandaKinematics | None = None
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(self.action_mode.dim,), dtype=np.float32)
         self.observation_space = self._make_observation_space()
 
     # ----------------------------------------------------------------- construction
@@ -174,6 +156,10 @@ class TabletopEnv(gym.Env):
         """Name -> (position ``[3]``, quaternion ``[4]``) of every object for a new episode."""
         raise NotImplementedError
 
+    def _sample_robot_base(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """World position ``[3]`` and quaternion ``[4]`` of the robot base for a new episode."""
+        return np.asarray(ROBOT_BASE), np.array([0.0, 0.0, 0.0, 1.0])
+
     def evaluate(self) -> dict[str, bool]:
         """``success`` plus the task's named stage flags, computed from the current world."""
         raise NotImplementedError
@@ -183,6 +169,8 @@ class TabletopEnv(gym.Env):
         """Restore the clean world, home the robot, place objects from ``self.np_random``."""
         super().reset(seed=seed)
         self._restore_clean()
+        base_pos, base_quat = self._sample_robot_base(self.np_random)
+        self.client.resetBasePositionAndOrientation(self.robot.body, base_pos, base_quat)
         self.robot.reset_home()
         self.gripper_command = -1.0
         for name, (pos, quat) in self._sample_object_poses(self.np_random).items():
@@ -191,27 +179,31 @@ class TabletopEnv(gym.Env):
         return self._observe(), self._info()
 
     def step(self, action: np.ndarray):
-        """Apply a normalized delta-eef action for one control period (``substeps`` sim steps)."""
+        """Apply a normalized action (see ``envs.actions``) for one control period (``substeps`` sim steps)."""
         action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        target_pos, target_quat = self._delta_target(action)
-        self.gripper_command = float(action[6])
+        pose_target, joint_target = self.action_mode.command(self, action)
+        self.gripper_command = float(action[-1])
         self.robot.command_gripper(self.gripper_command)
         for sub in range(self.substeps):
             if sub in IK_SUBSTEPS:
-                self.robot.command_joints(self.robot.solve_ik(target_pos, target_quat))
+                self.robot.command_joints(joint_target if pose_target is None else self.robot.solve_ik(*pose_target))
             self.client.stepSimulation()
         info = self._info()
         reward = float(info["success"])
         return self._observe(), reward, bool(info["success"]), False, info
 
-    def _delta_target(self, action: np.ndarray) -> tuple[np.ndarray, tuple[float, ...]]:
-        """``delta_action_to_target_pose`` as (position, quaternion), with pybullet's C helpers (fast)."""
-        pos, quat = self.robot.eef_pos_quat()
-        rotvec = ROT_SCALE * action[3:6]
-        angle = float(np.linalg.norm(rotvec))
-        delta = self.client.getQuaternionFromAxisAngle(rotvec / angle, angle) if angle > 0 else (0, 0, 0, 1)
-        _, target_quat = self.client.multiplyTransforms((0, 0, 0), delta, (0, 0, 0), quat)
-        return pos + POS_SCALE * action[:3], target_quat
+    @property
+    def env_kwargs(self) -> dict[str, Any]:
+        """JSON-serializable kwargs that rebuild this env with ``gymnasium.make(id, **env_kwargs)``."""
+        return {"difficulty": self.difficulty, "control_freq": self.control_freq,
+                "action_mode": self.action_mode.name, "action_scale": dict(self.action_mode.scale)}
+
+    @property
+    def kinematics(self) -> PandaKinematics:
+        """A kinematics-only copy of the robot (built on first use) for forward kinematics."""
+        if self._kinematics is None:
+            self._kinematics = PandaKinematics()
+        return self._kinematics
 
     def render(self) -> np.ndarray | None:
         """An RGB image ``[H, W, 3]`` uint8 of the scene from the front (tiny renderer)."""
@@ -228,6 +220,9 @@ class TabletopEnv(gym.Env):
 
     def close(self) -> None:
         """Disconnect from pybullet and remove the state scratch file."""
+        if getattr(self, "_kinematics", None) is not None:
+            self._kinematics.close()
+            self._kinematics = None
         if getattr(self, "client", None) is not None:
             self.client.disconnect()
             self.client = None
@@ -318,17 +313,17 @@ class TabletopEnv(gym.Env):
 
     def target_eef_pose_to_action(self, target_eef_pose: np.ndarray, gripper_action: np.ndarray,
                                   eef_name: str = "robot0") -> np.ndarray:
-        """Action ``[7]`` (float32, in [-1, 1]) that drives the end effector to ``target_eef_pose``."""
-        return target_pose_to_delta_action(self.robot.eef_pose(), target_eef_pose, gripper_action).astype(np.float32)
+        """Action (float32, in [-1, 1]) that drives the end effector to ``target_eef_pose``."""
+        return self.action_mode.action_for(self, target_eef_pose, gripper_action).astype(np.float32)
 
     def action_to_target_eef_pose(self, action: np.ndarray, eef_name: str = "robot0") -> np.ndarray:
-        """Pose ``[4, 4]`` that ``action`` commands from the current end-effector pose."""
-        return delta_action_to_target_pose(self.robot.eef_pose(), np.asarray(action, dtype=np.float64))
+        """Pose ``[4, 4]`` that ``action`` commands in the current state."""
+        return self.action_mode.target_pose(self, np.asarray(action, dtype=np.float64))
 
     @staticmethod
     def actions_to_gripper_actions(actions: np.ndarray, eef_name: str = "robot0") -> np.ndarray:
-        """Gripper part ``[T, 1]`` of actions ``[T, 7]``."""
-        return np.asarray(actions)[..., 6:7]
+        """Gripper part ``[T, 1]`` (the last dimension) of actions ``[T, A]``."""
+        return np.asarray(actions)[..., -1:]
 
     def get_object_poses(self) -> dict[str, np.ndarray]:
         """Name -> world pose ``[4, 4]`` of every task object."""

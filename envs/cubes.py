@@ -26,17 +26,22 @@ COLORS = {
 
 @dataclass(frozen=True)
 class CubeRegion:
-    """Where cubes may be placed: x/y ranges on the table (robot base frame), yaw range, spacing."""
+    """Where cubes may be placed (x/y ranges on the table, yaw range, spacing) and how far the
+    robot base may be displaced (x/y offsets in metres, yaw in radians) at each reset."""
 
     x: tuple[float, float]
     y: tuple[float, float]
     yaw: tuple[float, float]
     min_spacing: float
+    base_xy: float = 0.0
+    base_yaw: float = 0.0
 
 
 REGIONS = {
     "D0": CubeRegion(x=(0.45, 0.62), y=(-0.15, 0.15), yaw=(-np.pi / 4, np.pi / 4), min_spacing=0.11),
     "D1": CubeRegion(x=(0.38, 0.68), y=(-0.25, 0.25), yaw=(-np.pi, np.pi), min_spacing=0.11),
+    "D2": CubeRegion(x=(0.38, 0.68), y=(-0.25, 0.25), yaw=(-np.pi, np.pi), min_spacing=0.11,
+                     base_xy=0.06, base_yaw=0.25),
 }
 
 
@@ -61,12 +66,20 @@ def cube_objects(*colors: str) -> dict[str, ObjectSpec]:
 
 
 class CubeTaskEnv(TabletopEnv):
-    """Shared randomization and geometry of the cube tasks (D0 narrow, D1 wide with any yaw)."""
+    """Shared randomization and geometry of the cube tasks (see ``REGIONS`` for D0, D1, D2)."""
 
     @classmethod
     def randomization_levels(cls) -> tuple[str, ...]:
-        """D0 (narrow) and D1 (wide, any yaw)."""
+        """D0 (narrow), D1 (wide, any yaw), D2 (as D1, and the robot base moves)."""
         return tuple(REGIONS)
+
+    def _sample_robot_base(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        region = REGIONS[self.difficulty]
+        base, quat = super()._sample_robot_base(rng)
+        if region.base_xy == 0.0 and region.base_yaw == 0.0:
+            return base, quat
+        offset = rng.uniform(-region.base_xy, region.base_xy, size=2)
+        return base + np.array([*offset, 0.0]), yaw_quat(rng.uniform(-region.base_yaw, region.base_yaw))
 
     def _sample_object_poses(self, rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         region = REGIONS[self.difficulty]

@@ -103,3 +103,31 @@ class Panda:
             self.body, FINGER_JOINTS, p.POSITION_CONTROL, targetPositions=[width, width],
             forces=[FINGER_FORCE, FINGER_FORCE],
         )
+
+
+class PandaKinematics:
+    """A kinematics-only Panda in its own pybullet client: forward kinematics without touching the world."""
+
+    def __init__(self) -> None:
+        from pybullet_utils import bullet_client
+
+        from envs.quiet import silenced_fds
+
+        with silenced_fds(1):
+            self.client = bullet_client.BulletClient(connection_mode=p.DIRECT)
+        import pybullet_data
+
+        self.client.setAdditionalSearchPath(pybullet_data.getDataPath())
+        self.body = self.client.loadURDF("franka_panda/panda.urdf", useFixedBase=True)
+
+    def eef_pose(self, arm_qpos: np.ndarray, base_pos=(0.0, 0.0, 0.0), base_quat=(0.0, 0.0, 0.0, 1.0)) -> np.ndarray:
+        """World pose ``[4, 4]`` of the grasp frame for arm joint angles ``[7]`` and a base pose."""
+        self.client.resetBasePositionAndOrientation(self.body, base_pos, base_quat)
+        for joint, q in zip(ARM_JOINTS, arm_qpos, strict=True):
+            self.client.resetJointState(self.body, joint, float(q))
+        state = self.client.getLinkState(self.body, GRASP_LINK, computeForwardKinematics=1)
+        return pose_from_pos_quat(np.asarray(state[4]), np.asarray(state[5]))
+
+    def close(self) -> None:
+        """Disconnect the kinematics client."""
+        self.client.disconnect()

@@ -29,7 +29,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
     from recorder.record import RecordOptions, record
 
     res = record(RecordOptions(args.task, args.num_demos, args.seed, args.out, args.difficulty, args.device,
-                               progress=not args.quiet))
+                               args.action_mode, progress=not args.quiet))
     print(f"recorded {res.num_saved} demos in {res.num_attempts} attempts ({res.wall_time_s:.1f} s)")
     print(f"  hdf5:    {res.hdf5_path}\n  lerobot: {res.lerobot_path}")
     return 0
@@ -92,7 +92,9 @@ def _record_parser(subs) -> None:
     sub.add_argument("--task", default="mimicrec/StackThree-v0", help="gymnasium id (default: %(default)s)")
     sub.add_argument("--device", default="scripted", help="input device: scripted (default)")
     sub.add_argument("--num-demos", type=int, default=10, help="successful demos to save (default: %(default)s)")
-    sub.add_argument("--difficulty", default="D0", help="randomization level, e.g. D0, D1 (default: %(default)s)")
+    sub.add_argument("--difficulty", default="D0", help="randomization level: D0, D1, D2 (default: %(default)s)")
+    sub.add_argument("--action-mode", default="delta_eef",
+                     help="delta_eef, abs_eef or joint_pos (default: %(default)s)")
     sub.add_argument("--seed", type=int, default=0, help="base seed of the episode scenes (default: %(default)s)")
     sub.add_argument("--out", help="output folder (default: next datasets/record_NNN)")
     sub.set_defaults(handler=_cmd_record)

@@ -48,7 +48,8 @@ def lerobot_schema(env_id: str, env: TabletopEnv) -> LeRobotSchema:
     """The LeRobot layout of a task's episodes (fps, robot type, instruction, state keys)."""
     slug = env_id.replace("/", "_").lower()
     return LeRobotSchema(repo_id=f"mimicrec/{slug}", fps=env.control_freq, robot_type=ROBOT_TYPE,
-                         instruction=env.instruction, state_keys=STATE_KEYS, env_state_keys=ENV_STATE_KEYS)
+                         instruction=env.instruction, state_keys=STATE_KEYS, env_state_keys=ENV_STATE_KEYS,
+                         action_names=env.action_mode.names)
 
 
 def episode_seed(base_seed: int, stream: int, index: int) -> int:

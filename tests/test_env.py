@@ -4,7 +4,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import envs
-from envs.base import delta_action_to_target_pose, target_pose_to_delta_action
+from envs.actions import ACTION_MODES, DeltaEef, delta_action_to_target_pose, target_pose_to_delta_action
 from envs.errors import TaskError
 from recorder.experts import EXPERT_PLANS, WaypointExpert, make_expert, pick_and_lift
 from recorder.record import run_scripted_episode
@@ -20,11 +20,47 @@ NEAR_MISS_PLANS = {
 }
 
 
+@pytest.mark.parametrize("mode", sorted(ACTION_MODES))
 @pytest.mark.parametrize("env_id", sorted(envs.TASKS))
-def test_check_env(env_id):
-    env = gym.make(env_id).unwrapped
+def test_check_env(env_id, mode):
+    env = gym.make(env_id, action_mode=mode).unwrapped
     check_env(env, skip_render_check=True)
+    assert env.action_space.shape == (len(ACTION_MODES[mode].names),)
     env.close()
+
+
+@pytest.mark.parametrize("mode", sorted(ACTION_MODES))
+def test_mimic_pose_action_round_trip(mode):
+    env = gym.make(TASK, action_mode=mode).unwrapped
+    env.reset(seed=0)
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        target = env.get_robot_eef_pose()
+        target[:3, 3] += rng.uniform(-0.03, 0.03, size=3)
+        action = env.target_eef_pose_to_action(target, np.array([1.0]))
+        assert action.shape == env.action_space.shape and np.all(np.abs(action) <= 1.0)
+        back = env.action_to_target_eef_pose(action)
+        tol = 2e-3 if mode == "joint_pos" else 1e-5  # joint mode goes through IK, then FK
+        np.testing.assert_allclose(back[:3, 3], target[:3, 3], atol=tol)
+        np.testing.assert_allclose(back[:3, :3], target[:3, :3], atol=10 * tol)
+        assert env.actions_to_gripper_actions(action[None])[0, 0] == 1.0
+    env.close()
+
+
+@pytest.mark.parametrize("mode", ["abs_eef", "joint_pos"])
+def test_scripted_success_in_every_action_mode(mode):
+    env = gym.make("mimicrec/Stack-v0", action_mode=mode).unwrapped
+    episode = run_scripted_episode(env, "mimicrec/Stack-v0", seed=1, max_steps=250)
+    assert episode.success and episode.actions.shape[1] == 8
+    assert env.env_kwargs["action_mode"] == mode and "action_scale" in env.env_kwargs
+    env.close()
+
+
+def test_unknown_action_mode_and_scale_key_fail_clearly():
+    with pytest.raises(TaskError, match="joint_pos"):
+        gym.make(TASK, action_mode="torque")
+    with pytest.raises(TaskError, match="unknown key"):
+        gym.make(TASK, action_scale={"speed": 2})
 
 
 def _rollout(env, seed, steps=40, task=TASK):
@@ -89,8 +125,9 @@ def test_delta_action_round_trip():
     eef = np.eye(4)
     eef[:3, 3] = [0.5, 0.0, 0.8]
     action = rng.uniform(-0.9, 0.9, size=7)
-    target = delta_action_to_target_pose(eef, action)
-    np.testing.assert_allclose(target_pose_to_delta_action(eef, target, action[6:]), action, atol=1e-9)
+    target = delta_action_to_target_pose(eef, action, DeltaEef.default_scale)
+    back = target_pose_to_delta_action(eef, target, action[6:], DeltaEef.default_scale)
+    np.testing.assert_allclose(back, action, atol=1e-9)
 
 
 def test_success_is_not_true_mid_air_or_while_holding(env):
@@ -130,7 +167,7 @@ def test_step_fast_path_matches_reference_pose_math(env):
     rng = np.random.default_rng(1)
     for _ in range(20):
         action = rng.uniform(-1, 1, size=7)
-        pos, quat = env._delta_target(action)
-        reference = delta_action_to_target_pose(env.get_robot_eef_pose(), action)
+        (pos, quat), _ = env.action_mode.command(env, action)
+        reference = delta_action_to_target_pose(env.get_robot_eef_pose(), action, DeltaEef.default_scale)
         # pybullet's quaternion helpers keep ~8 digits; 1e-7 m / rad is far below anything physical
         np.testing.assert_allclose(pose_from_pos_quat(pos, np.asarray(quat)), reference, atol=1e-7)

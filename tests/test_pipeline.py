@@ -72,3 +72,33 @@ def test_train_and_eval(generated, tmp_path):
     evaluation = evaluate(str(result.checkpoint), num_rollouts=1, seed=0)
     assert evaluation.num_rollouts == 1 and 0.0 <= evaluation.ci_low <= evaluation.ci_high <= 1.0
     assert 1 <= evaluation.mean_length <= 400
+
+
+def test_zero_successes_is_a_clear_error_and_leaves_nothing(annotated, tmp_path):
+    import yaml
+
+    from augment.spec import task_config_dir
+    from envs.errors import GenerationError
+
+    spec = yaml.safe_load(open(task_config_dir("mimicrec/StackThree-v0") / "mimic.yaml"))
+    spec["generation"]["max_num_failures"] = 2
+    for sub in spec["eefs"]["robot0"]["subtasks"]:
+        sub["action_noise"] = 3.0  # 15 cm of noise per step: nothing can succeed
+    config = tmp_path / "hopeless.yaml"
+    config.write_text(yaml.safe_dump(spec))
+    with pytest.raises(GenerationError, match="no attempt succeeded in 2 attempts"):
+        generate(GenerateOptions(str(annotated), 3, num_envs=1, out=str(tmp_path / "g"), config=str(config)))
+    assert not (tmp_path / "g").exists()
+
+
+def test_joint_space_demos_generate_end_to_end(tmp_path):
+    from augment.annotate import annotate
+    from recorder.record import RecordOptions, record
+
+    rec = record(RecordOptions("mimicrec/Stack-v0", 3, out=str(tmp_path / "rec"), action_mode="joint_pos"))
+    annotate(str(rec.hdf5_path), str(tmp_path / "ann.hdf5"))
+    rep = generate(GenerateOptions(str(tmp_path / "ann.hdf5"), 2, num_envs=1, out=str(tmp_path / "gen")))
+    assert rep.num_successes == 2
+    with h5py.File(tmp_path / "gen" / "generated.hdf5", "r") as f:
+        assert json.loads(f["data"].attrs["env_args"])["env_kwargs"]["action_mode"] == "joint_pos"
+        assert f["data/demo_0/actions"].shape[1] == 8

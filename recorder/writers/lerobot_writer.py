@@ -11,8 +11,6 @@ import numpy as np
 
 from recorder.episode import Episode
 
-ACTION_NAMES = ["dx", "dy", "dz", "drx", "dry", "drz", "gripper"]
-
 
 @dataclass(frozen=True)
 class LeRobotSchema:
@@ -24,6 +22,7 @@ class LeRobotSchema:
     instruction: str
     state_keys: tuple[str, ...]
     env_state_keys: tuple[str, ...]
+    action_names: tuple[str, ...]
 
     def features(self, obs: dict[str, np.ndarray], action_dim: int) -> dict[str, dict]:
         """LeRobot feature declarations for observations shaped like ``obs`` (``[T, D]`` arrays)."""
@@ -34,7 +33,7 @@ class LeRobotSchema:
         return {
             "observation.state": {"dtype": "float32", "shape": (len(state),), "names": state},
             "observation.environment_state": {"dtype": "float32", "shape": (len(env_state),), "names": env_state},
-            "action": {"dtype": "float32", "shape": (action_dim,), "names": ACTION_NAMES[:action_dim]},
+            "action": {"dtype": "float32", "shape": (action_dim,), "names": list(self.action_names)},
             "next.reward": {"dtype": "float32", **scalar},
             "next.done": {"dtype": "bool", **scalar},
             "next.success": {"dtype": "bool", **scalar},
