@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class GenerateOptions:
     out: str | None = None
     config: str | None = None
     guarantee: bool | None = None
+    cameras: list[dict] | None = None
     progress: bool = False
 
 
@@ -90,6 +91,8 @@ def generate(opts: GenerateOptions) -> GenerateReport:
     """Generate demos from the annotated file ``opts.input_path`` into a new run folder."""
     check_options(opts)
     sources = load_sources(opts.input_path)
+    if opts.cameras is not None:
+        sources = replace(sources, env_kwargs={**sources.env_kwargs, "cameras": opts.cameras})
     spec = with_seed(load_mimic_spec(opts.config, sources.env_id), opts.seed)
     if len(spec.eefs) != 1:
         raise ConfigError(f"{spec.task}: generation with {len(spec.eefs)} end effectors is not supported yet; "

@@ -21,6 +21,7 @@ from gymnasium import spaces
 from pybullet_utils import bullet_client
 
 from envs.actions import make_action_mode
+from envs.cameras import CameraRig, observation_spaces, parse_cameras
 from envs.errors import TaskError
 from envs.panda import Panda, PandaKinematics
 from envs.pose import pose_from_pos_quat
@@ -28,6 +29,8 @@ from envs.quiet import silenced_fds
 
 SIM_HZ = 240
 TABLE_TOP_Z = 0.625
+TABLE_HALF_THICKNESS = 0.025
+TABLE_RGBA = (0.76, 0.62, 0.46, 1.0)
 ROBOT_BASE = (0.0, 0.0, TABLE_TOP_Z)
 IK_SUBSTEPS = (0,)  # substeps at which IK is solved (once per control step: a second solve gained nothing)
 PURGE_PASSES = 40  # collision passes that let the broadphase drop every stale pair (about 10% each)
@@ -54,7 +57,8 @@ class TabletopEnv(gym.Env):
     instruction = ""
 
     def __init__(self, difficulty: str = "D0", control_freq: int = 20, action_mode: str = "delta_eef",
-                 action_scale: dict[str, Any] | None = None, render_mode: str | None = None,
+                 action_scale: dict[str, Any] | None = None, cameras: list[dict[str, Any]] | None = None,
+                 renderer: str = "tiny", robot_visuals: str = "simple", render_mode: str | None = None,
                  gui: bool = False) -> None:
         if SIM_HZ % control_freq:
             raise TaskError(f"control_freq={control_freq} must divide {SIM_HZ}; use 10, 20, 24, 30 or 40")
@@ -62,10 +66,12 @@ class TabletopEnv(gym.Env):
         self.control_freq = control_freq
         self.substeps = SIM_HZ // control_freq
         self.render_mode = render_mode
+        self.camera_specs = parse_cameras(cameras)
+        self.renderer_name, self.robot_visuals = renderer, robot_visuals
         self.client = self._connect(gui)
-        self.plane = self.client.loadURDF("plane.urdf")
-        self.table = self.client.loadURDF("table/table.urdf", [0.5, 0.0, 0.0], useFixedBase=True)
-        self.robot = Panda(self.client, ROBOT_BASE)
+        self.plane, self.table = self._build_static_scene()
+        self.robot = Panda(self.client, ROBOT_BASE, robot_visuals)
+        self.cameras = CameraRig(self.client, self.camera_specs, renderer)
         self.bodies = self._load_objects()
         self._clean_state = self._save_clean_state()
         self._state_file = self._make_state_file()
@@ -94,6 +100,22 @@ class TabletopEnv(gym.Env):
         client.setGravity(0, 0, -9.81)
         client.setTimeStep(1.0 / SIM_HZ)
         return client
+
+    def _build_static_scene(self) -> tuple[int, int]:
+        """A collision-only ground plane and a flat-coloured table top (cheap to render).
+
+        The top is pybullet_data's table top (1.5 x 1 x 0.05 m box, friction 1.0, surface at
+        ``TABLE_TOP_Z``) without its textured mesh; nothing the robot reaches is below it.
+        """
+        plane_shape = self.client.createCollisionShape(p.GEOM_PLANE)
+        plane = self.client.createMultiBody(0, plane_shape)
+        half = [0.75, 0.5, TABLE_HALF_THICKNESS]
+        top_shape = self.client.createCollisionShape(p.GEOM_BOX, halfExtents=half)
+        top_visual = self.client.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=TABLE_RGBA)
+        table = self.client.createMultiBody(0, top_shape, top_visual,
+                                            basePosition=[0.5, 0.0, TABLE_TOP_Z - TABLE_HALF_THICKNESS])
+        self.client.changeDynamics(table, -1, lateralFriction=1.0)
+        return plane, table
 
     def _save_clean_state(self) -> int:
         """Snapshot the world as built, objects resting on the table, contacts detected.
@@ -144,7 +166,8 @@ class TabletopEnv(gym.Env):
 
     def _make_observation_space(self) -> spaces.Dict:
         obs = self._observe()
-        return spaces.Dict({k: spaces.Box(-np.inf, np.inf, v.shape, np.float32) for k, v in obs.items()})
+        low_dim = {k: spaces.Box(-np.inf, np.inf, v.shape, np.float32) for k, v in obs.items() if v.dtype == np.float32}
+        return spaces.Dict({**low_dim, **observation_spaces(self.camera_specs)})
 
     # ----------------------------------------------------------------- task hooks
     @classmethod
@@ -196,7 +219,9 @@ class TabletopEnv(gym.Env):
     def env_kwargs(self) -> dict[str, Any]:
         """JSON-serializable kwargs that rebuild this env with ``gymnasium.make(id, **env_kwargs)``."""
         return {"difficulty": self.difficulty, "control_freq": self.control_freq,
-                "action_mode": self.action_mode.name, "action_scale": dict(self.action_mode.scale)}
+                "action_mode": self.action_mode.name, "action_scale": dict(self.action_mode.scale),
+                "cameras": [vars(spec) for spec in self.camera_specs], "renderer": self.renderer_name,
+                "robot_visuals": self.robot_visuals}
 
     @property
     def kinematics(self) -> PandaKinematics:
@@ -242,7 +267,8 @@ class TabletopEnv(gym.Env):
             "robot0_gripper_qpos": self.robot.finger_qpos(),
             "object": obj,
         }
-        return {k: v.astype(np.float32) for k, v in obs.items()}
+        obs = {k: v.astype(np.float32) for k, v in obs.items()}
+        return {**obs, **self.cameras.observe(self.robot.body, TABLE_TOP_Z)}
 
     def _info(self) -> dict[str, Any]:
         return dict(self.evaluate())

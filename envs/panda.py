@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 import pybullet as p
 
+from envs.errors import TaskError
 from envs.pose import pose_from_pos_quat
 
 ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)
@@ -33,13 +37,39 @@ class PandaLimits:
         return tuple(u - lo for lo, u in zip(self.lower, self.upper, strict=True))
 
 
+def panda_urdf(visuals: str) -> str:
+    """Path of the Panda URDF: ``stock`` (pybullet_data's, detailed meshes) or ``simple``.
+
+    ``simple`` draws the collision meshes as visuals: the same robot to the physics, ~8x cheaper to
+    render on the CPU. The file is written once into a temp folder (atomically: workers may race).
+    """
+    if visuals == "stock":
+        return "franka_panda/panda.urdf"
+    if visuals != "simple":
+        raise TaskError(f"unknown robot_visuals {visuals!r}; use 'simple' or 'stock'")
+    import pybullet_data
+
+    meshes = os.path.join(pybullet_data.getDataPath(), "franka_panda", "meshes", "collision") + "/"
+    with open(os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")) as f:
+        text = f.read().replace("package://meshes/visual/", meshes).replace("package://meshes/collision/", meshes)
+    folder = os.path.join(tempfile.gettempdir(), "mimicrec-assets")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"panda_simple_{hashlib.sha1(text.encode()).hexdigest()[:12]}.urdf")
+    if not os.path.exists(path):
+        handle, tmp = tempfile.mkstemp(dir=folder, suffix=".urdf")
+        with os.fdopen(handle, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    return path
+
+
 class Panda:
     """One Panda arm in a pybullet client, driven by joint position targets from IK."""
 
-    def __init__(self, client, base_pos: tuple[float, float, float]) -> None:
+    def __init__(self, client, base_pos: tuple[float, float, float], visuals: str = "simple") -> None:
         self.client = client
         self.body = client.loadURDF(
-            "franka_panda/panda.urdf", base_pos, useFixedBase=True, flags=p.URDF_ENABLE_CACHED_GRAPHICS_SHAPES
+            panda_urdf(visuals), base_pos, useFixedBase=True, flags=p.URDF_ENABLE_CACHED_GRAPHICS_SHAPES
         )
         gear = client.createConstraint(
             self.body, 9, self.body, 10, p.JOINT_GEAR, [1, 0, 0], [0, 0, 0], [0, 0, 0]

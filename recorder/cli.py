@@ -27,9 +27,11 @@ class OneLineParser(argparse.ArgumentParser):
 
 def _cmd_record(args: argparse.Namespace) -> int:
     from recorder.record import RecordOptions, record
+    from recorder.tasks import camera_kwargs
 
     res = record(RecordOptions(args.task, args.num_demos, args.seed, args.out, args.difficulty, args.device,
-                               args.action_mode, progress=not args.quiet))
+                               args.action_mode, camera_kwargs(args.cameras, args.image_size),
+                               progress=not args.quiet))
     print(f"recorded {res.num_saved} demos in {res.num_attempts} attempts ({res.wall_time_s:.1f} s)")
     print(f"  hdf5:    {res.hdf5_path}\n  lerobot: {res.lerobot_path}")
     return 0
@@ -49,8 +51,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from augment.runner import GenerateOptions, generate
 
     guarantee = False if args.no_guarantee else None
+    from recorder.tasks import camera_kwargs
+
     rep = generate(GenerateOptions(args.input, args.num_trials, args.num_envs, args.seed, args.out, args.config,
-                                   guarantee, progress=not args.quiet))
+                                   guarantee, camera_kwargs(args.cameras, args.image_size), progress=not args.quiet))
     print(f"attempts {rep.num_attempts}, successes {rep.num_successes}, success rate {rep.success_rate:.1%}, "
           f"{rep.demos_per_minute:.1f} demos/min ({rep.wall_time_s:.1f} s, {rep.num_envs} envs)")
     print(f"  hdf5:    {rep.output_hdf5}\n  lerobot: {rep.output_lerobot}")
@@ -81,6 +85,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_camera_flags(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--cameras", nargs="+", metavar="NAME",
+                     help="record images from these cameras: agentview, robot0_eye_in_hand")
+    sub.add_argument("--image-size", type=int, default=84, help="square image size in pixels (default: %(default)s)")
+
+
 def _add_common(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--quiet", action="store_true", help="no progress bars")
     sub.add_argument("-v", "--verbose", action="store_true", help="log details (e.g. each discarded attempt)")
@@ -95,6 +105,7 @@ def _record_parser(subs) -> None:
     sub.add_argument("--difficulty", default="D0", help="randomization level: D0, D1, D2 (default: %(default)s)")
     sub.add_argument("--action-mode", default="delta_eef",
                      help="delta_eef, abs_eef or joint_pos (default: %(default)s)")
+    _add_camera_flags(sub)
     sub.add_argument("--seed", type=int, default=0, help="base seed of the episode scenes (default: %(default)s)")
     sub.add_argument("--out", help="output folder (default: next datasets/record_NNN)")
     sub.set_defaults(handler=_cmd_record)
@@ -123,6 +134,7 @@ def _generate_parser(subs) -> None:
     sub.add_argument("--seed", type=int, help="generation seed (default: the spec's generation.seed)")
     sub.add_argument("--config", help="Mimic spec (default: configs/<Task>/mimic.yaml)")
     sub.add_argument("--out", help="output folder (default: next datasets/generate_NNN)")
+    _add_camera_flags(sub)
     sub.set_defaults(handler=_cmd_generate)
 
 

@@ -38,6 +38,7 @@ class RecordOptions:
     difficulty: str = "D0"
     device: str = "scripted"
     action_mode: str = "delta_eef"
+    cameras: list[dict] | None = None
     max_attempts: int | None = None
     progress: bool = False
 
@@ -77,7 +78,8 @@ def run_scripted_episode(env, env_id: str, seed: int, max_steps: int) -> Episode
 def record(opts: RecordOptions) -> RecordResult:
     """Record ``opts.num_demos`` successful demos into a new run folder; returns the result."""
     check_options(opts)
-    env = make_env(opts.env_id, difficulty=opts.difficulty, action_mode=opts.action_mode).unwrapped
+    env = make_env(opts.env_id, difficulty=opts.difficulty, action_mode=opts.action_mode,
+                   cameras=opts.cameras).unwrapped
     env_kwargs = env.env_kwargs
     max_steps = envs.TASKS[opts.env_id].max_episode_steps
     max_attempts = opts.max_attempts or 2 * opts.num_demos + 10

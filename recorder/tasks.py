@@ -49,7 +49,15 @@ def lerobot_schema(env_id: str, env: TabletopEnv) -> LeRobotSchema:
     slug = env_id.replace("/", "_").lower()
     return LeRobotSchema(repo_id=f"mimicrec/{slug}", fps=env.control_freq, robot_type=ROBOT_TYPE,
                          instruction=env.instruction, state_keys=STATE_KEYS, env_state_keys=ENV_STATE_KEYS,
-                         action_names=env.action_mode.names)
+                         action_names=env.action_mode.names,
+                         camera_names=tuple(spec.name for spec in env.camera_specs))
+
+
+def camera_kwargs(names: list[str] | None, size: int) -> list[dict[str, Any]] | None:
+    """The ``cameras`` env kwarg for ``--cameras NAME ... --image-size N`` (None: keep the default)."""
+    if names is None:
+        return None
+    return [{"name": name, "width": size, "height": size} for name in names]
 
 
 def episode_seed(base_seed: int, stream: int, index: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import warnings
@@ -23,6 +24,11 @@ class LeRobotSchema:
     state_keys: tuple[str, ...]
     env_state_keys: tuple[str, ...]
     action_names: tuple[str, ...]
+    camera_names: tuple[str, ...] = ()
+
+    def video_key(self, camera: str) -> str:
+        """LeRobot feature name of a camera's video."""
+        return f"observation.images.{camera}"
 
     def features(self, obs: dict[str, np.ndarray], action_dim: int) -> dict[str, dict]:
         """LeRobot feature declarations for observations shaped like ``obs`` (``[T, D]`` arrays)."""
@@ -30,7 +36,10 @@ class LeRobotSchema:
         state = [n for key in self.state_keys for n in names[key]]
         env_state = [n for key in self.env_state_keys for n in names[key]]
         scalar = {"shape": (1,), "names": None}
+        videos = {self.video_key(cam): {"dtype": "video", "shape": obs[f"{cam}_image"].shape[1:],
+                                        "names": ["height", "width", "channels"]} for cam in self.camera_names}
         return {
+            **videos,
             "observation.state": {"dtype": "float32", "shape": (len(state),), "names": state},
             "observation.environment_state": {"dtype": "float32", "shape": (len(env_state),), "names": env_state},
             "action": {"dtype": "float32", "shape": (action_dim,), "names": list(self.action_names)},
@@ -78,8 +87,9 @@ class LeRobotWriter:
                 "next.done": np.array([bool(episode.dones[t])]),
                 "next.success": np.array([bool(episode.successes[t])]),
                 "task": self.schema.instruction,
+                **{self.schema.video_key(cam): episode.obs[f"{cam}_image"][t] for cam in self.schema.camera_names},
             })
-        self.dataset.save_episode()
+        self.dataset.save_episode(parallel_encoding=False)  # in-process: no pool per episode, our log filters apply
 
     def close(self) -> None:
         """Finalize the parquet files and move the dataset to ``root``."""
@@ -96,16 +106,20 @@ class LeRobotWriter:
 
 
 def quiet_lerobot() -> None:
-    """Silence per-episode progress bars and bool-histogram warnings; skip image embedding without images.
+    """Silence progress bars, encoder logs and bool-histogram warnings; skip image embedding without images.
 
     lerobot 0.4.4's ``embed_images`` runs a row-by-row ``datasets.map`` on every saved episode even
     when the dataset has no image feature (80% of ``save_episode``'s time for low-dim data); the
     guard below calls it only when an image feature exists, so behaviour with images is unchanged.
     """
+    import av
+    import datasets
     from lerobot.datasets import lerobot_dataset
 
-    import datasets
-
+    os.environ.setdefault("SVT_LOG", "1")  # the AV1 encoder logs its whole configuration per video otherwise
+    av.logging.set_level(av.logging.ERROR)
+    # lerobot resets the "libav" logger to WARNING on every encode; a filter survives that.
+    logging.getLogger("libav").addFilter(lambda record: record.levelno >= logging.ERROR)
     datasets.disable_progress_bars()
     warnings.filterwarnings("ignore", message="Converting input from bool", category=RuntimeWarning)
     original = lerobot_dataset.embed_images

@@ -64,11 +64,19 @@ def write_demo(group: h5py.Group, episode: Episode) -> None:
     group.create_dataset("initial_state", data=episode.initial_state, compression="gzip")
     for prefix, obs in (("obs", episode.obs), ("next_obs", episode.next_obs)):
         for key, value in obs.items():
-            group.create_dataset(f"{prefix}/{key}", data=value)
+            write_array(group, f"{prefix}/{key}", value)
     for key, value in episode.extras.items():
         group.create_dataset(key, data=value)
     if episode.datagen_info is not None:
         episode.datagen_info.write(group.create_group("datagen_info"))
+
+
+def write_array(group: h5py.Group, name: str, value: np.ndarray) -> None:
+    """Write ``value``; image stacks ``[T, H, W, C]`` are gzip'd and chunked one frame per chunk."""
+    if value.ndim == 4:
+        group.create_dataset(name, data=value, chunks=(1, *value.shape[1:]), compression="gzip", compression_opts=4)
+    else:
+        group.create_dataset(name, data=value)
 
 
 def write_masks(file: h5py.File, names: list[str]) -> None:
