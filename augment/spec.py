@@ -6,8 +6,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from envs.config import from_mapping, load_mapping
 from envs.errors import ConfigError
-from recorder.config import from_mapping, load_mapping
 
 CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs"
 SELECTION_STRATEGIES = ("random", "nearest_neighbor_object", "nearest_neighbor_robot_distance")

@@ -11,15 +11,21 @@ from dataclasses import dataclass
 import gymnasium as gym
 
 from envs import quiet  # noqa: F401  (imports pybullet without its banner)
+from envs.task_config import load_task_config
 
 
 @dataclass(frozen=True)
 class TaskEntry:
-    """A registered task: gymnasium id, entry point and episode limit."""
+    """A registered task: gymnasium id, entry point, and its folder under ``configs/``."""
 
     env_id: str
     entry_point: str
-    max_episode_steps: int
+    config_name: str
+
+    @property
+    def max_episode_steps(self) -> int:
+        """Episode limit declared in the task's gym.yaml (``rollout.max_episode_steps``)."""
+        return load_task_config(self.config_name).rollout.max_episode_steps
 
 
 TASKS: dict[str, TaskEntry] = {}
@@ -34,6 +40,6 @@ def register_task(entry: TaskEntry) -> None:
         gym.register(entry.env_id, entry_point=entry.entry_point, max_episode_steps=entry.max_episode_steps)
 
 
-register_task(TaskEntry("mimicrec/Lift-v0", "envs.cubes:LiftEnv", 150))
-register_task(TaskEntry("mimicrec/Stack-v0", "envs.cubes:StackEnv", 250))
-register_task(TaskEntry("mimicrec/StackThree-v0", "envs.cubes:StackThreeEnv", 400))
+register_task(TaskEntry("mimicrec/Lift-v0", "envs.cubes:LiftEnv", "Lift"))
+register_task(TaskEntry("mimicrec/Stack-v0", "envs.cubes:StackEnv", "Stack"))
+register_task(TaskEntry("mimicrec/StackThree-v0", "envs.cubes:StackThreeEnv", "StackThree"))

@@ -26,6 +26,7 @@ from envs.errors import TaskError
 from envs.panda import Panda, PandaKinematics
 from envs.pose import pose_from_pos_quat
 from envs.quiet import silenced_fds
+from envs.task_config import load_task_config
 
 SIM_HZ = 240
 TABLE_TOP_Z = 0.625
@@ -51,19 +52,27 @@ class TabletopEnv(gym.Env):
     """Base class of the mimicrec tasks; subclasses set ``objects`` and implement the task hooks."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+    config_name = ""  # the folder under configs/ holding this task's gym.yaml
     objects: dict[str, ObjectSpec] = {}
     subtask_signal_names: tuple[str, ...] = ()
     eef_names: tuple[str, ...] = ("robot0",)
-    instruction = ""
 
-    def __init__(self, difficulty: str = "D0", control_freq: int = 20, action_mode: str = "delta_eef",
+    def __init__(self, difficulty: str = "D0", control_freq: int | None = None, action_mode: str | None = None,
                  action_scale: dict[str, Any] | None = None, cameras: list[dict[str, Any]] | None = None,
-                 renderer: str = "tiny", robot_visuals: str = "simple", render_mode: str | None = None,
+                 renderer: str | None = None, robot_visuals: str | None = None, render_mode: str | None = None,
                  gui: bool = False) -> None:
+        self.config = load_task_config(self.config_name)
+        control_freq = control_freq or self.config.robot.control_freq
         if SIM_HZ % control_freq:
             raise TaskError(f"control_freq={control_freq} must divide {SIM_HZ}; use 10, 20, 24, 30 or 40")
         self.difficulty = self._check_difficulty(difficulty)
+        self.randomization = self._parse_randomization(
+            self.config.randomization[difficulty], f"{self.config.path}: randomization.{difficulty}")
         self.control_freq = control_freq
+        robot_visuals = robot_visuals or self.config.scene.robot_visuals
+        renderer = renderer or self.config.sensors.renderer
+        if cameras is None:
+            cameras = [vars(c) for c in self.config.sensors.cameras]
         self.substeps = SIM_HZ // control_freq
         self.render_mode = render_mode
         self.camera_specs = parse_cameras(cameras)
@@ -76,8 +85,9 @@ class TabletopEnv(gym.Env):
         self._clean_state = self._save_clean_state()
         self._state_file = self._make_state_file()
         self.gripper_command = -1.0
-        self.action_mode = make_action_mode(action_mode, action_scale, (np.asarray(self.robot.limits.lower[:7]),
-                                                                       np.asarray(self.robot.limits.upper[:7])))
+        scale = action_scale if action_scale is not None else self.config.robot.action_scale
+        limits = (np.asarray(self.robot.limits.lower[:7]), np.asarray(self.robot.limits.upper[:7]))
+        self.action_mode = make_action_mode(action_mode or self.config.robot.action_mode, scale, limits)
         self._kinematics: PandaKinematics | None = None
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.action_mode.dim,), dtype=np.float32)
         self.observation_space = self._make_observation_space()
@@ -172,8 +182,17 @@ class TabletopEnv(gym.Env):
     # ----------------------------------------------------------------- task hooks
     @classmethod
     def randomization_levels(cls) -> tuple[str, ...]:
-        """Names of the difficulty levels this task supports."""
-        return ("D0",)
+        """Names of the difficulty levels this task declares in its gym.yaml."""
+        return tuple(load_task_config(cls.config_name).randomization)
+
+    @property
+    def instruction(self) -> str:
+        """The task's language instruction (gym.yaml ``recording.instruction``)."""
+        return self.config.recording.instruction
+
+    def _parse_randomization(self, raw: dict[str, Any], where: str) -> Any:
+        """Validate one difficulty level's settings (task-specific; raw mapping by default)."""
+        return raw
 
     def _sample_object_poses(self, rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Name -> (position ``[3]``, quaternion ``[4]``) of every object for a new episode."""

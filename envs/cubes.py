@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.base import TABLE_TOP_Z, ObjectSpec, TabletopEnv
+from envs.config import from_mapping
+from envs.errors import ConfigError
 
 CUBE_HALF = 0.025
 STACK_XY_TOL = 0.02  # m: horizontal misalignment still counted as "on"
@@ -37,14 +39,6 @@ class CubeRegion:
     base_yaw: float = 0.0
 
 
-REGIONS = {
-    "D0": CubeRegion(x=(0.45, 0.62), y=(-0.15, 0.15), yaw=(-np.pi / 4, np.pi / 4), min_spacing=0.11),
-    "D1": CubeRegion(x=(0.38, 0.68), y=(-0.25, 0.25), yaw=(-np.pi, np.pi), min_spacing=0.11),
-    "D2": CubeRegion(x=(0.38, 0.68), y=(-0.25, 0.25), yaw=(-np.pi, np.pi), min_spacing=0.11,
-                     base_xy=0.06, base_yaw=0.25),
-}
-
-
 def sample_separated_xy(rng: np.random.Generator, region: CubeRegion, count: int) -> np.ndarray:
     """``count`` positions ``[count, 2]`` uniform in ``region``, pairwise at least ``min_spacing`` apart."""
     for _ in range(1000):
@@ -66,15 +60,16 @@ def cube_objects(*colors: str) -> dict[str, ObjectSpec]:
 
 
 class CubeTaskEnv(TabletopEnv):
-    """Shared randomization and geometry of the cube tasks (see ``REGIONS`` for D0, D1, D2)."""
+    """Shared randomization and geometry of the cube tasks (levels declared in gym.yaml as ``CubeRegion``)."""
 
-    @classmethod
-    def randomization_levels(cls) -> tuple[str, ...]:
-        """D0 (narrow), D1 (wide, any yaw), D2 (as D1, and the robot base moves)."""
-        return tuple(REGIONS)
+    def _parse_randomization(self, raw: dict, where: str) -> CubeRegion:
+        region = from_mapping(CubeRegion, raw, where)
+        if region.x[0] > region.x[1] or region.y[0] > region.y[1] or region.yaw[0] > region.yaw[1]:
+            raise ConfigError(f"{where}: each range must be [low, high] with low <= high")
+        return region
 
     def _sample_robot_base(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        region = REGIONS[self.difficulty]
+        region = self.randomization
         base, quat = super()._sample_robot_base(rng)
         if region.base_xy == 0.0 and region.base_yaw == 0.0:
             return base, quat
@@ -82,7 +77,7 @@ class CubeTaskEnv(TabletopEnv):
         return base + np.array([*offset, 0.0]), yaw_quat(rng.uniform(-region.base_yaw, region.base_yaw))
 
     def _sample_object_poses(self, rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        region = REGIONS[self.difficulty]
+        region = self.randomization
         count = len(self.objects)
         xy = sample_separated_xy(rng, region, count) if count > 1 else np.stack(
             [rng.uniform(*region.x, size=1), rng.uniform(*region.y, size=1)], axis=1)
@@ -151,9 +146,9 @@ class StackThreeEnv(StackEnvBase):
     ``grasp_green``, ``green_on_red``).
     """
 
+    config_name = "StackThree"
     objects = cube_objects("blue", "red", "green")
     subtask_signal_names = ("grasp_red", "red_on_blue", "grasp_green")
-    instruction = "Stack the red cube on the blue cube, then the green cube on the red cube."
 
 
 class StackEnv(StackEnvBase):
@@ -162,9 +157,9 @@ class StackEnv(StackEnvBase):
     Randomization as StackThree. Stage flags ``grasp_red``, ``red_on_blue``; signal ``grasp_red``.
     """
 
+    config_name = "Stack"
     objects = cube_objects("blue", "red")
     subtask_signal_names = ("grasp_red",)
-    instruction = "Stack the red cube on the blue cube."
 
 
 class LiftEnv(CubeTaskEnv):
@@ -175,9 +170,9 @@ class LiftEnv(CubeTaskEnv):
     10 cm above the table). Success: lifted and at rest (held still), never while still rising.
     """
 
+    config_name = "Lift"
     objects = cube_objects("red")
     subtask_signal_names = ("grasp_red",)
-    instruction = "Pick up the red cube and hold it above the table."
 
     def evaluate(self) -> dict[str, bool]:
         """``success``, ``grasp_red`` and ``lifted`` (see the class docstring)."""

@@ -15,9 +15,6 @@ from envs.errors import DatasetError, TaskError
 from recorder.writers.lerobot_writer import LeRobotSchema
 
 ENV_TYPE = 4  # robomimic env type id of mimicrec envs (robomimic's own are 1-3)
-ROBOT_TYPE = "franka_panda"
-STATE_KEYS = ("robot0_joint_pos", "robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos")
-ENV_STATE_KEYS = ("object",)
 
 
 def make_env(env_id: str, **env_kwargs: Any) -> gym.Env:
@@ -47,8 +44,10 @@ def read_env_args(raw: str, source: str) -> tuple[str, dict[str, Any]]:
 def lerobot_schema(env_id: str, env: TabletopEnv) -> LeRobotSchema:
     """The LeRobot layout of a task's episodes (fps, robot type, instruction, state keys)."""
     slug = env_id.replace("/", "_").lower()
-    return LeRobotSchema(repo_id=f"mimicrec/{slug}", fps=env.control_freq, robot_type=ROBOT_TYPE,
-                         instruction=env.instruction, state_keys=STATE_KEYS, env_state_keys=ENV_STATE_KEYS,
+    config = env.config
+    return LeRobotSchema(repo_id=f"mimicrec/{slug}", fps=env.control_freq, robot_type=config.recording.robot_type,
+                         instruction=config.recording.instruction, state_keys=config.observation.state_keys,
+                         env_state_keys=config.observation.env_state_keys,
                          action_names=env.action_mode.names,
                          camera_names=tuple(spec.name for spec in env.camera_specs))
 

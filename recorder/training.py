@@ -24,9 +24,9 @@ import envs
 from envs.errors import DatasetError, MimicrecError, UsageError
 from recorder.datasets_io import dataset_env, demo_names, open_dataset
 from recorder.paths import output_dir
-from recorder.tasks import STATE_KEYS, episode_seed, make_env
+from recorder.tasks import episode_seed, make_env
 
-LOW_DIM_KEYS = (*STATE_KEYS[1:], "object")  # eef pos/quat, gripper, objects (joint angles left out)
+LOW_DIM_KEYS = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos", "object")  # joint angles left out
 EVAL_STREAM = 2
 ALGOS = ("bc", "bc-rnn")
 

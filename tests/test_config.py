@@ -27,8 +27,8 @@ def test_default_spec_loads():
 
 @pytest.mark.parametrize("mutate, fragment", [
     (lambda d: d["generation"].update(bogus=1), "unknown key(s) bogus"),
-    (lambda d: d["generation"].update(guarantee="yes"), "generation.guarantee: expected bool"),
-    (lambda d: d["eefs"]["robot0"]["subtasks"][0].update(action_noise="big"), "action_noise: expected float"),
+    (lambda d: d["generation"].update(guarantee="yes"), "generation.guarantee: expected true or false"),
+    (lambda d: d["eefs"]["robot0"]["subtasks"][0].update(action_noise="big"), "action_noise: expected a number"),
     (lambda d: d["eefs"]["robot0"]["subtasks"][0].update(selection_strategy="best"), "selection_strategy 'best'"),
     (lambda d: d["eefs"]["robot0"]["subtasks"][0].update(term_offset_range=[5, 1]), "term_offset_range"),
     (lambda d: d["eefs"]["robot0"]["subtasks"][1].update(term_signal=None), "term_signal is required"),
@@ -48,3 +48,78 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("a: [1, 2")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_mimic_spec(bad)
+
+
+# ---------------------------------------------------------------- gym.yaml (task configuration)
+import json  # noqa: E402
+import re  # noqa: E402
+
+import gymnasium as gym  # noqa: E402
+
+import envs  # noqa: E402
+from envs import task_config  # noqa: E402
+
+
+@pytest.fixture
+def config_root(tmp_path, monkeypatch):
+    """A copy of configs/ that tests may break; the loader cache is cleared around the test."""
+    import shutil
+
+    root = tmp_path / "configs"
+    shutil.copytree(task_config.CONFIG_ROOT, root)
+    monkeypatch.setattr(task_config, "CONFIG_ROOT", root)
+    task_config.load_task_config.cache_clear()
+    yield root
+    task_config.load_task_config.cache_clear()
+
+
+def edit_gym_yaml(root, name, mutate):
+    path = root / name / "gym.yaml"
+    data = yaml.safe_load(path.read_text())
+    mutate(data)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize("task", sorted(envs.TASKS))
+def test_every_task_config_loads_and_drives_the_env(task):
+    entry = envs.TASKS[task]
+    config = task_config.load_task_config(entry.config_name)
+    assert config.task == task and config.rollout.max_episode_steps == entry.max_episode_steps
+    env = gym.make(task).unwrapped
+    assert env.instruction == config.recording.instruction
+    assert set(env.randomization_levels()) == {"D0", "D1", "D2"}
+    env.close()
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda d: d.update(colour="red"), "unknown key(s) colour"),
+    (lambda d: d["rollout"].update(max_episode_steps="many"), "rollout.max_episode_steps: expected an integer"),
+    (lambda d: d["sensors"].update(cameras=[{"name": "agentview", "fov": 3}]),
+     "sensors.cameras[0]: unknown key(s) fov"),
+    (lambda d: d["observation"].pop("state_keys"), "missing required key 'state_keys'"),
+])
+def test_bad_task_config_names_file_and_key(config_root, mutate, fragment):
+    path = edit_gym_yaml(config_root, "Stack", mutate)
+    with pytest.raises(ConfigError) as err:
+        task_config.load_task_config("Stack")
+    assert str(path) in str(err.value) and fragment in str(err.value)
+
+
+@pytest.mark.parametrize("level, fragment", [
+    ({"x": [0.6, 0.4], "y": [-0.1, 0.1], "yaw": [0, 0], "min_spacing": 0.1}, "low <= high"),
+    ({"x": [0.4, 0.6], "y": [-0.1, 0.1], "yaw": [0, 0], "min_spacing": 0.1, "wind": 3}, "unknown key(s) wind"),
+])
+def test_bad_randomization_level_fails_when_the_env_is_built(config_root, level, fragment):
+    edit_gym_yaml(config_root, "Stack", lambda d: d["randomization"].update(D0=level))
+    with pytest.raises(ConfigError, match=re.escape(fragment)) as err:
+        gym.make("mimicrec/Stack-v0")
+    assert "randomization.D0" in str(err.value)
+
+
+def test_json_task_config_is_accepted(config_root):
+    data = yaml.safe_load((config_root / "Lift" / "gym.yaml").read_text())
+    data["recording"]["instruction"] = "Lift it."
+    (config_root / "Lift" / "gym.yaml").unlink()
+    (config_root / "Lift" / "gym.json").write_text(json.dumps(data))
+    assert task_config.load_task_config("Lift").recording.instruction == "Lift it."

@@ -46,7 +46,7 @@ def from_mapping(cls: type[T], data: Any, where: str) -> T:
     values = {}
     for name, field in fields.items():
         if name in data:
-            values[name] = _convert(hints[name], data[name], f"{where}.{name}")
+            values[name] = _convert(hints[name], data[name], _child(where, name))
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{where}: missing required key {name!r}")
     return cls(**values)
@@ -66,7 +66,7 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return {str(k): _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
+        return {str(k): _convert(args[1], v, _child(where, str(k))) for k, v in value.items()}
     return _convert_scalar(hint, value, where)
 
 
@@ -80,13 +80,19 @@ def _convert_tuple(args: tuple, value: Any, where: str) -> tuple:
     return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
 
 
+_EXPECTED = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
+
+
+def _child(where: str, key: str) -> str:
+    """``file: a.b`` -> ``file: a.b.key``; a bare file name -> ``file: key``."""
+    return f"{where}.{key}" if ": " in where else f"{where}: {key}"
+
+
 def _convert_scalar(hint: Any, value: Any, where: str) -> Any:
     if hint is Any:
         return value
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    if hint is int and isinstance(value, bool):
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
-    if not isinstance(value, hint):
-        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {_EXPECTED.get(hint, hint.__name__)}, got {value!r}")
     return value

@@ -1,0 +1,112 @@
+"""Per-task configuration (``configs/<Task>/gym.yaml``, JSON accepted): the single place a task declares
+its scene, robot and control, sensors, difficulty levels, observation keys, recording metadata
+and rollout settings. Unknown or ill-typed keys are errors naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envs.config import from_mapping, load_mapping
+from envs.errors import ConfigError
+
+CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs"
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """What is built: ``robot_visuals`` ``simple`` (collision meshes drawn; fast) or ``stock``."""
+
+    robot_visuals: str = "simple"
+
+
+@dataclass(frozen=True)
+class RobotConfig:
+    """Control: rate, action mode and its scaling (see ``envs.actions``)."""
+
+    control_freq: int = 20
+    action_mode: str = "delta_eef"
+    action_scale: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """One camera (see ``envs.cameras``)."""
+
+    name: str
+    width: int = 84
+    height: int = 84
+    depth: bool = False
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """Renderer (``tiny`` or ``egl``) and the cameras observed by default."""
+
+    renderer: str = "tiny"
+    cameras: tuple[CameraConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class ObservationConfig:
+    """Which observation keys form LeRobot's ``observation.state`` and ``observation.environment_state``."""
+
+    state_keys: tuple[str, ...]
+    env_state_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RecordingConfig:
+    """Dataset metadata: the language instruction, robot type and free-form extras."""
+
+    instruction: str
+    robot_type: str = "franka_panda"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """Episode settings."""
+
+    max_episode_steps: int
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Everything ``gym.yaml`` declares; ``randomization`` maps a level (D0, D1, D2) to its task-specific
+    settings, which the task validates (see e.g. ``envs.cubes.CubeRegion``)."""
+
+    task: str
+    randomization: dict[str, dict[str, Any]]
+    observation: ObservationConfig
+    recording: RecordingConfig
+    rollout: RolloutConfig
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    robot: RobotConfig = field(default_factory=RobotConfig)
+    sensors: SensorConfig = field(default_factory=SensorConfig)
+    path: str = ""
+
+
+def task_config_path(name: str) -> Path:
+    """``configs/<name>/gym.yaml`` (or ``gym.json`` when only that exists)."""
+    folder = CONFIG_ROOT / name
+    yaml_path, json_path = folder / "gym.yaml", folder / "gym.json"
+    return json_path if json_path.is_file() and not yaml_path.is_file() else yaml_path
+
+
+@functools.cache
+def load_task_config(name: str) -> TaskConfig:
+    """Load and validate ``configs/<name>/gym.yaml`` (cached; configs are immutable)."""
+    path = task_config_path(name)
+    data = load_mapping(path)
+    if "path" in data:
+        raise ConfigError(f"{path}: unknown key(s) path")
+    config = from_mapping(TaskConfig, {**data, "path": str(path)}, str(path))
+    if not config.randomization:
+        raise ConfigError(f"{path}: randomization must declare at least one level (e.g. D0)")
+    if config.rollout.max_episode_steps <= 0 or config.robot.control_freq <= 0:
+        raise ConfigError(f"{path}: rollout.max_episode_steps and robot.control_freq must be positive")
+    return config
