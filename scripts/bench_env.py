@@ -41,9 +41,9 @@ def expert_actions(env, seed: int, steps: int = 150) -> list[np.ndarray]:
     return actions
 
 
-def timed_env_loop(n: int = CONTROL_STEPS) -> tuple[float, float]:
+def timed_env_loop(n: int = CONTROL_STEPS, **env_kwargs) -> tuple[float, float]:
     """(start, end) wall-clock times of ``n`` control steps replaying expert actions (env built before)."""
-    env = make_env(TASK).unwrapped
+    env = make_env(TASK, **env_kwargs).unwrapped
     episodes = [(seed, expert_actions(env, seed)) for seed in range(2)]
     done, start = 0, time.perf_counter()
     while done < n:
@@ -92,6 +92,13 @@ def bare_steps_per_s(n: int = CONTROL_STEPS) -> float:
     return rate
 
 
+def camera_steps_per_s(visuals: str, n: int = 300) -> float:
+    """Control steps per second with two 84x84 RGB cameras (agentview and wrist)."""
+    cameras = [{"name": "agentview"}, {"name": "robot0_eye_in_hand"}]
+    start, end = timed_env_loop(n, cameras=cameras, robot_visuals=visuals)
+    return n / (end - start)
+
+
 def _worker(_: int) -> tuple[float, float]:
     return timed_env_loop(4 * CONTROL_STEPS)
 
@@ -113,6 +120,9 @@ def main(rounds: int = 5) -> None:
     spread = f"range {min(ratios):.2f}-{max(ratios):.2f}"
     print(f"env overhead vs bare    : {np.median(ratios):8.2f}x (median time ratio; {spread})")
     print(f"2 processes vs 1        : {two / one:8.2f}x (aggregate throughput ratio)")
+    simple, stock = camera_steps_per_s("simple"), camera_steps_per_s("stock")
+    print(f"2 cameras 84x84, simple : {simple:8.1f} control steps/s ({simple / stock:.1f}x the stock meshes)")
+    print(f"2 cameras 84x84, stock  : {stock:8.1f} control steps/s")
 
 
 if __name__ == "__main__":
