@@ -21,7 +21,7 @@ from gymnasium import spaces
 from pybullet_utils import bullet_client
 
 from envs.actions import make_action_mode
-from envs.cameras import CameraRig, observation_spaces, parse_cameras
+from envs.cameras import CameraRig, CameraSpec, observation_spaces, parse_cameras
 from envs.errors import TaskError
 from envs.panda import Panda, PandaKinematics
 from envs.pose import pose_from_pos_quat
@@ -255,12 +255,9 @@ class TabletopEnv(gym.Env):
             return None
         return self.render_camera(256, 256)
 
-    def render_camera(self, width: int, height: int) -> np.ndarray:
-        """Render the agent view at ``width`` x ``height`` as uint8 RGB."""
-        view = self.client.computeViewMatrix([1.3, 0.0, 1.25], [0.45, 0.0, TABLE_TOP_Z], [0, 0, 1])
-        proj = self.client.computeProjectionMatrixFOV(45.0, width / height, 0.05, 5.0)
-        img = self.client.getCameraImage(width, height, view, proj, renderer=p.ER_TINY_RENDERER)
-        return np.asarray(img[2], dtype=np.uint8).reshape(height, width, 4)[..., :3]
+    def render_camera(self, width: int, height: int, name: str = "agentview") -> np.ndarray:
+        """Render camera ``name`` at ``width`` x ``height`` as uint8 RGB (whether or not it is observed)."""
+        return self.cameras.render(CameraSpec(name, width, height), self.robot.body, TABLE_TOP_Z)[f"{name}_image"]
 
     def close(self) -> None:
         """Disconnect from pybullet and remove the state scratch file."""

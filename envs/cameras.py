@@ -71,19 +71,21 @@ class CameraRig:
         self.renderer = p.ER_BULLET_HARDWARE_OPENGL
 
     def observe(self, robot_body: int, table_z: float) -> dict[str, np.ndarray]:
-        """Images (and depths) of every camera, keyed as documented in the module."""
-        obs = {}
-        for spec in self.specs:
-            view, fov = self._view(spec.name, robot_body, table_z)
-            proj = self.client.computeProjectionMatrixFOV(fov, spec.width / spec.height, NEAR, FAR)
-            flags = 0 if spec.depth else p.ER_NO_SEGMENTATION_MASK
-            _, _, rgba, depth, _ = self.client.getCameraImage(spec.width, spec.height, view, proj,
-                                                              renderer=self.renderer, flags=flags)
-            obs[f"{spec.name}_image"] = np.asarray(rgba, dtype=np.uint8).reshape(spec.height, spec.width, 4)[..., :3]
-            if spec.depth:
-                buf = np.asarray(depth, dtype=np.float32).reshape(spec.height, spec.width, 1)
-                obs[f"{spec.name}_depth"] = (FAR * NEAR / (FAR - (FAR - NEAR) * buf)).astype(np.float32)
-        return obs
+        """Images (and depths) of every configured camera, keyed as documented in the module."""
+        return {k: v for spec in self.specs for k, v in self.render(spec, robot_body, table_z).items()}
+
+    def render(self, spec: CameraSpec, robot_body: int, table_z: float) -> dict[str, np.ndarray]:
+        """``<name>_image`` (and ``<name>_depth``) of one camera, configured or not."""
+        view, fov = self._view(spec.name, robot_body, table_z)
+        proj = self.client.computeProjectionMatrixFOV(fov, spec.width / spec.height, NEAR, FAR)
+        flags = 0 if spec.depth else p.ER_NO_SEGMENTATION_MASK
+        _, _, rgba, depth, _ = self.client.getCameraImage(spec.width, spec.height, view, proj,
+                                                          renderer=self.renderer, flags=flags)
+        out = {f"{spec.name}_image": np.asarray(rgba, dtype=np.uint8).reshape(spec.height, spec.width, 4)[..., :3]}
+        if spec.depth:
+            buf = np.asarray(depth, dtype=np.float32).reshape(spec.height, spec.width, 1)
+            out[f"{spec.name}_depth"] = (FAR * NEAR / (FAR - (FAR - NEAR) * buf)).astype(np.float32)
+        return out
 
     def _view(self, name: str, robot_body: int, table_z: float) -> tuple[list[float], float]:
         if name == "agentview":

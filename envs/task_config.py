@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envs.cameras import CameraSpec
 from envs.config import from_mapping, load_mapping
 from envs.errors import ConfigError
 
@@ -33,21 +34,11 @@ class RobotConfig:
 
 
 @dataclass(frozen=True)
-class CameraConfig:
-    """One camera (see ``envs.cameras``)."""
-
-    name: str
-    width: int = 84
-    height: int = 84
-    depth: bool = False
-
-
-@dataclass(frozen=True)
 class SensorConfig:
     """Renderer (``tiny`` or ``egl``) and the cameras observed by default."""
 
     renderer: str = "tiny"
-    cameras: tuple[CameraConfig, ...] = ()
+    cameras: tuple[CameraSpec, ...] = ()
 
 
 @dataclass(frozen=True)

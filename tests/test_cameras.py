@@ -66,3 +66,11 @@ def test_recorded_images_in_hdf5_and_lerobot_video(tmp_path):
     frame = ds[0]["observation.images.agentview"].numpy()  # [3, H, W] floats in [0, 1], lossy video
     assert frame.shape == (3, 64, 64)
     assert np.abs(frame.transpose(1, 2, 0) * 255 - first).mean() < 12.0
+
+
+def test_render_rgb_array_uses_the_agentview_camera():
+    env = gym.make(TASK, render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (256, 256, 3) and frame.dtype == np.uint8 and frame.std() > 10.0
+    env.close()
