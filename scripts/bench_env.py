@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import envs  # noqa: E402
 from envs.base import IK_SUBSTEPS  # noqa: E402
 from recorder.experts import make_expert  # noqa: E402
 from recorder.tasks import make_env  # noqa: E402
@@ -24,16 +25,16 @@ TASK = "mimicrec/StackThree-v0"
 CONTROL_STEPS = 600
 
 
-def env_steps_per_s(n: int = CONTROL_STEPS) -> float:
-    """Control steps per second of the full env driven by its scripted expert."""
-    start, end = timed_env_loop(n)
+def env_steps_per_s(n: int = CONTROL_STEPS, task: str = TASK) -> float:
+    """Control steps per second of the env replaying its scripted expert's actions."""
+    start, end = timed_env_loop(n, task=task)
     return n / (end - start)
 
 
-def expert_actions(env, seed: int, steps: int = 150) -> list[np.ndarray]:
+def expert_actions(env, seed: int, steps: int = 150, task: str = TASK) -> list[np.ndarray]:
     """The scripted expert's first ``steps`` actions from ``reset(seed)``."""
     env.reset(seed=seed)
-    expert = make_expert(TASK, env)
+    expert = make_expert(task, env)
     actions = []
     for _ in range(steps):
         actions.append(expert.act())
@@ -41,13 +42,13 @@ def expert_actions(env, seed: int, steps: int = 150) -> list[np.ndarray]:
     return actions
 
 
-def timed_env_loop(n: int = CONTROL_STEPS, **env_kwargs) -> tuple[float, float]:
+def timed_env_loop(n: int = CONTROL_STEPS, task: str = TASK, **env_kwargs) -> tuple[float, float]:
     """(start, end) wall-clock times of ``n`` control steps replaying expert actions (env built before)."""
-    env = make_env(TASK, **env_kwargs).unwrapped
-    episodes = [(seed, expert_actions(env, seed)) for seed in range(2)]
+    env = make_env(task, **env_kwargs).unwrapped
+    episodes = [(seed, expert_actions(env, seed, task=task)) for seed in range(2)]
     done, start = 0, time.perf_counter()
     while done < n:
-        seed, actions = episodes[(done // 150) % 2]
+        seed, actions = episodes[(done // len(episodes[0][1])) % 2]
         env.reset(seed=seed)
         for action in actions[: n - done]:
             env.step(action)
@@ -57,10 +58,10 @@ def timed_env_loop(n: int = CONTROL_STEPS, **env_kwargs) -> tuple[float, float]:
     return start, end
 
 
-def recorded_motor_commands(seed: int = 0) -> list[tuple[float, list[np.ndarray]]]:
+def recorded_motor_commands(seed: int = 0, task: str = TASK) -> list[tuple[float, list[np.ndarray]]]:
     """Per control step: the gripper command and the arm targets the env set (one per IK substep)."""
-    env = make_env(TASK).unwrapped
-    actions = expert_actions(env, seed)
+    env = make_env(task).unwrapped
+    actions = expert_actions(env, seed, task=task)
     commands: list[tuple[float, list[np.ndarray]]] = []
     env.reset(seed=seed)
     original = env.robot.command_joints
@@ -72,10 +73,10 @@ def recorded_motor_commands(seed: int = 0) -> list[tuple[float, list[np.ndarray]
     return commands
 
 
-def bare_steps_per_s(n: int = CONTROL_STEPS) -> float:
+def bare_steps_per_s(n: int = CONTROL_STEPS, task: str = TASK) -> float:
     """Control steps per second of a bare loop replaying the env's motor commands."""
-    commands = recorded_motor_commands()
-    env = make_env(TASK).unwrapped
+    commands = recorded_motor_commands(task=task)
+    env = make_env(task).unwrapped
     client, robot, schedule = env.client, env.robot, sorted(IK_SUBSTEPS)
     done, start = 0, time.perf_counter()
     while done < n:
@@ -103,26 +104,31 @@ def _worker(_: int) -> tuple[float, float]:
     return timed_env_loop(4 * CONTROL_STEPS)
 
 
-def main(rounds: int = 5) -> None:
-    """Interleave bare and env measurements ``rounds`` times and report median rates and ratios."""
+def overhead(task: str, rounds: int) -> tuple[float, float, list[float]]:
+    """Median bare and env rates of ``task`` and the per-round time ratios, interleaved ``rounds`` times."""
     bare, full = [], []
     for _ in range(rounds):
-        bare.append(bare_steps_per_s())
-        full.append(env_steps_per_s())
+        bare.append(bare_steps_per_s(task=task))
+        full.append(env_steps_per_s(task=task))
+    return float(np.median(bare)), float(np.median(full)), [b / f for b, f in zip(bare, full, strict=True)]
+
+
+def main(rounds: int = 5) -> None:
+    """Print per-task overhead, 2-process scaling and camera throughput."""
+    print(f"{'task':<24} {'bare steps/s':>12} {'env steps/s':>12} {'overhead (median, range)':>28}")
+    for task in envs.TASKS:
+        bare, full, ratios = overhead(task, rounds)
+        spread = f"{np.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+        print(f"{task:<24} {bare:12.1f} {full:12.1f} {spread:>28}")
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         spans = pool.map(_worker, range(2))
     two = 2 * 4 * CONTROL_STEPS / (max(e for _, e in spans) - min(s for s, _ in spans))
     start, end = timed_env_loop(4 * CONTROL_STEPS)
     one = 4 * CONTROL_STEPS / (end - start)
-    ratios = [b / f for b, f in zip(bare, full, strict=True)]
-    print(f"bare pybullet loop      : {np.median(bare):8.1f} control steps/s (median of {rounds})")
-    print(f"env.step (state only)   : {np.median(full):8.1f} control steps/s (median of {rounds})")
-    spread = f"range {min(ratios):.2f}-{max(ratios):.2f}"
-    print(f"env overhead vs bare    : {np.median(ratios):8.2f}x (median time ratio; {spread})")
-    print(f"2 processes vs 1        : {two / one:8.2f}x (aggregate throughput ratio)")
+    print(f"2 processes vs 1 ({TASK}): {two / one:.2f}x aggregate throughput")
     simple, stock = camera_steps_per_s("simple"), camera_steps_per_s("stock")
-    print(f"2 cameras 84x84, simple : {simple:8.1f} control steps/s ({simple / stock:.1f}x the stock meshes)")
-    print(f"2 cameras 84x84, stock  : {stock:8.1f} control steps/s")
+    print(f"two 84x84 RGB cameras ({TASK}): {simple:.1f} steps/s with simple visuals, "
+          f"{stock:.1f} with stock meshes ({simple / stock:.1f}x)")
 
 
 if __name__ == "__main__":
