@@ -43,3 +43,4 @@ def register_task(entry: TaskEntry) -> None:
 register_task(TaskEntry("mimicrec/Lift-v0", "envs.cubes:LiftEnv", "Lift"))
 register_task(TaskEntry("mimicrec/Stack-v0", "envs.cubes:StackEnv", "Stack"))
 register_task(TaskEntry("mimicrec/StackThree-v0", "envs.cubes:StackThreeEnv", "StackThree"))
+register_task(TaskEntry("mimicrec/PickPlace-v0", "envs.cubes:PickPlaceEnv", "PickPlace"))

@@ -41,11 +41,20 @@ REST_ANG_SPEED = 0.2  # rad/s
 
 @dataclass(frozen=True)
 class ObjectSpec:
-    """A rigid task object: its URDF (from ``pybullet_data``), colour and uniform scale."""
+    """A rigid task object: a URDF from ``pybullet_data`` or a primitive cylinder, its colour
+    (``None`` keeps the URDF's), scale, mass (primitives), and where a fixed one stands.
 
-    urdf: str
-    rgba: tuple[float, float, float, float]
+    ``half_height`` is the height of its centre above the table when it rests upright; a
+    ``fixed_xy`` object (a bin) is welded to the table there and never randomized.
+    """
+
+    urdf: str = ""
+    rgba: tuple[float, float, float, float] | None = None
     scale: float = 1.0
+    half_height: float = 0.025
+    cylinder: tuple[float, float] | None = None  # (radius, height) in metres
+    mass: float = 0.1
+    fixed_xy: tuple[float, float] | None = None
 
 
 class TabletopEnv(gym.Env):
@@ -135,11 +144,10 @@ class TabletopEnv(gym.Env):
         snapshot with resting objects always does, so every reset starts from the same contacts
         whatever the world went through (a snapshot without contacts leaves stale ones behind).
         """
-        for i, body in enumerate(self.bodies.values()):
-            low_z = self.client.getAABB(body)[0][2]
-            pos, quat = self.client.getBasePositionAndOrientation(body)
-            parked = [0.5 + 0.12 * (i // 3), 0.3 + 0.1 * (i % 3), pos[2] - low_z + TABLE_TOP_Z]
-            self.client.resetBasePositionAndOrientation(body, parked, quat)
+        for i, name in enumerate(self.movable_objects):
+            spec, body = self.objects[name], self.bodies[name]
+            parked = [0.45 + 0.1 * (i // 3), -0.3 + 0.1 * (i % 3), TABLE_TOP_Z + spec.half_height]
+            self.client.resetBasePositionAndOrientation(body, parked, [0, 0, 0, 1])
         self.client.performCollisionDetection()
         return self.client.saveState()
 
@@ -160,12 +168,28 @@ class TabletopEnv(gym.Env):
     def _load_objects(self) -> dict[str, int]:
         bodies = {}
         for i, (name, spec) in enumerate(self.objects.items()):
-            body = self.client.loadURDF(spec.urdf, [0.5, 0.3 + 0.1 * i, TABLE_TOP_Z + 0.2],
-                                        globalScaling=spec.scale)
-            self.client.changeVisualShape(body, -1, rgbaColor=spec.rgba)
+            body = self._load_object(spec, [0.5, 0.3 + 0.1 * i, TABLE_TOP_Z + 0.2])
+            if spec.rgba is not None:
+                self.client.changeVisualShape(body, -1, rgbaColor=spec.rgba)
             self.client.changeDynamics(body, -1, lateralFriction=1.0)
             bodies[name] = body
         return bodies
+
+    def _load_object(self, spec: ObjectSpec, start: list[float]) -> int:
+        if spec.cylinder is not None:
+            radius, height = spec.cylinder
+            shape = self.client.createCollisionShape(p.GEOM_CYLINDER, radius=radius, height=height)
+            visual = self.client.createVisualShape(p.GEOM_CYLINDER, radius=radius, length=height)
+            return self.client.createMultiBody(spec.mass, shape, visual, basePosition=start)
+        if spec.fixed_xy is not None:
+            return self.client.loadURDF(spec.urdf, [*spec.fixed_xy, TABLE_TOP_Z + spec.half_height],
+                                        useFixedBase=True, globalScaling=spec.scale)
+        return self.client.loadURDF(spec.urdf, start, globalScaling=spec.scale)
+
+    @property
+    def movable_objects(self) -> list[str]:
+        """Names of the objects that are randomized and can be manipulated (not fixed ones)."""
+        return [name for name, spec in self.objects.items() if spec.fixed_xy is None]
 
     @staticmethod
     def _make_state_file() -> str:

@@ -77,14 +77,13 @@ class CubeTaskEnv(TabletopEnv):
         return base + np.array([*offset, 0.0]), yaw_quat(rng.uniform(-region.base_yaw, region.base_yaw))
 
     def _sample_object_poses(self, rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        region = self.randomization
-        count = len(self.objects)
-        xy = sample_separated_xy(rng, region, count) if count > 1 else np.stack(
+        region, names = self.randomization, self.movable_objects
+        xy = sample_separated_xy(rng, region, len(names)) if len(names) > 1 else np.stack(
             [rng.uniform(*region.x, size=1), rng.uniform(*region.y, size=1)], axis=1)
-        yaws = rng.uniform(*region.yaw, size=count)
+        yaws = rng.uniform(*region.yaw, size=len(names))
         return {
-            name: (np.array([x, y, TABLE_TOP_Z + CUBE_HALF]), yaw_quat(yaw))
-            for name, (x, y), yaw in zip(self.objects, xy, yaws, strict=True)
+            name: (np.array([x, y, TABLE_TOP_Z + self.objects[name].half_height]), yaw_quat(yaw))
+            for name, (x, y), yaw in zip(names, xy, yaws, strict=True)
         }
 
     def on(self, top: str, bottom: str) -> bool:
@@ -180,3 +179,51 @@ class LiftEnv(CubeTaskEnv):
         bottom = self.object_pos_quat("cube_red")[0][2] - CUBE_HALF
         lifted = held and bottom - TABLE_TOP_Z >= LIFT_HEIGHT
         return {"grasp_red": held, "lifted": bool(lifted), "success": bool(lifted and self.all_at_rest())}
+
+
+BIN_SCALE = 0.4  # pybullet_data's 0.6 m tray scaled to 0.24 m
+BIN_XY = (0.55, 0.22)
+BIN_INNER_HALF = 0.105  # m: half the inner width of the scaled tray
+BIN_WALL_TOP = 0.05  # m above the table
+
+
+class PickPlaceEnv(CubeTaskEnv):
+    """Put a cube, a cylinder and a lego brick (mesh visual) into a bin.
+
+    Randomization: the three objects' x/y (non-overlapping, beside the bin) and yaw per level; the
+    bin stays at ``BIN_XY`` (D2 moves the robot base). Stage flags: ``grasp_<object>`` and
+    ``<object>_in_bin`` (inside the bin's walls, below its rim, released) for each object; all but
+    the last ``in_bin`` are subtask signals. Success: every object in the bin, the gripper open,
+    untouched and clear above the rim, everything at rest.
+    """
+
+    config_name = "PickPlace"
+    objects = {
+        "cube_red": ObjectSpec("cube_small.urdf", COLORS["red"]),
+        "cylinder_green": ObjectSpec(rgba=COLORS["green"], half_height=0.025, cylinder=(0.02, 0.05)),
+        "lego_yellow": ObjectSpec("lego/lego.urdf", half_height=0.0115),
+        "bin": ObjectSpec("tray/traybox.urdf", (0.55, 0.55, 0.6, 1.0), scale=BIN_SCALE, half_height=0.0,
+                          fixed_xy=BIN_XY),
+    }
+    subtask_signal_names = ("grasp_cube_red", "cube_red_in_bin", "grasp_cylinder_green", "cylinder_green_in_bin",
+                            "grasp_lego_yellow")
+
+    def in_bin(self, name: str) -> bool:
+        """The object lies inside the bin's walls and below its rim."""
+        pos = self.object_pos_quat(name)[0]
+        inside = np.all(np.abs(pos[:2] - np.asarray(BIN_XY)) < BIN_INNER_HALF)
+        return bool(inside and pos[2] < TABLE_TOP_Z + BIN_WALL_TOP)
+
+    def evaluate(self) -> dict[str, bool]:
+        """``success`` and the stage flags (see the class docstring)."""
+        flags: dict[str, bool] = {}
+        for name in self.movable_objects:
+            held = self.grasped(name)
+            flags[f"grasp_{name}"] = held
+            flags[f"{name}_in_bin"] = self.in_bin(name) and not held
+        eef_z = self.robot.eef_pos_quat()[0][2]
+        clear = self.gripper_command < 0 and eef_z > TABLE_TOP_Z + BIN_WALL_TOP + EEF_CLEARANCE and not any(
+            self.robot_touches(name) for name in self.movable_objects)
+        placed = all(flags[f"{name}_in_bin"] for name in self.movable_objects)
+        flags["success"] = bool(placed and clear and self.all_at_rest())
+        return flags

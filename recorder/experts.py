@@ -125,6 +125,31 @@ def step_towards(current: np.ndarray, goal: np.ndarray) -> np.ndarray:
     return make_pose(current[:3, 3] + frac * dpos, rot)
 
 
+def over(name: str, dx: float, height: float) -> Callable[[TabletopEnv], np.ndarray]:
+    """A pose function: ``height`` metres above object ``name`` shifted by ``dx`` along x, same rotation."""
+
+    def pose(env: TabletopEnv) -> np.ndarray:
+        current = env.get_robot_eef_pose()
+        current[:3, 3] = env.object_pos_quat(name)[0] + np.array([dx, 0.0, height])
+        return current
+
+    return pose
+
+
+def pick_into(obj: str, container: str, dx: float) -> list[Waypoint]:
+    """Waypoints that pick ``obj``, carry it over ``container`` (slot ``dx``), drop it, and clear."""
+    return [
+        Waypoint(above(obj, 0.10), OPEN),
+        Waypoint(above(obj, 0.003), OPEN, hold_steps=2),
+        Waypoint(lifted(0.0), CLOSED, hold_steps=8),
+        Waypoint(lifted(0.15), CLOSED),
+        Waypoint(over(container, dx, 0.17), CLOSED),
+        Waypoint(over(container, dx, 0.09), CLOSED, hold_steps=2),
+        Waypoint(lifted(0.0), OPEN, hold_steps=6),
+        Waypoint(lifted(0.10), OPEN),
+    ]
+
+
 def pick_and_lift(obj: str, height: float = 0.15) -> list[Waypoint]:
     """Waypoints that grasp ``obj`` and hold it ``height`` metres above where it was."""
     return [
@@ -140,6 +165,8 @@ EXPERT_PLANS: dict[str, Callable[[], list[Waypoint]]] = {
     "mimicrec/Stack-v0": lambda: pick_and_place("cube_red", "cube_blue"),
     "mimicrec/StackThree-v0": lambda: (pick_and_place("cube_red", "cube_blue")
                                        + pick_and_place("cube_green", "cube_red")),
+    "mimicrec/PickPlace-v0": lambda: (pick_into("cube_red", "bin", -0.06) + pick_into("cylinder_green", "bin", 0.0)
+                                      + pick_into("lego_yellow", "bin", 0.06)),
 }
 
 
