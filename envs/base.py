@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,20 +42,21 @@ REST_ANG_SPEED = 0.2  # rad/s
 
 @dataclass(frozen=True)
 class ObjectSpec:
-    """A rigid task object: a URDF from ``pybullet_data`` or a primitive cylinder, its colour
-    (``None`` keeps the URDF's), scale, mass (primitives), and where a fixed one stands.
+    """A rigid task object: a URDF from ``pybullet_data`` or a ``builder(client, position) -> body``
+    for shapes made in code, its colour (``None`` keeps the URDF's) and scale.
 
-    ``half_height`` is the height of its centre above the table when it rests upright; a
-    ``fixed_xy`` object (a bin) is welded to the table there and never randomized.
+    ``half_height`` is the height of its centre above the table when it rests upright. A
+    ``fixed_xy`` object (a bin) is welded to the table there and never randomized; a ``static``
+    one (a socket) is immovable but placed anew at every reset.
     """
 
     urdf: str = ""
     rgba: tuple[float, float, float, float] | None = None
     scale: float = 1.0
     half_height: float = 0.025
-    cylinder: tuple[float, float] | None = None  # (radius, height) in metres
-    mass: float = 0.1
+    builder: Callable[[Any, list[float]], int] | None = None
     fixed_xy: tuple[float, float] | None = None
+    static: bool = False
 
 
 class TabletopEnv(gym.Env):
@@ -176,15 +178,12 @@ class TabletopEnv(gym.Env):
         return bodies
 
     def _load_object(self, spec: ObjectSpec, start: list[float]) -> int:
-        if spec.cylinder is not None:
-            radius, height = spec.cylinder
-            shape = self.client.createCollisionShape(p.GEOM_CYLINDER, radius=radius, height=height)
-            visual = self.client.createVisualShape(p.GEOM_CYLINDER, radius=radius, length=height)
-            return self.client.createMultiBody(spec.mass, shape, visual, basePosition=start)
+        if spec.builder is not None:
+            return spec.builder(self.client, start)
         if spec.fixed_xy is not None:
             return self.client.loadURDF(spec.urdf, [*spec.fixed_xy, TABLE_TOP_Z + spec.half_height],
                                         useFixedBase=True, globalScaling=spec.scale)
-        return self.client.loadURDF(spec.urdf, start, globalScaling=spec.scale)
+        return self.client.loadURDF(spec.urdf, start, useFixedBase=spec.static, globalScaling=spec.scale)
 
     @property
     def movable_objects(self) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pybullet as p
 
 from envs.base import TABLE_TOP_Z, ObjectSpec, TabletopEnv
 from envs.config import from_mapping
@@ -52,6 +53,17 @@ def sample_separated_xy(rng: np.random.Generator, region: CubeRegion, count: int
 def yaw_quat(yaw: float) -> np.ndarray:
     """Quaternion ``[4]`` (x, y, z, w) of a rotation by ``yaw`` about world z."""
     return np.array([0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)])
+
+
+def cylinder_builder(radius: float, height: float, mass: float = 0.1):
+    """An ``ObjectSpec.builder`` making an upright cylinder (primitive shape)."""
+
+    def build(client, start: list[float]) -> int:
+        shape = client.createCollisionShape(p.GEOM_CYLINDER, radius=radius, height=height)
+        visual = client.createVisualShape(p.GEOM_CYLINDER, radius=radius, length=height)
+        return client.createMultiBody(mass, shape, visual, basePosition=start)
+
+    return build
 
 
 def cube_objects(*colors: str) -> dict[str, ObjectSpec]:
@@ -200,7 +212,7 @@ class PickPlaceEnv(CubeTaskEnv):
     config_name = "PickPlace"
     objects = {
         "cube_red": ObjectSpec("cube_small.urdf", COLORS["red"]),
-        "cylinder_green": ObjectSpec(rgba=COLORS["green"], half_height=0.025, cylinder=(0.02, 0.05)),
+        "cylinder_green": ObjectSpec(rgba=COLORS["green"], half_height=0.025, builder=cylinder_builder(0.02, 0.05)),
         "lego_yellow": ObjectSpec("lego/lego.urdf", half_height=0.0115),
         "bin": ObjectSpec("tray/traybox.urdf", (0.55, 0.55, 0.6, 1.0), scale=BIN_SCALE, half_height=0.0,
                           fixed_xy=BIN_XY),

@@ -30,6 +30,7 @@ class Waypoint:
     pose_fn: Callable[[TabletopEnv], np.ndarray]
     gripper: float
     hold_steps: int = 0
+    max_step: float = MAX_POS_STEP  # m per control step while moving to this waypoint
 
 
 def grasp_rotation(object_quat: np.ndarray) -> np.ndarray:
@@ -99,7 +100,7 @@ class WaypointExpert:
         if self.goal is None:
             self.goal = waypoint.pose_fn(self.env)
             self.command = self.command if self.command is not None else self.env.get_robot_eef_pose()
-        self.command = step_towards(self.command, self.goal)
+        self.command = step_towards(self.command, self.goal, waypoint.max_step)
         if self._reached():
             self.held += 1
             if self.held > waypoint.hold_steps:
@@ -112,12 +113,12 @@ class WaypointExpert:
         return bool(at_command and np.linalg.norm(eef[:3, 3] - self.goal[:3, 3]) < REACH_TOL)
 
 
-def step_towards(current: np.ndarray, goal: np.ndarray) -> np.ndarray:
-    """Move pose ``current`` ``[4, 4]`` towards ``goal`` by at most the per-step limits."""
+def step_towards(current: np.ndarray, goal: np.ndarray, max_step: float = MAX_POS_STEP) -> np.ndarray:
+    """Move pose ``current`` ``[4, 4]`` towards ``goal`` by at most ``max_step`` m and ``MAX_ROT_STEP`` rad."""
     dpos = goal[:3, 3] - current[:3, 3]
     dist = np.linalg.norm(dpos)
     angle = rotation_angle_between(current[:3, :3], goal[:3, :3])
-    frac = min(1.0, MAX_POS_STEP / max(dist, 1e-9), MAX_ROT_STEP / max(angle, 1e-9))
+    frac = min(1.0, max_step / max(dist, 1e-9), MAX_ROT_STEP / max(angle, 1e-9))
     if frac >= 1.0:
         return goal.copy()
     rotvec = mat_to_axis_angle(goal[:3, :3] @ current[:3, :3].T)
@@ -150,6 +151,40 @@ def pick_into(obj: str, container: str, dx: float) -> list[Waypoint]:
     ]
 
 
+def held_object_at(obj: str, target: str, height: float) -> Callable[[TabletopEnv], np.ndarray]:
+    """A pose function placing the HELD ``obj`` (not the gripper) ``height`` m above ``target``'s centre,
+    yaw-aligned with it (90-degree symmetric, nearest to the object's yaw): in-hand offsets and slip
+    are compensated by keeping the object's measured pose relative to the gripper."""
+
+    def pose(env: TabletopEnv) -> np.ndarray:
+        obj_pose = env.get_object_poses()[obj]
+        target_pos, target_quat = env.object_pos_quat(target)
+        yaw_obj = np.arctan2(obj_pose[1, 0], obj_pose[0, 0])
+        yaw_target = np.arctan2(quat_to_mat(target_quat)[1, 0], quat_to_mat(target_quat)[0, 0])
+        yaw = yaw_obj + ((yaw_target - yaw_obj + np.pi / 4) % (np.pi / 2) - np.pi / 4)
+        wanted = make_pose(target_pos + np.array([0.0, 0.0, height]), axis_angle_to_mat(np.array([0.0, 0.0, yaw])))
+        return wanted @ np.linalg.inv(obj_pose) @ env.get_robot_eef_pose()
+
+    return pose
+
+
+def insert_into(obj: str, socket: str, grasp_above: float, obj_above: float) -> list[Waypoint]:
+    """Waypoints that grasp ``obj`` ``grasp_above`` m above its centre, hold it aligned over ``socket``,
+    lower it slowly until its centre is ``obj_above`` m above the socket's centre, release, clear."""
+    return [
+        Waypoint(above(obj, grasp_above + 0.10), OPEN),
+        Waypoint(above(obj, grasp_above), OPEN, hold_steps=2),
+        Waypoint(lifted(0.0), CLOSED, hold_steps=8),
+        Waypoint(lifted(0.15), CLOSED),
+        Waypoint(held_object_at(obj, socket, obj_above + 0.06), CLOSED, hold_steps=4),
+        # the same hover again: its pose is computed when it starts, from the settled in-hand offset
+        Waypoint(held_object_at(obj, socket, obj_above + 0.06), CLOSED, hold_steps=2),
+        Waypoint(held_object_at(obj, socket, obj_above), CLOSED, hold_steps=2, max_step=0.004),
+        Waypoint(lifted(0.0), OPEN, hold_steps=6),
+        Waypoint(lifted(0.12), OPEN),
+    ]
+
+
 def pick_and_lift(obj: str, height: float = 0.15) -> list[Waypoint]:
     """Waypoints that grasp ``obj`` and hold it ``height`` metres above where it was."""
     return [
@@ -165,6 +200,7 @@ EXPERT_PLANS: dict[str, Callable[[], list[Waypoint]]] = {
     "mimicrec/Stack-v0": lambda: pick_and_place("cube_red", "cube_blue"),
     "mimicrec/StackThree-v0": lambda: (pick_and_place("cube_red", "cube_blue")
                                        + pick_and_place("cube_green", "cube_red")),
+    "mimicrec/PegInsert-v0": lambda: insert_into("peg", "socket", grasp_above=0.03, obj_above=0.035),
     "mimicrec/PickPlace-v0": lambda: (pick_into("cube_red", "bin", -0.06) + pick_into("cylinder_green", "bin", 0.0)
                                       + pick_into("lego_yellow", "bin", 0.06)),
 }

@@ -12,12 +12,14 @@ from recorder.record import run_scripted_episode
 TASK = "mimicrec/StackThree-v0"
 ALL_TASKS = sorted(envs.TASKS)
 # Plans that get close to the goal without reaching it: the top cube is put down but never
-# released (stacking), lifted only 5 cm (lifting), or the last object held over the bin (pick-place).
+# released (stacking), lifted only 5 cm (lifting), the last object held over the bin (pick-place), or
+# the peg held aligned just above the socket (insertion).
 NEAR_MISS_PLANS = {
     "mimicrec/Lift-v0": lambda: pick_and_lift("cube_red", height=0.05),
     "mimicrec/Stack-v0": lambda: EXPERT_PLANS["mimicrec/Stack-v0"]()[:-2],
     "mimicrec/StackThree-v0": lambda: EXPERT_PLANS["mimicrec/StackThree-v0"]()[:-2],
     "mimicrec/PickPlace-v0": lambda: EXPERT_PLANS["mimicrec/PickPlace-v0"]()[:-2],  # last object held over the bin
+    "mimicrec/PegInsert-v0": lambda: EXPERT_PLANS["mimicrec/PegInsert-v0"]()[:-3],  # peg hovering over the socket
 }
 
 

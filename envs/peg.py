@@ -1,0 +1,80 @@
+"""PegInsert: a precision task, a square peg into a square socket with millimetre clearance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet as p
+
+from envs.base import TABLE_TOP_Z, ObjectSpec
+from envs.cubes import EEF_CLEARANCE, CubeTaskEnv
+
+PEG_HALF = (0.01, 0.01, 0.05)  # m: a 2 x 2 x 10 cm peg
+CLEARANCE = 0.0015  # m per side between peg and socket walls
+SOCKET_WALL = 0.012  # m: wall thickness
+SOCKET_HEIGHT = 0.04  # m
+INSERT_DEPTH = 0.02  # m the peg's bottom must be below the socket's top
+ALIGN_TOL = 0.004  # m: peg axis within this of the socket axis
+
+
+def box_builder(half_extents: tuple[float, float, float], rgba: tuple[float, ...], mass: float):
+    """An ``ObjectSpec.builder`` making a box."""
+
+    def build(client, start: list[float]) -> int:
+        shape = client.createCollisionShape(p.GEOM_BOX, halfExtents=half_extents)
+        visual = client.createVisualShape(p.GEOM_BOX, halfExtents=half_extents, rgbaColor=rgba)
+        return client.createMultiBody(mass, shape, visual, basePosition=start)
+
+    return build
+
+
+def socket_builder(inner_half: float, wall: float, height: float, rgba: tuple[float, ...]):
+    """An ``ObjectSpec.builder`` making a static square socket: four walls around a square hole."""
+    offset = inner_half + wall / 2
+    long_half, short_half = (inner_half + wall, wall / 2, height / 2), (wall / 2, inner_half, height / 2)
+    walls = [(long_half, (0, offset, 0)), (long_half, (0, -offset, 0)),
+             (short_half, (offset, 0, 0)), (short_half, (-offset, 0, 0))]
+
+    def build(client, start: list[float]) -> int:
+        halves, positions = [w[0] for w in walls], [w[1] for w in walls]
+        shape = client.createCollisionShapeArray([p.GEOM_BOX] * 4, halfExtents=halves,
+                                                 collisionFramePositions=positions)
+        visual = client.createVisualShapeArray([p.GEOM_BOX] * 4, halfExtents=halves, visualFramePositions=positions,
+                                               rgbaColors=[rgba] * 4)
+        return client.createMultiBody(0, shape, visual, basePosition=start)
+
+    return build
+
+
+class PegInsertEnv(CubeTaskEnv):
+    """Insert a 2 x 2 x 10 cm square peg into a square socket with 1.5 mm clearance per side.
+
+    Randomization: peg and socket x/y (apart) and yaw per level; the socket is immovable but placed
+    anew at every reset. Stage flags: ``grasp_peg`` (the subtask signal) and ``peg_inserted`` (axis
+    within 4 mm of the socket's, bottom at least 2 cm below its top, released). Success: inserted,
+    the gripper open, untouched and above the peg, everything at rest.
+    """
+
+    config_name = "PegInsert"
+    objects = {
+        "peg": ObjectSpec(half_height=PEG_HALF[2], builder=box_builder(PEG_HALF, (0.95, 0.6, 0.1, 1.0), 0.05)),
+        "socket": ObjectSpec(half_height=SOCKET_HEIGHT / 2, static=True,
+                             builder=socket_builder(PEG_HALF[0] + CLEARANCE, SOCKET_WALL, SOCKET_HEIGHT,
+                                                    (0.2, 0.4, 0.8, 1.0))),
+    }
+    subtask_signal_names = ("grasp_peg",)
+
+    def inserted(self) -> bool:
+        """The peg stands in the socket: aligned axes, bottom deep enough."""
+        peg, socket = self.object_pos_quat("peg")[0], self.object_pos_quat("socket")[0]
+        aligned = np.linalg.norm(peg[:2] - socket[:2]) < ALIGN_TOL
+        deep = peg[2] - PEG_HALF[2] < TABLE_TOP_Z + SOCKET_HEIGHT - INSERT_DEPTH
+        return bool(aligned and deep)
+
+    def evaluate(self) -> dict[str, bool]:
+        """``success``, ``grasp_peg`` and ``peg_inserted`` (see the class docstring)."""
+        held = self.grasped("peg")
+        inserted = self.inserted() and not held
+        peg_top = self.object_pos_quat("peg")[0][2] + PEG_HALF[2]
+        clear = (self.gripper_command < 0 and not self.robot_touches("peg")
+                 and self.robot.eef_pos_quat()[0][2] > peg_top + EEF_CLEARANCE / 2)
+        return {"grasp_peg": held, "peg_inserted": inserted, "success": bool(inserted and clear and self.all_at_rest())}
