@@ -44,7 +44,7 @@ def _from_unit(unit: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarra
 
 
 class ActionMode:
-    """Base of the action modes; ``env`` gives access to the robot and its kinematics."""
+    """Base of the action modes; each call acts on one ``robot`` (a ``Panda``) of ``env``."""
 
     name = ""
     names: tuple[str, ...] = ()
@@ -62,15 +62,15 @@ class ActionMode:
         """Action dimension (arm + 1 gripper)."""
         return len(self.names)
 
-    def command(self, env, action: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def command(self, env, robot, action: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(target position, quaternion) for IK, or (None, joint targets) for direct joint control."""
         raise NotImplementedError
 
-    def target_pose(self, env, action: np.ndarray) -> np.ndarray:
+    def target_pose(self, env, robot, action: np.ndarray) -> np.ndarray:
         """The eef pose ``[4, 4]`` that ``action`` commands in the env's current state."""
         raise NotImplementedError
 
-    def action_for(self, env, target_pose: np.ndarray, gripper: np.ndarray) -> np.ndarray:
+    def action_for(self, env, robot, target_pose: np.ndarray, gripper: np.ndarray) -> np.ndarray:
         """The normalized action ``[dim]`` that drives the eef to ``target_pose``."""
         raise NotImplementedError
 
@@ -82,22 +82,22 @@ class DeltaEef(ActionMode):
     names = ("dx", "dy", "dz", "drx", "dry", "drz", "gripper")
     default_scale = {"pos": 0.05, "rot": 0.5}
 
-    def command(self, env, action):
+    def command(self, env, robot, action):
         """Target = measured eef pose moved by the scaled deltas (pybullet's C quaternion helpers)."""
-        pos, quat = env.robot.eef_pos_quat()
+        pos, quat = robot.eef_pos_quat()
         rotvec = self.scale["rot"] * action[3:6]
         angle = float(np.linalg.norm(rotvec))
         delta = env.client.getQuaternionFromAxisAngle(rotvec / angle, angle) if angle > 0 else (0, 0, 0, 1)
         _, target_quat = env.client.multiplyTransforms((0, 0, 0), delta, (0, 0, 0), quat)
         return (pos + self.scale["pos"] * action[:3], np.asarray(target_quat)), None
 
-    def target_pose(self, env, action):
+    def target_pose(self, env, robot, action):
         """The measured eef pose moved by the scaled deltas."""
-        return delta_action_to_target_pose(env.robot.eef_pose(), np.asarray(action, np.float64), self.scale)
+        return delta_action_to_target_pose(robot.eef_pose(), np.asarray(action, np.float64), self.scale)
 
-    def action_for(self, env, target_pose, gripper):
+    def action_for(self, env, robot, target_pose, gripper):
         """Scaled difference between ``target_pose`` and the measured eef pose."""
-        return target_pose_to_delta_action(env.robot.eef_pose(), target_pose, gripper, self.scale)
+        return target_pose_to_delta_action(robot.eef_pose(), target_pose, gripper, self.scale)
 
 
 class AbsEef(ActionMode):
@@ -111,18 +111,18 @@ class AbsEef(ActionMode):
         low, high = self.scale["pos_low"], self.scale["pos_high"]
         return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
 
-    def command(self, env, action):
+    def command(self, env, robot, action):
         """The absolute pose the action encodes, for IK."""
-        pose = self.target_pose(env, action)
+        pose = self.target_pose(env, robot, action)
         return (pose[:3, 3], mat_to_quat(pose[:3, :3])), None
 
-    def target_pose(self, env, action):
+    def target_pose(self, env, robot, action):
         """Position from the workspace box, rotation from the (normalized) quaternion."""
         action = np.asarray(action, dtype=np.float64)
         quat = action[3:7] if np.linalg.norm(action[3:7]) > 1e-6 else HOME_EEF_QUAT
         return make_pose(_from_unit(action[:3], *self._bounds()), quat_to_mat(quat))
 
-    def action_for(self, env, target_pose, gripper):
+    def action_for(self, env, robot, target_pose, gripper):
         """Workspace-normalized position, quaternion in the home orientation's hemisphere, gripper."""
         quat = mat_to_quat(target_pose[:3, :3])
         quat = quat if float(quat @ HOME_EEF_QUAT) >= 0 else -quat
@@ -143,18 +143,18 @@ class JointPos(ActionMode):
         self.scale["high"] = [float(v) for v in (self.scale["high"] or joint_limits[1])]
         self.low, self.high = np.asarray(self.scale["low"]), np.asarray(self.scale["high"])
 
-    def command(self, env, action):
+    def command(self, env, robot, action):
         """Joint targets from the limits; no IK."""
         return None, _from_unit(np.asarray(action[:7], dtype=np.float64), self.low, self.high)
 
-    def target_pose(self, env, action):
+    def target_pose(self, env, robot, action):
         """Forward kinematics of the joint targets (on the kinematics-only robot)."""
         qpos = _from_unit(np.asarray(action[:7], dtype=np.float64), self.low, self.high)
-        return env.kinematics.eef_pose(qpos, *env.client.getBasePositionAndOrientation(env.robot.body))
+        return env.kinematics.eef_pose(qpos, *env.client.getBasePositionAndOrientation(robot.body))
 
-    def action_for(self, env, target_pose, gripper):
+    def action_for(self, env, robot, target_pose, gripper):
         """IK of ``target_pose`` from the current joint angles, normalized by the limits."""
-        qpos = env.robot.solve_ik(target_pose[:3, 3], mat_to_quat(target_pose[:3, :3]))
+        qpos = robot.solve_ik(target_pose[:3, 3], mat_to_quat(target_pose[:3, :3]))
         unit = _to_unit(qpos, self.low, self.high)
         return np.clip(np.concatenate([unit, np.reshape(gripper, (1,))]), -1.0, 1.0)
 

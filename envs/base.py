@@ -66,7 +66,7 @@ class TabletopEnv(gym.Env):
     config_name = ""  # the folder under configs/ holding this task's gym.yaml
     objects: dict[str, ObjectSpec] = {}
     subtask_signal_names: tuple[str, ...] = ()
-    eef_names: tuple[str, ...] = ("robot0",)
+    robot_bases: tuple[tuple[tuple[float, float, float], float], ...] = ((ROBOT_BASE, 0.0),)  # (position, yaw)
 
     def __init__(self, difficulty: str = "D0", control_freq: int | None = None, action_mode: str | None = None,
                  action_scale: dict[str, Any] | None = None, cameras: list[dict[str, Any]] | None = None,
@@ -90,17 +90,18 @@ class TabletopEnv(gym.Env):
         self.renderer_name, self.robot_visuals = renderer, robot_visuals
         self.client = self._connect(gui)
         self.plane, self.table = self._build_static_scene()
-        self.robot = Panda(self.client, ROBOT_BASE, robot_visuals)
+        self.robots = [Panda(self.client, pos, robot_visuals, f"robot{i}")
+                       for i, (pos, _) in enumerate(self.robot_bases)]
+        self.robot = self.robots[0]
         self.cameras = CameraRig(self.client, self.camera_specs, renderer)
         self.bodies = self._load_objects()
         self._clean_state = self._save_clean_state()
         self._state_file = self._make_state_file()
-        self.gripper_command = -1.0
         scale = action_scale if action_scale is not None else self.config.robot.action_scale
         limits = (np.asarray(self.robot.limits.lower[:7]), np.asarray(self.robot.limits.upper[:7]))
         self.action_mode = make_action_mode(action_mode or self.config.robot.action_mode, scale, limits)
         self._kinematics: PandaKinematics | None = None
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(self.action_mode.dim,), dtype=np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(self.action_mode.dim * len(self.robots),), dtype=np.float32)
         self.observation_space = self._make_observation_space()
 
     # ----------------------------------------------------------------- construction
@@ -161,7 +162,7 @@ class TabletopEnv(gym.Env):
         contacts by ~1e-5 m. Moving every body apart makes the broadphase drop those pairs over a
         few collision passes; the restore then recreates them from scratch, in sorted order.
         """
-        for i, body in enumerate([self.robot.body, *self.bodies.values()]):
+        for i, body in enumerate([*(robot.body for robot in self.robots), *self.bodies.values()]):
             self.client.resetBasePositionAndOrientation(body, [0.0, 0.0, 1000.0 + 10.0 * i], [0, 0, 0, 1])
         for _ in range(PURGE_PASSES):
             self.client.performCollisionDetection()
@@ -221,9 +222,10 @@ class TabletopEnv(gym.Env):
         """Name -> (position ``[3]``, quaternion ``[4]``) of every object for a new episode."""
         raise NotImplementedError
 
-    def _sample_robot_base(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """World position ``[3]`` and quaternion ``[4]`` of the robot base for a new episode."""
-        return np.asarray(ROBOT_BASE), np.array([0.0, 0.0, 0.0, 1.0])
+    def _sample_robot_bases(self, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+        """World position ``[3]`` and quaternion ``[4]`` of each robot base for a new episode."""
+        return [(np.asarray(pos), np.array([0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)]))
+                for pos, yaw in self.robot_bases]
 
     def evaluate(self) -> dict[str, bool]:
         """``success`` plus the task's named stage flags, computed from the current world."""
@@ -234,10 +236,9 @@ class TabletopEnv(gym.Env):
         """Restore the clean world, home the robot, place objects from ``self.np_random``."""
         super().reset(seed=seed)
         self._restore_clean()
-        base_pos, base_quat = self._sample_robot_base(self.np_random)
-        self.client.resetBasePositionAndOrientation(self.robot.body, base_pos, base_quat)
-        self.robot.reset_home()
-        self.gripper_command = -1.0
+        for robot, (base_pos, base_quat) in zip(self.robots, self._sample_robot_bases(self.np_random), strict=True):
+            self.client.resetBasePositionAndOrientation(robot.body, base_pos, base_quat)
+            robot.reset_home()
         for name, (pos, quat) in self._sample_object_poses(self.np_random).items():
             self.client.resetBasePositionAndOrientation(self.bodies[name], pos, quat)
             self.client.resetBaseVelocity(self.bodies[name], [0, 0, 0], [0, 0, 0])
@@ -246,12 +247,15 @@ class TabletopEnv(gym.Env):
     def step(self, action: np.ndarray):
         """Apply a normalized action (see ``envs.actions``) for one control period (``substeps`` sim steps)."""
         action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        pose_target, joint_target = self.action_mode.command(self, action)
-        self.gripper_command = float(action[-1])
-        self.robot.command_gripper(self.gripper_command)
+        targets = []
+        for robot in self.robots:
+            part = action[self.action_slice(robot.name)]
+            targets.append(self.action_mode.command(self, robot, part))
+            robot.command_gripper(part[-1])
         for sub in range(self.substeps):
             if sub in IK_SUBSTEPS:
-                self.robot.command_joints(joint_target if pose_target is None else self.robot.solve_ik(*pose_target))
+                for robot, (pose_target, joint_target) in zip(self.robots, targets, strict=True):
+                    robot.command_joints(joint_target if pose_target is None else robot.solve_ik(*pose_target))
             self.client.stepSimulation()
         info = self._info()
         reward = float(info["success"])
@@ -295,17 +299,14 @@ class TabletopEnv(gym.Env):
 
     # ----------------------------------------------------------------- observations
     def _observe(self) -> dict[str, np.ndarray]:
-        eef_pos, eef_quat = self.robot.eef_pos_quat()
+        eef_pos = self.robot.eef_pos_quat()[0]
         poses = [self.client.getBasePositionAndOrientation(b) for b in self.bodies.values()]
         rel = [np.asarray(pos) - eef_pos for pos, _ in poses]
-        obj = np.concatenate([np.concatenate([pos, quat]) for pos, quat in poses] + rel) if poses else np.zeros(0)
-        obs = {
-            "robot0_joint_pos": self.robot.arm_qpos(),
-            "robot0_eef_pos": eef_pos,
-            "robot0_eef_quat": eef_quat,
-            "robot0_gripper_qpos": self.robot.finger_qpos(),
-            "object": obj,
-        }
+        obs = {"object": np.concatenate([np.concatenate([pos, quat]) for pos, quat in poses] + rel)}
+        for robot in self.robots:
+            pos, quat = robot.eef_pos_quat()
+            obs.update({f"{robot.name}_joint_pos": robot.arm_qpos(), f"{robot.name}_eef_pos": pos,
+                        f"{robot.name}_eef_quat": quat, f"{robot.name}_gripper_qpos": robot.finger_qpos()})
         obs = {k: v.astype(np.float32) for k, v in obs.items()}
         return {**obs, **self.cameras.observe(self.robot.body, TABLE_TOP_Z)}
 
@@ -318,13 +319,15 @@ class TabletopEnv(gym.Env):
         self.client.saveBullet(self._state_file)
         with open(self._state_file, "rb") as f:
             blob = f.read()
-        return np.frombuffer(blob + np.float64(self.gripper_command).tobytes(), dtype=np.uint8).copy()
+        grippers = np.asarray([robot.gripper_command for robot in self.robots], dtype=np.float64)
+        return np.frombuffer(blob + grippers.tobytes(), dtype=np.uint8).copy()
 
     def set_state(self, state: np.ndarray) -> None:
         """Restore a state from ``get_state`` bit-identically (same scene, any history)."""
         blob = np.asarray(state, dtype=np.uint8).tobytes()
+        tail = 8 * len(self.robots)
         with open(self._state_file, "wb") as f:
-            f.write(blob[:-8])
+            f.write(blob[:-tail])
         # pybullet caches files by name: without this the second restore would reread the first file.
         self.client.setPhysicsEngineParameter(enableFileCaching=0)
         # Restoring resyncs contact manifolds only if the file holds some (see _save_clean_state);
@@ -332,8 +335,8 @@ class TabletopEnv(gym.Env):
         self._restore_clean()
         self.client.restoreState(fileName=self._state_file)
         self.client.setPhysicsEngineParameter(enableFileCaching=1)
-        self.gripper_command = float(np.frombuffer(blob[-8:], dtype=np.float64)[0])
-        self.robot.command_gripper(self.gripper_command)
+        for robot, command in zip(self.robots, np.frombuffer(blob[-tail:], dtype=np.float64), strict=True):
+            robot.command_gripper(float(command))
 
     def get_flat_state(self) -> np.ndarray:
         """Kinematic state ``[D]``: per object pose+velocity, robot joint positions+velocities."""
@@ -342,8 +345,9 @@ class TabletopEnv(gym.Env):
             pos, quat = self.client.getBasePositionAndOrientation(body)
             lin, ang = self.client.getBaseVelocity(body)
             parts.append(np.concatenate([pos, quat, lin, ang]))
-        joints = self.client.getJointStates(self.robot.body, range(self.client.getNumJoints(self.robot.body)))
-        parts.append(np.array([s[0] for s in joints] + [s[1] for s in joints]))
+        for robot in self.robots:
+            joints = self.client.getJointStates(robot.body, range(self.client.getNumJoints(robot.body)))
+            parts.append(np.array([s[0] for s in joints] + [s[1] for s in joints]))
         return np.concatenate(parts)
 
     # ----------------------------------------------------------------- object queries
@@ -361,34 +365,64 @@ class TabletopEnv(gym.Env):
         """Whether two objects touch."""
         return len(self.client.getContactPoints(self.bodies[name_a], self.bodies[name_b])) > 0
 
-    def grasped(self, name: str) -> bool:
-        """Both fingers touch the object and the gripper is commanded closed."""
-        body, robot = self.bodies[name], self.robot.body
-        touches = [len(self.client.getContactPoints(robot, body, linkIndexA=j)) > 0 for j in (9, 10)]
-        return all(touches) and self.gripper_command > 0.0
+    @property
+    def gripper_command(self) -> float:
+        """The first robot's last gripper command (-1 open, +1 closed)."""
+        return self.robot.gripper_command
+
+    def grasped(self, name: str, robot: Panda | None = None) -> bool:
+        """Both fingers of ``robot`` (default: any robot) touch the object, its gripper commanded closed."""
+        body = self.bodies[name]
+        for arm in [robot] if robot is not None else self.robots:
+            touches = [len(self.client.getContactPoints(arm.body, body, linkIndexA=j)) > 0 for j in (9, 10)]
+            if all(touches) and arm.gripper_command > 0.0:
+                return True
+        return False
 
     def robot_touches(self, name: str) -> bool:
-        """Whether any robot link touches the object."""
-        return len(self.client.getContactPoints(self.robot.body, self.bodies[name])) > 0
+        """Whether any link of any robot touches the object."""
+        return any(len(self.client.getContactPoints(r.body, self.bodies[name])) > 0 for r in self.robots)
 
     # ----------------------------------------------------------------- Mimic interface
+    @property
+    def eef_names(self) -> tuple[str, ...]:
+        """One end effector per robot: ``robot0``, ``robot1``, ..."""
+        return tuple(robot.name for robot in self.robots)
+
+    def _robot_of(self, eef_name: str) -> Panda:
+        for robot in self.robots:
+            if robot.name == eef_name:
+                return robot
+        raise TaskError(f"unknown end effector {eef_name!r}; this task has {', '.join(self.eef_names)}")
+
+    def action_slice(self, eef_name: str) -> slice:
+        """Where the actions of one end effector's arm sit in the full action."""
+        index, dim = self.eef_names.index(self._robot_of(eef_name).name), self.action_mode.dim
+        return slice(index * dim, (index + 1) * dim)
+
+    def combine_arm_actions(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        """The full action from one arm action per end effector (every arm must be given)."""
+        return np.concatenate([np.asarray(parts[name], dtype=np.float32) for name in self.eef_names])
+
     def get_robot_eef_pose(self, eef_name: str = "robot0") -> np.ndarray:
-        """World pose ``[4, 4]`` of the end effector (the frame actions are expressed in)."""
-        return self.robot.eef_pose()
+        """World pose ``[4, 4]`` of an end effector (the frame actions are expressed in)."""
+        return self._robot_of(eef_name).eef_pose()
 
     def target_eef_pose_to_action(self, target_eef_pose: np.ndarray, gripper_action: np.ndarray,
                                   eef_name: str = "robot0") -> np.ndarray:
-        """Action (float32, in [-1, 1]) that drives the end effector to ``target_eef_pose``."""
-        return self.action_mode.action_for(self, target_eef_pose, gripper_action).astype(np.float32)
+        """That arm's action (float32, in [-1, 1]) driving its end effector to ``target_eef_pose``;
+        the full action of a single-arm task (see ``combine_arm_actions`` for several arms)."""
+        robot = self._robot_of(eef_name)
+        return self.action_mode.action_for(self, robot, target_eef_pose, gripper_action).astype(np.float32)
 
     def action_to_target_eef_pose(self, action: np.ndarray, eef_name: str = "robot0") -> np.ndarray:
-        """Pose ``[4, 4]`` that ``action`` commands in the current state."""
-        return self.action_mode.target_pose(self, np.asarray(action, dtype=np.float64))
+        """Pose ``[4, 4]`` that the full ``action`` commands to one end effector in the current state."""
+        part = np.asarray(action, dtype=np.float64)[self.action_slice(eef_name)]
+        return self.action_mode.target_pose(self, self._robot_of(eef_name), part)
 
-    @staticmethod
-    def actions_to_gripper_actions(actions: np.ndarray, eef_name: str = "robot0") -> np.ndarray:
-        """Gripper part ``[T, 1]`` (the last dimension) of actions ``[T, A]``."""
-        return np.asarray(actions)[..., -1:]
+    def actions_to_gripper_actions(self, actions: np.ndarray, eef_name: str = "robot0") -> np.ndarray:
+        """Gripper part ``[..., 1]`` of one end effector in full actions ``[..., A]``."""
+        return np.asarray(actions)[..., self.action_slice(eef_name)][..., -1:]
 
     def get_object_poses(self) -> dict[str, np.ndarray]:
         """Name -> world pose ``[4, 4]`` of every task object."""

@@ -80,13 +80,16 @@ class CubeTaskEnv(TabletopEnv):
             raise ConfigError(f"{where}: each range must be [low, high] with low <= high")
         return region
 
-    def _sample_robot_base(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        region = self.randomization
-        base, quat = super()._sample_robot_base(rng)
+    def _sample_robot_bases(self, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+        region, bases = self.randomization, super()._sample_robot_bases(rng)
         if region.base_xy == 0.0 and region.base_yaw == 0.0:
-            return base, quat
-        offset = rng.uniform(-region.base_xy, region.base_xy, size=2)
-        return base + np.array([*offset, 0.0]), yaw_quat(rng.uniform(-region.base_yaw, region.base_yaw))
+            return bases
+        moved = []
+        for (base, _), (_, yaw) in zip(bases, self.robot_bases, strict=True):
+            offset = rng.uniform(-region.base_xy, region.base_xy, size=2)
+            turn = rng.uniform(-region.base_yaw, region.base_yaw)
+            moved.append((base + np.array([*offset, 0.0]), yaw_quat(yaw + turn)))
+        return moved
 
     def _sample_object_poses(self, rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         region, names = self.randomization, self.movable_objects

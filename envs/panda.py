@@ -66,8 +66,11 @@ def panda_urdf(visuals: str) -> str:
 class Panda:
     """One Panda arm in a pybullet client, driven by joint position targets from IK."""
 
-    def __init__(self, client, base_pos: tuple[float, float, float], visuals: str = "simple") -> None:
+    def __init__(self, client, base_pos: tuple[float, float, float], visuals: str = "simple",
+                 name: str = "robot0") -> None:
         self.client = client
+        self.name = name
+        self.gripper_command = -1.0
         self.body = client.loadURDF(
             panda_urdf(visuals), base_pos, useFixedBase=True, flags=p.URDF_ENABLE_CACHED_GRAPHICS_SHAPES
         )
@@ -128,7 +131,8 @@ class Panda:
 
     def command_gripper(self, command: float) -> None:
         """Gripper command in [-1, 1]: -1 fully open, +1 fully closed (linear in between)."""
-        width = FINGER_OPEN * (1.0 - float(np.clip(command, -1.0, 1.0))) / 2.0
+        self.gripper_command = float(np.clip(command, -1.0, 1.0))
+        width = FINGER_OPEN * (1.0 - self.gripper_command) / 2.0
         self.client.setJointMotorControlArray(
             self.body, FINGER_JOINTS, p.POSITION_CONTROL, targetPositions=[width, width],
             forces=[FINGER_FORCE, FINGER_FORCE],

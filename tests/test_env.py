@@ -170,7 +170,7 @@ def test_step_fast_path_matches_reference_pose_math(env):
     rng = np.random.default_rng(1)
     for _ in range(20):
         action = rng.uniform(-1, 1, size=7)
-        (pos, quat), _ = env.action_mode.command(env, action)
+        (pos, quat), _ = env.action_mode.command(env, env.robot, action)
         reference = delta_action_to_target_pose(env.get_robot_eef_pose(), action, DeltaEef.default_scale)
         # pybullet's quaternion helpers keep ~8 digits; 1e-7 m / rad is far below anything physical
         np.testing.assert_allclose(pose_from_pos_quat(pos, np.asarray(quat)), reference, atol=1e-7)
