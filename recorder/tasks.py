@@ -48,8 +48,16 @@ def lerobot_schema(env_id: str, env: TabletopEnv) -> LeRobotSchema:
     return LeRobotSchema(repo_id=f"mimicrec/{slug}", fps=env.control_freq, robot_type=config.recording.robot_type,
                          instruction=config.recording.instruction, state_keys=config.observation.state_keys,
                          env_state_keys=config.observation.env_state_keys,
-                         action_names=env.action_mode.names,
+                         action_names=action_names(env),
                          camera_names=tuple(spec.name for spec in env.camera_specs))
+
+
+def action_names(env: TabletopEnv) -> tuple[str, ...]:
+    """Names of the action dimensions: the mode's names, prefixed by the arm when there are several."""
+    names = env.action_mode.names
+    if len(env.eef_names) == 1:
+        return names
+    return tuple(f"{eef}_{name}" for eef in env.eef_names for name in names)
 
 
 def camera_kwargs(names: list[str] | None, size: int) -> list[dict[str, Any]] | None:

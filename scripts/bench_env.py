@@ -58,17 +58,19 @@ def timed_env_loop(n: int = CONTROL_STEPS, task: str = TASK, **env_kwargs) -> tu
     return start, end
 
 
-def recorded_motor_commands(seed: int = 0, task: str = TASK) -> list[tuple[float, list[np.ndarray]]]:
-    """Per control step: the gripper command and the arm targets the env set (one per IK substep)."""
+def recorded_motor_commands(seed: int = 0, task: str = TASK) -> list[tuple[list[float], list[tuple[int, np.ndarray]]]]:
+    """Per control step: every robot's gripper command, and the (robot, arm targets) the env set."""
     env = make_env(task).unwrapped
     actions = expert_actions(env, seed, task=task)
-    commands: list[tuple[float, list[np.ndarray]]] = []
     env.reset(seed=seed)
-    original = env.robot.command_joints
-    env.robot.command_joints = lambda q: (commands[-1][1].append(np.asarray(q)), original(q))
+    commands: list[tuple[list[float], list[tuple[int, np.ndarray]]]] = []
+    for index, robot in enumerate(env.robots):
+        original = robot.command_joints
+        robot.command_joints = lambda q, i=index, f=original: (commands[-1][1].append((i, np.asarray(q))), f(q))
     for action in actions:
-        commands.append((float(action[6]), []))
+        commands.append(([], []))
         env.step(action)
+        commands[-1][0].extend(robot.gripper_command for robot in env.robots)
     env.close()
     return commands
 
@@ -77,15 +79,17 @@ def bare_steps_per_s(n: int = CONTROL_STEPS, task: str = TASK) -> float:
     """Control steps per second of a bare loop replaying the env's motor commands."""
     commands = recorded_motor_commands(task=task)
     env = make_env(task).unwrapped
-    client, robot, schedule = env.client, env.robot, sorted(IK_SUBSTEPS)
+    client, schedule = env.client, sorted(IK_SUBSTEPS)
     done, start = 0, time.perf_counter()
     while done < n:
         env.reset(seed=0)
-        for gripper, targets in commands[: n - done]:
-            robot.command_gripper(gripper)
+        for grippers, targets in commands[: n - done]:
+            for robot, gripper in zip(env.robots, grippers, strict=True):
+                robot.command_gripper(gripper)
             for sub in range(env.substeps):
                 if sub in schedule:
-                    robot.command_joints(targets[schedule.index(sub)])
+                    for index, q in targets[schedule.index(sub) * len(env.robots):][: len(env.robots)]:
+                        env.robots[index].command_joints(q)
                 client.stepSimulation()
             done += 1
     rate = n / (time.perf_counter() - start)

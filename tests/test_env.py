@@ -6,20 +6,22 @@ from gymnasium.utils.env_checker import check_env
 import envs
 from envs.actions import ACTION_MODES, DeltaEef, delta_action_to_target_pose, target_pose_to_delta_action
 from envs.errors import TaskError
-from recorder.experts import EXPERT_PLANS, WaypointExpert, make_expert, pick_and_lift
+from recorder.experts import EXPERT_PLANS, MultiArmExpert, WaypointExpert, lift_together, make_expert, pick_and_lift
 from recorder.record import run_scripted_episode
 
 TASK = "mimicrec/StackThree-v0"
 ALL_TASKS = sorted(envs.TASKS)
 # Plans that get close to the goal without reaching it: the top cube is put down but never
 # released (stacking), lifted only 5 cm (lifting), the last object held over the bin (pick-place), or
-# the peg held aligned just above the socket (insertion).
+# the peg held aligned just above the socket (insertion), or the bar lifted only 5 cm by both arms.
 NEAR_MISS_PLANS = {
     "mimicrec/Lift-v0": lambda: pick_and_lift("cube_red", height=0.05),
     "mimicrec/Stack-v0": lambda: EXPERT_PLANS["mimicrec/Stack-v0"]()[:-2],
     "mimicrec/StackThree-v0": lambda: EXPERT_PLANS["mimicrec/StackThree-v0"]()[:-2],
     "mimicrec/PickPlace-v0": lambda: EXPERT_PLANS["mimicrec/PickPlace-v0"]()[:-2],  # last object held over the bin
     "mimicrec/PegInsert-v0": lambda: EXPERT_PLANS["mimicrec/PegInsert-v0"]()[:-3],  # peg hovering over the socket
+    "mimicrec/BimanualLift-v0": lambda: {"robot0": lift_together("bar", -0.18, height=0.05),
+                                         "robot1": lift_together("bar", 0.18, height=0.05)},
 }
 
 
@@ -28,7 +30,7 @@ NEAR_MISS_PLANS = {
 def test_check_env(env_id, mode):
     env = gym.make(env_id, action_mode=mode).unwrapped
     check_env(env, skip_render_check=True)
-    assert env.action_space.shape == (len(ACTION_MODES[mode].names),)
+    assert env.action_space.shape == (len(ACTION_MODES[mode].names) * len(env.eef_names),)
     env.close()
 
 
@@ -98,7 +100,8 @@ def test_scripted_success_and_near_miss(task, make_task_env):
     episode = run_scripted_episode(env, task, seed=4, max_steps=envs.TASKS[task].max_episode_steps)
     assert episode.success
     env.reset(seed=4)
-    expert = WaypointExpert(env, NEAR_MISS_PLANS[task]())
+    plan = NEAR_MISS_PLANS[task]()
+    expert = MultiArmExpert(env, plan) if isinstance(plan, dict) else WaypointExpert(env, plan)
     flags = [env.step(expert.act())[4] for _ in range(envs.TASKS[task].max_episode_steps)]
     assert expert.done
     assert not any(f["success"] for f in flags)
@@ -174,3 +177,22 @@ def test_step_fast_path_matches_reference_pose_math(env):
         reference = delta_action_to_target_pose(env.get_robot_eef_pose(), action, DeltaEef.default_scale)
         # pybullet's quaternion helpers keep ~8 digits; 1e-7 m / rad is far below anything physical
         np.testing.assert_allclose(pose_from_pos_quat(pos, np.asarray(quat)), reference, atol=1e-7)
+
+
+def test_bimanual_mimic_interface_per_end_effector():
+    env = gym.make("mimicrec/BimanualLift-v0").unwrapped
+    env.reset(seed=0)
+    assert env.eef_names == ("robot0", "robot1") and env.action_space.shape == (14,)
+    targets = {}
+    for eef in env.eef_names:
+        targets[eef] = env.get_robot_eef_pose(eef)
+        targets[eef][:3, 3] += [0.01, 0.0, -0.02]
+    parts = {eef: env.target_eef_pose_to_action(targets[eef], np.array([1.0]), eef) for eef in env.eef_names}
+    action = env.combine_arm_actions(parts)
+    assert action.shape == (14,) and np.array_equal(action[7:], parts["robot1"])
+    for eef in env.eef_names:
+        np.testing.assert_allclose(env.action_to_target_eef_pose(action, eef), targets[eef], atol=1e-6)
+        assert env.actions_to_gripper_actions(action[None], eef)[0, 0] == 1.0
+    with pytest.raises(TaskError, match="robot0, robot1"):
+        env.get_robot_eef_pose("robot2")
+    env.close()
