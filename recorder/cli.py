@@ -30,7 +30,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
     from recorder.tasks import camera_kwargs
 
     res = record(RecordOptions(args.task, args.num_demos, args.seed, args.out, args.difficulty, args.device,
-                               args.action_mode, camera_kwargs(args.cameras, args.image_size),
+                               args.action_mode, camera_kwargs(args.cameras, args.image_size), args.gui,
                                progress=not args.quiet))
     print(f"recorded {res.num_saved} demos in {res.num_attempts} attempts ({res.wall_time_s:.1f} s)")
     print(f"  hdf5:    {res.hdf5_path}\n  lerobot: {res.lerobot_path}")
@@ -105,6 +105,7 @@ def _record_parser(subs) -> None:
     sub.add_argument("--difficulty", default="D0", help="randomization level: D0, D1, D2 (default: %(default)s)")
     sub.add_argument("--action-mode", default="delta_eef",
                      help="delta_eef, abs_eef or joint_pos (default: %(default)s)")
+    sub.add_argument("--gui", action="store_true", help="show pybullet's viewer while recording (needs a display)")
     _add_camera_flags(sub)
     sub.add_argument("--seed", type=int, default=0, help="base seed of the episode scenes (default: %(default)s)")
     sub.add_argument("--out", help="output folder (default: next datasets/record_NNN)")

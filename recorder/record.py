@@ -39,6 +39,7 @@ class RecordOptions:
     device: str = "scripted"
     action_mode: str = "delta_eef"
     cameras: list[dict] | None = None
+    gui: bool = False
     max_attempts: int | None = None
     progress: bool = False
 
@@ -79,7 +80,7 @@ def record(opts: RecordOptions) -> RecordResult:
     """Record ``opts.num_demos`` successful demos into a new run folder; returns the result."""
     check_options(opts)
     env = make_env(opts.env_id, difficulty=opts.difficulty, action_mode=opts.action_mode,
-                   cameras=opts.cameras).unwrapped
+                   cameras=opts.cameras, gui=opts.gui).unwrapped
     env_kwargs = env.env_kwargs
     max_steps = envs.TASKS[opts.env_id].max_episode_steps
     max_attempts = opts.max_attempts or 2 * opts.num_demos + 10

@@ -92,3 +92,9 @@ def test_help_lists_every_option(command, capsys):
     for action in sub._actions:
         for flag in action.option_strings:
             assert flag in text
+
+
+def test_record_gui_without_display_is_a_clear_error(tmp_path, root):
+    proc = run_cli("record", "--gui", "--num-demos", "1", cwd=tmp_path, env_root=root)
+    assert_one_line_error(proc, "--gui needs a display")
+    assert not any(root.iterdir())
