@@ -124,13 +124,17 @@ class TabletopEnv(gym.Env):
         return client
 
     def _build_static_scene(self) -> tuple[int, int]:
-        """A collision-only ground plane and a flat-coloured table top (cheap to render).
+        """An invisible ground plane and a flat-coloured table top (cheap to render).
 
         The top is pybullet_data's table top (1.5 x 1 x 0.05 m box, friction 1.0, surface at
         ``TABLE_TOP_Z``) without its textured mesh; nothing the robot reaches is below it.
         """
         plane_shape = self.client.createCollisionShape(p.GEOM_PLANE)
         plane = self.client.createMultiBody(0, plane_shape)
+        # pybullet draws a body without a visual shape with its collision shape: an infinite plane
+        # costs the CPU renderer ~1.2 ms an image for a few pixels beyond the table; fully transparent
+        # shapes are skipped.
+        self.client.changeVisualShape(plane, -1, rgbaColor=[0.0, 0.0, 0.0, 0.0])
         half = [0.75, 0.5, TABLE_HALF_THICKNESS]
         top_shape = self.client.createCollisionShape(p.GEOM_BOX, halfExtents=half)
         top_visual = self.client.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=TABLE_RGBA)

@@ -40,8 +40,9 @@ class PandaLimits:
 def panda_urdf(visuals: str) -> str:
     """Path of the Panda URDF: ``stock`` (pybullet_data's, detailed meshes) or ``simple``.
 
-    ``simple`` draws the collision meshes as visuals: the same robot to the physics, ~8x cheaper to
-    render on the CPU. The file is written once into a temp folder (atomically: workers may race).
+    ``simple`` draws the collision meshes as visuals (link 6: their convex hull, 516 instead of 1,308
+    triangles): the same robot to the physics, ~6x cheaper to render on the CPU. The files are
+    written once into a temp folder.
     """
     if visuals == "stock":
         return "franka_panda/panda.urdf"
@@ -50,17 +51,42 @@ def panda_urdf(visuals: str) -> str:
     import pybullet_data
 
     meshes = os.path.join(pybullet_data.getDataPath(), "franka_panda", "meshes", "collision") + "/"
-    with open(os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")) as f:
-        text = f.read().replace("package://meshes/visual/", meshes).replace("package://meshes/collision/", meshes)
     folder = os.path.join(tempfile.gettempdir(), "mimicrec-assets")
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"panda_simple_{hashlib.sha1(text.encode()).hexdigest()[:12]}.urdf")
+    hull = write_asset(folder, "panda_link6_hull.obj", convex_hull_obj(meshes + "link6.obj"))
+    with open(os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")) as f:
+        text = f.read().replace("package://meshes/visual/link6.obj", hull)
+    text = text.replace("package://meshes/visual/", meshes).replace("package://meshes/collision/", meshes)
+    return write_asset(folder, "panda_simple.urdf", text)
+
+
+def write_asset(folder: str, name: str, text: str) -> str:
+    """Write ``text`` once to ``folder/<stem>_<hash><ext>`` (atomically: workers may race); its path."""
+    stem, ext = os.path.splitext(name)
+    path = os.path.join(folder, f"{stem}_{hashlib.sha1(text.encode()).hexdigest()[:12]}{ext}")
     if not os.path.exists(path):
-        handle, tmp = tempfile.mkstemp(dir=folder, suffix=".urdf")
+        handle, tmp = tempfile.mkstemp(dir=folder, suffix=ext)
         with os.fdopen(handle, "w") as f:
             f.write(text)
         os.replace(tmp, path)
     return path
+
+
+def convex_hull_obj(mesh_path: str) -> str:
+    """OBJ text of the convex hull of a mesh's vertices, faces wound outwards (fewer triangles to draw)."""
+    from scipy.spatial import ConvexHull
+
+    with open(mesh_path) as f:
+        vertices = np.array([[float(x) for x in line.split()[1:4]] for line in f if line.startswith("v ")])
+    hull = ConvexHull(vertices)
+    centre = vertices[hull.vertices].mean(axis=0)
+    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in vertices]
+    for a, b, c in hull.simplices:
+        normal = np.cross(vertices[b] - vertices[a], vertices[c] - vertices[a])
+        if normal @ (vertices[a] - centre) < 0:
+            b, c = c, b
+        lines.append(f"f {a + 1} {b + 1} {c + 1}")
+    return "\n".join(lines) + "\n"
 
 
 class Panda:
