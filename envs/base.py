@@ -89,11 +89,12 @@ class TabletopEnv(gym.Env):
         self.camera_specs = parse_cameras(cameras)
         self.renderer_name, self.robot_visuals = renderer, robot_visuals
         self.client = self._connect(gui)
+        # before any body exists: pybullet's EGL renderer only sees shapes created after it loads
+        self.cameras = CameraRig(self.client, self.camera_specs, renderer)
         self.plane, self.table = self._build_static_scene()
         self.robots = [Panda(self.client, pos, robot_visuals, f"robot{i}")
                        for i, (pos, _) in enumerate(self.robot_bases)]
         self.robot = self.robots[0]
-        self.cameras = CameraRig(self.client, self.camera_specs, renderer)
         self.bodies = self._load_objects()
         self._clean_state = self._save_clean_state()
         self._state_file = self._make_state_file()
@@ -129,12 +130,11 @@ class TabletopEnv(gym.Env):
         The top is pybullet_data's table top (1.5 x 1 x 0.05 m box, friction 1.0, surface at
         ``TABLE_TOP_Z``) without its textured mesh; nothing the robot reaches is below it.
         """
+        # Without a visual shape pybullet draws the collision shape: the infinite plane would cost the
+        # CPU renderer ~1.2 ms an image (and crashes the EGL plugin). A tiny transparent visual is skipped.
         plane_shape = self.client.createCollisionShape(p.GEOM_PLANE)
-        plane = self.client.createMultiBody(0, plane_shape)
-        # pybullet draws a body without a visual shape with its collision shape: an infinite plane
-        # costs the CPU renderer ~1.2 ms an image for a few pixels beyond the table; fully transparent
-        # shapes are skipped.
-        self.client.changeVisualShape(plane, -1, rgbaColor=[0.0, 0.0, 0.0, 0.0])
+        invisible = self.client.createVisualShape(p.GEOM_BOX, halfExtents=[0.01] * 3, rgbaColor=[0, 0, 0, 0])
+        plane = self.client.createMultiBody(0, plane_shape, invisible)
         half = [0.75, 0.5, TABLE_HALF_THICKNESS]
         top_shape = self.client.createCollisionShape(p.GEOM_BOX, halfExtents=half)
         top_visual = self.client.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=TABLE_RGBA)
