@@ -19,14 +19,13 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 from gymnasium import spaces
-from pybullet_utils import bullet_client
 
 from envs.actions import make_action_mode
+from envs.bullet import connect
 from envs.cameras import CameraRig, CameraSpec, observation_spaces, parse_cameras
 from envs.errors import TaskError
 from envs.panda import Panda, PandaKinematics
 from envs.pose import pose_from_pos_quat
-from envs.quiet import silenced_fds
 from envs.task_config import load_task_config
 
 SIM_HZ = 240
@@ -116,8 +115,7 @@ class TabletopEnv(gym.Env):
     def _connect(gui: bool):
         if gui and not os.environ.get("DISPLAY"):
             raise TaskError("--gui needs a display: set DISPLAY, or run under `xvfb-run -a`")
-        with silenced_fds(1):
-            client = bullet_client.BulletClient(connection_mode=p.GUI if gui else p.DIRECT)
+        client = connect(gui)
         client.setAdditionalSearchPath(pybullet_data.getDataPath())
         client.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
         client.setGravity(0, 0, -9.81)

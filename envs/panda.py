@@ -169,13 +169,11 @@ class PandaKinematics:
     """A kinematics-only Panda in its own pybullet client: forward kinematics without touching the world."""
 
     def __init__(self) -> None:
-        from pybullet_utils import bullet_client
-
-        from envs.quiet import silenced_fds
-
-        with silenced_fds(1):
-            self.client = bullet_client.BulletClient(connection_mode=p.DIRECT)
         import pybullet_data
+
+        from envs.bullet import connect
+
+        self.client = connect()
 
         self.client.setAdditionalSearchPath(pybullet_data.getDataPath())
         self.body = self.client.loadURDF("franka_panda/panda.urdf", useFixedBase=True)
