@@ -118,7 +118,7 @@ def _annotate_parser(subs) -> None:
     sub.add_argument("input", help="HDF5 file from `mimicrec record`")
     mode = sub.add_mutually_exclusive_group()
     mode.add_argument("--auto", action="store_true", help="boundaries from the task's subtask signals (default)")
-    mode.add_argument("--manual", action="store_true", help="mark boundaries by hand in the viewer")
+    mode.add_argument("--manual", action="store_true", help="mark boundaries by hand (planned: exits with an error)")
     sub.add_argument("--out", help="output HDF5 (default: INPUT_annotated.hdf5)")
     sub.add_argument("--config", help="Mimic spec (default: configs/<Task>/mimic.yaml)")
     sub.set_defaults(handler=_cmd_annotate)
