@@ -16,6 +16,7 @@ from augment.source import SourceDemo, SourceSet, draw_subtask_ends
 from augment.spec import MimicSpec, SubtaskSpec
 from augment.waypoints import WaypointSequence, bridge, transformed_segment
 from envs.actions import DeltaEef, delta_action_to_target_pose
+from envs.pose import transform_poses_to_new_frame
 from recorder.episode import Episode, EpisodeBuilder
 from recorder.tasks import episode_seed
 
@@ -82,7 +83,7 @@ def _choose_source(env, demos: tuple[SourceDemo, ...], plan: _Plan, eef: str, k:
         start, _ = _segment_bounds(plan, i, k)
         at_start = demo.info.object_poses[sub.object_ref][start] if sub.object_ref else None
         first = demo.info.target_eef_pose[eef][start]
-        first = first if at_start is None else now @ np.linalg.inv(at_start) @ first
+        first = first if at_start is None else transform_poses_to_new_frame(first, at_start, now)
         candidates.append(Candidate(i, at_start, first))
     ctx = SelectionContext(now, env.get_robot_eef_pose(eef))
     return select_source(sub.selection_strategy, candidates, ctx, rng, sub.selection_strategy_kwargs)

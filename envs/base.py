@@ -25,7 +25,7 @@ from envs.bullet import connect
 from envs.cameras import CameraRig, CameraSpec, observation_spaces, parse_cameras
 from envs.errors import TaskError
 from envs.panda import Panda, PandaKinematics
-from envs.pose import pose_from_pos_quat
+from envs.pose import pose_from_pos_quat, yaw_quat
 from envs.task_config import load_task_config
 
 SIM_HZ = 240
@@ -226,8 +226,7 @@ class TabletopEnv(gym.Env):
 
     def _sample_robot_bases(self, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
         """World position ``[3]`` and quaternion ``[4]`` of each robot base for a new episode."""
-        return [(np.asarray(pos), np.array([0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)]))
-                for pos, yaw in self.robot_bases]
+        return [(np.asarray(pos), yaw_quat(yaw)) for pos, yaw in self.robot_bases]
 
     def evaluate(self) -> dict[str, bool]:
         """``success`` plus the task's named stage flags, computed from the current world."""

@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from envs.base import TABLE_TOP_Z, ObjectSpec
-from envs.cubes import CubeTaskEnv
-from envs.peg import box_builder
+from envs.cubes import LIFT_HEIGHT, CubeTaskEnv
 from envs.pose import quat_to_mat
+from envs.shapes import box_builder
 
 BAR_HALF = (0.02, 0.25, 0.02)  # m: a 4 x 50 x 4 cm bar, its long axis along its local y
 BAR_GRASP_OFFSET = 0.18  # m from the bar's centre to each arm's grasp point
-LIFT_HEIGHT = 0.10  # m the bar's bottom must be above the table
 MAX_TILT = np.deg2rad(10.0)
 ROBOT_Y = 0.3  # m: robot0 at y = -0.3, robot1 at y = +0.3
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet as p
 
 from envs.base import TABLE_TOP_Z, ObjectSpec, TabletopEnv
 from envs.config import from_mapping
 from envs.errors import ConfigError
+from envs.pose import yaw_quat
+from envs.shapes import cylinder_builder
 
 CUBE_HALF = 0.025
 STACK_XY_TOL = 0.02  # m: horizontal misalignment still counted as "on"
@@ -48,22 +49,6 @@ def sample_separated_xy(rng: np.random.Generator, region: CubeRegion, count: int
         if dists.min() >= region.min_spacing:
             return xy
     raise RuntimeError("could not place objects without overlap; widen the region or lower min_spacing")
-
-
-def yaw_quat(yaw: float) -> np.ndarray:
-    """Quaternion ``[4]`` (x, y, z, w) of a rotation by ``yaw`` about world z."""
-    return np.array([0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)])
-
-
-def cylinder_builder(radius: float, height: float, mass: float = 0.1):
-    """An ``ObjectSpec.builder`` making an upright cylinder (primitive shape)."""
-
-    def build(client, start: list[float]) -> int:
-        shape = client.createCollisionShape(p.GEOM_CYLINDER, radius=radius, height=height)
-        visual = client.createVisualShape(p.GEOM_CYLINDER, radius=radius, length=height)
-        return client.createMultiBody(mass, shape, visual, basePosition=start)
-
-    return build
 
 
 def cube_objects(*colors: str) -> dict[str, ObjectSpec]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pybullet as p
 
 from envs.base import TABLE_TOP_Z, ObjectSpec
 from envs.cubes import EEF_CLEARANCE, CubeTaskEnv
+from envs.shapes import box_builder, socket_builder
 
 PEG_HALF = (0.01, 0.01, 0.05)  # m: a 2 x 2 x 10 cm peg
 CLEARANCE = 0.0015  # m per side between peg and socket walls
@@ -14,35 +14,6 @@ SOCKET_WALL = 0.012  # m: wall thickness
 SOCKET_HEIGHT = 0.04  # m
 INSERT_DEPTH = 0.02  # m the peg's bottom must be below the socket's top
 ALIGN_TOL = 0.004  # m: peg axis within this of the socket axis
-
-
-def box_builder(half_extents: tuple[float, float, float], rgba: tuple[float, ...], mass: float):
-    """An ``ObjectSpec.builder`` making a box."""
-
-    def build(client, start: list[float]) -> int:
-        shape = client.createCollisionShape(p.GEOM_BOX, halfExtents=half_extents)
-        visual = client.createVisualShape(p.GEOM_BOX, halfExtents=half_extents, rgbaColor=rgba)
-        return client.createMultiBody(mass, shape, visual, basePosition=start)
-
-    return build
-
-
-def socket_builder(inner_half: float, wall: float, height: float, rgba: tuple[float, ...]):
-    """An ``ObjectSpec.builder`` making a static square socket: four walls around a square hole."""
-    offset = inner_half + wall / 2
-    long_half, short_half = (inner_half + wall, wall / 2, height / 2), (wall / 2, inner_half, height / 2)
-    walls = [(long_half, (0, offset, 0)), (long_half, (0, -offset, 0)),
-             (short_half, (offset, 0, 0)), (short_half, (-offset, 0, 0))]
-
-    def build(client, start: list[float]) -> int:
-        halves, positions = [w[0] for w in walls], [w[1] for w in walls]
-        shape = client.createCollisionShapeArray([p.GEOM_BOX] * 4, halfExtents=halves,
-                                                 collisionFramePositions=positions)
-        visual = client.createVisualShapeArray([p.GEOM_BOX] * 4, halfExtents=halves, visualFramePositions=positions,
-                                               rgbaColors=[rgba] * 4)
-        return client.createMultiBody(0, shape, visual, basePosition=start)
-
-    return build
 
 
 class PegInsertEnv(CubeTaskEnv):

@@ -143,3 +143,18 @@ def rotation_angle_between(rot_a: np.ndarray, rot_b: np.ndarray) -> np.ndarray:
     rel = np.swapaxes(rot_a, -1, -2) @ rot_b
     cos = (np.trace(rel, axis1=-2, axis2=-1) - 1.0) / 2.0
     return np.arccos(np.clip(cos, -1.0, 1.0))
+
+
+def yaw_quat(yaw: float) -> np.ndarray:
+    """Quaternion ``[4]`` (x, y, z, w) of a rotation by ``yaw`` about world z."""
+    return np.array([0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)])
+
+
+def yaw_of(rot: np.ndarray) -> float:
+    """Heading (rotation about world z, radians) of the x axis of rotation matrix ``rot`` ``[3, 3]``."""
+    return float(np.arctan2(rot[1, 0], rot[0, 0]))
+
+
+def wrap_angle(angle: float, period: float) -> float:
+    """``angle`` folded into ``[-period / 2, period / 2)`` (e.g. period pi/2 for a square's symmetry)."""
+    return (angle + period / 2) % period - period / 2

@@ -13,7 +13,15 @@ import numpy as np
 
 from envs.base import TabletopEnv
 from envs.errors import TaskError
-from envs.pose import axis_angle_to_mat, make_pose, mat_to_axis_angle, quat_to_mat, rotation_angle_between
+from envs.pose import (
+    axis_angle_to_mat,
+    make_pose,
+    mat_to_axis_angle,
+    quat_to_mat,
+    rotation_angle_between,
+    wrap_angle,
+    yaw_of,
+)
 
 GRIPPER_DOWN = np.diag([1.0, -1.0, -1.0])
 OPEN, CLOSED = -1.0, 1.0
@@ -36,9 +44,7 @@ class Waypoint:
 
 def grasp_rotation(object_quat: np.ndarray) -> np.ndarray:
     """Gripper-down rotation ``[3, 3]`` aligned with the object's yaw, folded into [-pi/4, pi/4]."""
-    rot = quat_to_mat(object_quat)
-    yaw = np.arctan2(rot[1, 0], rot[0, 0])
-    yaw = (yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4
+    yaw = wrap_angle(yaw_of(quat_to_mat(object_quat)), np.pi / 2)
     return axis_angle_to_mat(np.array([0.0, 0.0, yaw])) @ GRIPPER_DOWN
 
 
@@ -190,9 +196,8 @@ def held_object_at(obj: str, target: str, height: float) -> Callable[[TabletopEn
     def pose(env: TabletopEnv, eef: str) -> np.ndarray:
         obj_pose = env.get_object_poses()[obj]
         target_pos, target_quat = env.object_pos_quat(target)
-        yaw_obj = np.arctan2(obj_pose[1, 0], obj_pose[0, 0])
-        yaw_target = np.arctan2(quat_to_mat(target_quat)[1, 0], quat_to_mat(target_quat)[0, 0])
-        yaw = yaw_obj + ((yaw_target - yaw_obj + np.pi / 4) % (np.pi / 2) - np.pi / 4)
+        yaw_obj = yaw_of(obj_pose[:3, :3])
+        yaw = yaw_obj + wrap_angle(yaw_of(quat_to_mat(target_quat)) - yaw_obj, np.pi / 2)
         wanted = make_pose(target_pos + np.array([0.0, 0.0, height]), axis_angle_to_mat(np.array([0.0, 0.0, yaw])))
         return wanted @ np.linalg.inv(obj_pose) @ env.get_robot_eef_pose(eef)
 
@@ -223,8 +228,7 @@ def bar_point(obj: str, along: float, height: float) -> Callable[[TabletopEnv, s
     def pose(env: TabletopEnv, eef: str) -> np.ndarray:
         pos, quat = env.object_pos_quat(obj)
         rot = quat_to_mat(quat)
-        yaw = np.arctan2(rot[1, 0], rot[0, 0]) + np.pi / 2
-        yaw = (yaw + np.pi / 2) % np.pi - np.pi / 2
+        yaw = wrap_angle(yaw_of(rot) + np.pi / 2, np.pi)
         point = pos + rot[:, 1] * along + np.array([0.0, 0.0, height])
         return make_pose(point, axis_angle_to_mat(np.array([0.0, 0.0, yaw])) @ GRIPPER_DOWN)
 

@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 from tqdm import tqdm
 
@@ -242,9 +241,3 @@ def rollout(policy, env, seed: int, max_steps: int) -> tuple[bool, int]:
         if info["success"]:
             return True, step
     return False, max_steps
-
-
-def dataset_obs_keys(path: str) -> list[str]:
-    """Observation keys of the first demo of an HDF5 dataset."""
-    with h5py.File(path, "r") as file:
-        return sorted(file["data"][demo_names(file)[0]]["obs"].keys())

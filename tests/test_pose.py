@@ -59,3 +59,17 @@ def test_rotation_angle_between():
     a, b = ROTS[:10].as_matrix(), ROTS[10:20].as_matrix()
     expected = (ROTS[:10].inv() * ROTS[10:20]).magnitude()
     np.testing.assert_allclose(pose.rotation_angle_between(a, b), expected, atol=1e-7)
+
+
+@pytest.mark.parametrize("yaw", [-3.0, -0.7, 0.0, 0.4, 2.9])
+def test_yaw_quat_and_yaw_of_match_scipy(yaw):
+    np.testing.assert_allclose(pose.yaw_quat(yaw), Rotation.from_euler("z", yaw).as_quat(), atol=1e-12)
+    rot = Rotation.from_euler("z", yaw).as_matrix() @ np.diag([1.0, -1.0, -1.0])  # gripper down, turned by yaw
+    assert pose.yaw_of(rot) == pytest.approx(yaw)
+
+
+def test_wrap_angle_folds_into_half_open_period():
+    assert pose.wrap_angle(np.pi / 2 + 0.1, np.pi / 2) == pytest.approx(0.1)
+    assert pose.wrap_angle(-np.pi / 4, np.pi / 2) == pytest.approx(-np.pi / 4)
+    assert pose.wrap_angle(np.pi / 4, np.pi / 2) == pytest.approx(-np.pi / 4)
+    assert pose.wrap_angle(3.0, np.pi) == pytest.approx(3.0 - np.pi)
