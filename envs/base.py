@@ -8,6 +8,7 @@ data generation needs (eef poses, pose <-> action conversion, object poses, subt
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from envs.actions import make_action_mode
 from envs.bullet import connect
 from envs.cameras import CameraRig, CameraSpec, observation_spaces, parse_cameras
 from envs.errors import TaskError
-from envs.panda import Panda, PandaKinematics
+from envs.panda import FINGER_JOINTS, Panda, PandaKinematics
 from envs.pose import pose_from_pos_quat, yaw_quat
 from envs.task_config import load_task_config
 
@@ -95,6 +96,7 @@ class TabletopEnv(gym.Env):
                        for i, (pos, _) in enumerate(self.robot_bases)]
         self.robot = self.robots[0]
         self.bodies = self._load_objects()
+        self._exclude_fixed_pairs()
         self._clean_state = self._save_clean_state()
         self._state_file = self._make_state_file()
         scale = action_scale if action_scale is not None else self.config.robot.action_scale
@@ -141,6 +143,20 @@ class TabletopEnv(gym.Env):
         self.client.changeDynamics(table, -1, lateralFriction=1.0)
         return plane, table
 
+    def _exclude_fixed_pairs(self) -> None:
+        """Let no two immovable bodies collide (a bin or socket resting on the table, the table on the plane).
+
+        Fixed multibodies still get contact constraints against each other in pybullet: the solver
+        would spend time on them every substep and they only add to the contacts' ordering.
+        """
+        fixed = [self.plane, self.table, *(self.bodies[name] for name, spec in self.objects.items()
+                                           if spec.static or spec.fixed_xy is not None)]
+        for i, body_a in enumerate(fixed):
+            for body_b in fixed[i + 1:]:
+                for link_a in range(-1, self.client.getNumJoints(body_a)):
+                    for link_b in range(-1, self.client.getNumJoints(body_b)):
+                        self.client.setCollisionFilterPair(body_a, body_b, link_a, link_b, 0)
+
     def _save_clean_state(self) -> int:
         """Snapshot the world as built, objects resting on the table, contacts detected.
 
@@ -181,12 +197,12 @@ class TabletopEnv(gym.Env):
         return bodies
 
     def _load_object(self, spec: ObjectSpec, start: list[float]) -> int:
+        if spec.fixed_xy is not None:
+            start = [*spec.fixed_xy, TABLE_TOP_Z + spec.half_height]
         if spec.builder is not None:
             return spec.builder(self.client, start)
-        if spec.fixed_xy is not None:
-            return self.client.loadURDF(spec.urdf, [*spec.fixed_xy, TABLE_TOP_Z + spec.half_height],
-                                        useFixedBase=True, globalScaling=spec.scale)
-        return self.client.loadURDF(spec.urdf, start, useFixedBase=spec.static, globalScaling=spec.scale)
+        fixed_base = spec.static or spec.fixed_xy is not None
+        return self.client.loadURDF(spec.urdf, start, useFixedBase=fixed_base, globalScaling=spec.scale)
 
     @property
     def movable_objects(self) -> list[str]:
@@ -360,7 +376,7 @@ class TabletopEnv(gym.Env):
     def object_at_rest(self, name: str) -> bool:
         """Whether the object's linear and angular speeds are below the rest thresholds."""
         lin, ang = self.client.getBaseVelocity(self.bodies[name])
-        return bool(np.linalg.norm(lin) < REST_LIN_SPEED and np.linalg.norm(ang) < REST_ANG_SPEED)
+        return math.hypot(*lin) < REST_LIN_SPEED and math.hypot(*ang) < REST_ANG_SPEED
 
     def in_contact(self, name_a: str, name_b: str) -> bool:
         """Whether two objects touch."""
@@ -374,11 +390,9 @@ class TabletopEnv(gym.Env):
     def grasped(self, name: str, robot: Panda | None = None) -> bool:
         """Both fingers of ``robot`` (default: any robot) touch the object, its gripper commanded closed."""
         body = self.bodies[name]
-        for arm in [robot] if robot is not None else self.robots:
-            touches = [len(self.client.getContactPoints(arm.body, body, linkIndexA=j)) > 0 for j in (9, 10)]
-            if all(touches) and arm.gripper_command > 0.0:
-                return True
-        return False
+        return any(arm.gripper_command > 0.0 and all(self.client.getContactPoints(arm.body, body, linkIndexA=finger)
+                                                     for finger in FINGER_JOINTS)
+                   for arm in ([robot] if robot is not None else self.robots))
 
     def robot_touches(self, name: str) -> bool:
         """Whether any link of any robot touches the object."""

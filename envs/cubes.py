@@ -14,7 +14,7 @@ from envs.base import TABLE_TOP_Z, ObjectSpec, TabletopEnv
 from envs.config import from_mapping
 from envs.errors import ConfigError
 from envs.pose import yaw_quat
-from envs.shapes import cylinder_builder
+from envs.shapes import cylinder_builder, tray_builder
 
 CUBE_HALF = 0.025
 STACK_XY_TOL = 0.02  # m: horizontal misalignment still counted as "on"
@@ -102,6 +102,11 @@ class CubeTaskEnv(TabletopEnv):
         """Every object is at rest."""
         return all(self.object_at_rest(name) for name in self.bodies)
 
+    def _gripper_clear_of(self, min_eef_z: float, names: list[str] | None = None) -> bool:
+        """The gripper is commanded open, above ``min_eef_z`` and touches none of ``names`` (default: all)."""
+        return (self.gripper_command < 0 and self.robot.eef_pos_quat()[0][2] > min_eef_z
+                and not any(self.robot_touches(name) for name in names or self.bodies))
+
 
 class StackEnvBase(CubeTaskEnv):
     """Stack ``objects`` in their declared order, the first one staying on the table.
@@ -119,10 +124,7 @@ class StackEnvBase(CubeTaskEnv):
         return list(zip(names[1:], names[:-1], strict=True))
 
     def _gripper_clear(self) -> bool:
-        top_z = self.object_pos_quat(list(self.objects)[-1])[0][2]
-        eef_z = self.robot.eef_pos_quat()[0][2]
-        untouched = not any(self.robot_touches(name) for name in self.bodies)
-        return bool(self.gripper_command < 0 and untouched and eef_z - top_z > EEF_CLEARANCE)
+        return self._gripper_clear_of(self.object_pos_quat(list(self.objects)[-1])[0][2] + EEF_CLEARANCE)
 
     def evaluate(self) -> dict[str, bool]:
         """``success`` and the stage flags (see the class docstring)."""
@@ -202,17 +204,16 @@ class PickPlaceEnv(CubeTaskEnv):
         "cube_red": ObjectSpec("cube_small.urdf", COLORS["red"]),
         "cylinder_green": ObjectSpec(rgba=COLORS["green"], half_height=0.025, builder=cylinder_builder(0.02, 0.05)),
         "lego_yellow": ObjectSpec("lego/lego.urdf", half_height=0.0115),
-        "bin": ObjectSpec("tray/traybox.urdf", (0.55, 0.55, 0.6, 1.0), scale=BIN_SCALE, half_height=0.0,
-                          fixed_xy=BIN_XY),
+        "bin": ObjectSpec(half_height=0.0, fixed_xy=BIN_XY, builder=tray_builder(BIN_SCALE, (0.55, 0.55, 0.6, 1.0))),
     }
     subtask_signal_names = ("grasp_cube_red", "cube_red_in_bin", "grasp_cylinder_green", "cylinder_green_in_bin",
                             "grasp_lego_yellow")
 
     def in_bin(self, name: str) -> bool:
         """The object lies inside the bin's walls and below its rim."""
-        pos = self.object_pos_quat(name)[0]
-        inside = np.all(np.abs(pos[:2] - np.asarray(BIN_XY)) < BIN_INNER_HALF)
-        return bool(inside and pos[2] < TABLE_TOP_Z + BIN_WALL_TOP)
+        x, y, z = self.client.getBasePositionAndOrientation(self.bodies[name])[0]
+        inside = abs(x - BIN_XY[0]) < BIN_INNER_HALF and abs(y - BIN_XY[1]) < BIN_INNER_HALF
+        return inside and z < TABLE_TOP_Z + BIN_WALL_TOP
 
     def evaluate(self) -> dict[str, bool]:
         """``success`` and the stage flags (see the class docstring)."""
@@ -221,9 +222,7 @@ class PickPlaceEnv(CubeTaskEnv):
             held = self.grasped(name)
             flags[f"grasp_{name}"] = held
             flags[f"{name}_in_bin"] = self.in_bin(name) and not held
-        eef_z = self.robot.eef_pos_quat()[0][2]
-        clear = self.gripper_command < 0 and eef_z > TABLE_TOP_Z + BIN_WALL_TOP + EEF_CLEARANCE and not any(
-            self.robot_touches(name) for name in self.movable_objects)
         placed = all(flags[f"{name}_in_bin"] for name in self.movable_objects)
-        flags["success"] = bool(placed and clear and self.all_at_rest())
+        flags["success"] = placed and self._gripper_clear_of(
+            TABLE_TOP_Z + BIN_WALL_TOP + EEF_CLEARANCE, self.movable_objects) and self.all_at_rest()
         return flags

@@ -46,6 +46,5 @@ class PegInsertEnv(CubeTaskEnv):
         held = self.grasped("peg")
         inserted = self.inserted() and not held
         peg_top = self.object_pos_quat("peg")[0][2] + PEG_HALF[2]
-        clear = (self.gripper_command < 0 and not self.robot_touches("peg")
-                 and self.robot.eef_pos_quat()[0][2] > peg_top + EEF_CLEARANCE / 2)
-        return {"grasp_peg": held, "peg_inserted": inserted, "success": bool(inserted and clear and self.all_at_rest())}
+        success = inserted and self._gripper_clear_of(peg_top + EEF_CLEARANCE / 2, ["peg"]) and self.all_at_rest()
+        return {"grasp_peg": held, "peg_inserted": inserted, "success": success}
