@@ -6,9 +6,17 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean xvfb
 
 install: $(STAMP)
+
+# The keyboard test needs a virtual X server and xdotool: install them where we may (root, Debian).
+xvfb:
+	@command -v Xvfb >/dev/null && command -v xdotool >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    { apt-get install -y -q xvfb xdotool >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q xvfb xdotool >/dev/null 2>&1; }; }; } || \
+	  echo "note: Xvfb/xdotool not installed; the keyboard test will be skipped"
 
 # (Re)install when the venv is missing or pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml

@@ -88,6 +88,7 @@ class TabletopEnv(gym.Env):
         self.render_mode = render_mode
         self.camera_specs = parse_cameras(cameras)
         self.renderer_name, self.robot_visuals = renderer, robot_visuals
+        self.gui = gui
         self.client = self._connect(gui)
         # before any body exists: pybullet's EGL renderer only sees shapes created after it loads
         self.cameras = CameraRig(self.client, self.camera_specs, renderer)
@@ -118,6 +119,8 @@ class TabletopEnv(gym.Env):
         if gui and not os.environ.get("DISPLAY"):
             raise TaskError("--gui needs a display: set DISPLAY, or run under `xvfb-run -a`")
         client = connect(gui)
+        if gui:  # the viewer's own shortcuts (w: wireframe, g: panels, ...) would fire on teleop keys
+            client.configureDebugVisualizer(p.COV_ENABLE_KEYBOARD_SHORTCUTS, 0)
         client.setAdditionalSearchPath(pybullet_data.getDataPath())
         client.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
         client.setGravity(0, 0, -9.81)
@@ -309,7 +312,8 @@ class TabletopEnv(gym.Env):
             self._kinematics.close()
             self._kinematics = None
         if getattr(self, "client", None) is not None:
-            self.client.disconnect()
+            if self.client.isConnected():  # not after the person closed the viewer
+                self.client.disconnect()
             self.client = None
         if getattr(self, "_state_file", None) and os.path.exists(self._state_file):
             os.unlink(self._state_file)

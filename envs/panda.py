@@ -186,6 +186,19 @@ class PandaKinematics:
         state = self.client.getLinkState(self.body, GRASP_LINK, computeForwardKinematics=1)
         return pose_from_pos_quat(np.asarray(state[4]), np.asarray(state[5]))
 
+    def reach_error(self, pos: np.ndarray, quat: np.ndarray, start_qpos: np.ndarray, base_pos=(0.0, 0.0, 0.0),
+                    base_quat=(0.0, 0.0, 0.0, 1.0), rounds: int = 8) -> float:
+        """How far (m) the grasp frame stays from ``pos`` after iterated IK from ``start_qpos`` ``[7]``."""
+        qpos = np.asarray(start_qpos, dtype=float)
+        error = float("inf")
+        for _ in range(rounds):
+            error = float(np.linalg.norm(self.eef_pose(qpos, base_pos, base_quat)[:3, 3] - pos))
+            if error < 1e-3:
+                break
+            qpos = np.asarray(self.client.calculateInverseKinematics(
+                self.body, GRASP_LINK, pos, quat, maxNumIterations=100, residualThreshold=1e-5)[:7])
+        return error
+
     def close(self) -> None:
         """Disconnect the kinematics client."""
         self.client.disconnect()

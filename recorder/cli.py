@@ -30,10 +30,19 @@ def _cmd_record(args: argparse.Namespace) -> int:
     from recorder.tasks import camera_kwargs
 
     res = record(RecordOptions(args.task, args.num_demos, args.seed, args.out, args.difficulty, args.device,
-                               args.action_mode, camera_kwargs(args.cameras, args.image_size), args.gui,
-                               progress=not args.quiet))
-    print(f"recorded {res.num_saved} demos in {res.num_attempts} attempts ({res.wall_time_s:.1f} s)")
-    print(f"  hdf5:    {res.hdf5_path}\n  lerobot: {res.lerobot_path}")
+                               args.action_mode, camera_kwargs(args.cameras, args.image_size),
+                               args.gui or args.preview, progress=not args.quiet, sensitivity=args.sensitivity,
+                               steps_after_success=args.steps_after_success, keep_failed=args.keep_failed,
+                               save=not (args.preview or args.no_save)))
+    stopped = " (stopped early)" if res.interrupted else ""
+    print(f"recorded {res.num_saved} demos in {res.num_attempts} attempts ({res.wall_time_s:.1f} s){stopped}")
+    if res.out_dir is None:
+        print("  nothing saved (--preview / --no-save)")
+        return 0
+    if res.num_saved:
+        print(f"  hdf5:    {res.hdf5_path}\n  lerobot: {res.lerobot_path}")
+    if res.num_failed_kept:
+        print(f"  failed:  {res.num_failed_kept} episodes in {res.out_dir / 'failed'}")
     return 0
 
 
@@ -85,6 +94,27 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from recorder.inspect import replay
+
+    results = replay(args.file, args.demo, args.video)
+    for r in results:
+        state = "states identical" if r.states_identical else "STATES DIFFER"
+        print(f"{r.name}: {r.steps} steps, recorded success {r.recorded_success}, "
+              f"replay success {r.replay_success}, {state}")
+    good = sum(r.replay_success == r.recorded_success and r.states_identical for r in results)
+    print(f"{good} of {len(results)} demos replay exactly" + (f"; video: {args.video}" if args.video else ""))
+    return 0 if good == len(results) else 1
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from recorder.inspect import dataset_info
+
+    for info in dataset_info(args.path):
+        print("\n".join(info.lines()))
+    return 0
+
+
 def _add_camera_flags(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--cameras", nargs="+", metavar="NAME",
                      help="record images from these cameras: agentview, robot0_eye_in_hand")
@@ -97,11 +127,19 @@ def _add_common(sub: argparse.ArgumentParser) -> None:
 
 
 def _record_parser(subs) -> None:
-    sub = subs.add_parser("record", help="record seed demos (scripted expert)",
+    sub = subs.add_parser("record", help="record seed demos (keyboard, SpaceMouse or scripted)",
                           description="Record successful seed demos into DIR/demos.hdf5 and DIR/lerobot/.")
     sub.add_argument("--task", default="mimicrec/StackThree-v0", help="gymnasium id (default: %(default)s)")
-    sub.add_argument("--device", default="scripted", help="input device: scripted (default)")
+    sub.add_argument("--device", default="scripted",
+                     help="scripted (the task's action bank), keyboard (opens the viewer) or spacemouse "
+                          "(default: %(default)s)")
+    sub.add_argument("--sensitivity", type=float, default=1.0, help="teleoperation speed scale (default: 1.0)")
     sub.add_argument("--num-demos", type=int, default=10, help="successful demos to save (default: %(default)s)")
+    sub.add_argument("--steps-after-success", type=int, default=0, metavar="N",
+                     help="keep recording N steps after success (default: 0)")
+    sub.add_argument("--keep-failed", action="store_true", help="also save failed episodes, to DIR/failed/")
+    sub.add_argument("--preview", action="store_true", help="open the viewer and run without saving")
+    sub.add_argument("--no-save", action="store_true", help="run the loop but write nothing to disk")
     sub.add_argument("--difficulty", default="D0", help="randomization level: D0, D1, D2 (default: %(default)s)")
     sub.add_argument("--action-mode", default="delta_eef",
                      help="delta_eef, abs_eef or joint_pos (default: %(default)s)")
@@ -162,11 +200,29 @@ def _eval_parser(subs) -> None:
     sub.set_defaults(handler=_cmd_eval)
 
 
+def _replay_parser(subs) -> None:
+    sub = subs.add_parser("replay", help="replay demos from their stored initial state",
+                          description="Replay each demo's actions from its exact initial state; report whether "
+                                      "it still succeeds and its states match. Exit 1 if any does not.")
+    sub.add_argument("file", help="HDF5 dataset")
+    sub.add_argument("--demo", type=int, help="replay only demo_K")
+    sub.add_argument("--video", metavar="OUT.mp4", help="also write an agentview video of the replay")
+    sub.set_defaults(handler=_cmd_replay)
+
+
+def _info_parser(subs) -> None:
+    sub = subs.add_parser("info", help="summarize a dataset (HDF5, LeRobot folder, or a run folder)",
+                          description="Episodes, lengths, features, successes and annotations of a dataset.")
+    sub.add_argument("path", help="an .hdf5 file, a LeRobot dataset folder, or a run folder holding them")
+    sub.set_defaults(handler=_cmd_info)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``mimicrec`` parser with every subcommand."""
     parser = OneLineParser(prog="mimicrec", description="Turn a handful of robot demos into thousands.")
     subs = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for add in (_record_parser, _annotate_parser, _generate_parser, _train_parser, _eval_parser):
+    for add in (_record_parser, _annotate_parser, _generate_parser, _train_parser, _eval_parser,
+                _replay_parser, _info_parser):
         add(subs)
     for sub in subs.choices.values():
         _add_common(sub)

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import envs  # noqa: E402
-from recorder.experts import make_expert  # noqa: E402
+from recorder.devices.scripted import make_expert  # noqa: E402
 from recorder.tasks import make_env  # noqa: E402
 
 

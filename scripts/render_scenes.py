@@ -9,7 +9,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import envs  # noqa: E402
-from recorder.experts import make_expert  # noqa: E402
+from recorder.devices.scripted import make_expert  # noqa: E402
 from recorder.tasks import make_env  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "images"

@@ -6,22 +6,22 @@ from gymnasium.utils.env_checker import check_env
 import envs
 from envs.actions import ACTION_MODES, DeltaEef, delta_action_to_target_pose, target_pose_to_delta_action
 from envs.errors import TaskError
-from recorder.experts import EXPERT_PLANS, MultiArmExpert, WaypointExpert, lift_together, make_expert, pick_and_lift
+from recorder.devices.scripted import make_expert
 from recorder.record import run_scripted_episode
 
 TASK = "mimicrec/StackThree-v0"
 ALL_TASKS = sorted(envs.TASKS)
-# Plans that get close to the goal without reaching it: the top cube is put down but never
-# released (stacking), lifted only 5 cm (lifting), the last object held over the bin (pick-place), or
-# the peg held aligned just above the socket (insertion), or the bar lifted only 5 cm by both arms.
-NEAR_MISS_PLANS = {
-    "mimicrec/Lift-v0": lambda: pick_and_lift("cube_red", height=0.05),
-    "mimicrec/Stack-v0": lambda: EXPERT_PLANS["mimicrec/Stack-v0"]()[:-2],
-    "mimicrec/StackThree-v0": lambda: EXPERT_PLANS["mimicrec/StackThree-v0"]()[:-2],
-    "mimicrec/PickPlace-v0": lambda: EXPERT_PLANS["mimicrec/PickPlace-v0"]()[:-2],  # last object held over the bin
-    "mimicrec/PegInsert-v0": lambda: EXPERT_PLANS["mimicrec/PegInsert-v0"]()[:-3],  # peg hovering over the socket
-    "mimicrec/BimanualLift-v0": lambda: {"robot0": lift_together("bar", -0.18, height=0.05),
-                                         "robot1": lift_together("bar", 0.18, height=0.05)},
+# Each task's action bank stopped just before a decisive edge gets close to the goal without reaching
+# it: the cube grasped but never lifted (Lift), the top cube put down but never released (stacking),
+# the last object held over the bin, the peg held aligned just above the socket, the bar grasped by
+# both arms but never lifted.
+NEAR_MISS_STOPS = {
+    "mimicrec/Lift-v0": {"lift"},
+    "mimicrec/Stack-v0": {"release"},
+    "mimicrec/StackThree-v0": {"release_green"},
+    "mimicrec/PickPlace-v0": {"release_lego"},
+    "mimicrec/PegInsert-v0": {"insert"},
+    "mimicrec/BimanualLift-v0": {"lift0", "lift1"},
 }
 
 
@@ -101,8 +101,7 @@ def test_scripted_success_and_near_miss(task, make_task_env):
     episode = run_scripted_episode(env, task, seed=4, max_steps=envs.TASKS[task].max_episode_steps)
     assert episode.success
     env.reset(seed=4)
-    plan = NEAR_MISS_PLANS[task]()
-    expert = MultiArmExpert(env, plan) if isinstance(plan, dict) else WaypointExpert(env, plan)
+    expert = make_expert(task, env, stop_before=NEAR_MISS_STOPS[task])
     flags = [env.step(expert.act())[4] for _ in range(envs.TASKS[task].max_episode_steps)]
     assert expert.done
     assert not any(f["success"] for f in flags)

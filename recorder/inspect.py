@@ -1,0 +1,157 @@
+"""``mimicrec replay`` and ``mimicrec info``: check that demos replay exactly, and summarize datasets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs.errors import DatasetError
+from recorder.datasets_io import dataset_env, demo_names, open_dataset, read_actions_and_initial_state
+from recorder.tasks import make_env
+
+
+@dataclass(frozen=True)
+class DemoReplay:
+    """One demo replayed from its initial state: length, success then and now, states identical."""
+
+    name: str
+    steps: int
+    recorded_success: bool
+    replay_success: bool
+    states_identical: bool
+
+
+def replay(path: str, demo: int | None = None, video: str | None = None, size: int = 256) -> list[DemoReplay]:
+    """Replay every demo (or ``demo_<demo>``) of ``path`` from its stored initial state."""
+    with open_dataset(path) as file:
+        env_id, kwargs = dataset_env(file)
+        names = demo_names(file)
+        if demo is not None:
+            if f"demo_{demo}" not in names:
+                raise DatasetError(f"{path}: no demo_{demo}; it has demo_0 .. demo_{len(names) - 1}")
+            names = [f"demo_{demo}"]
+        env = make_env(env_id, **kwargs).unwrapped
+        frames: list[np.ndarray] | None = [] if video else None
+        try:
+            results = [_replay_one(env, file["data"][name], path, frames, size) for name in names]
+        finally:
+            env.close()
+    if video:
+        write_video(video, frames, env.control_freq)
+    return results
+
+
+def _replay_one(env, group, path: str, frames: list | None, size: int) -> DemoReplay:
+    actions, initial_state = read_actions_and_initial_state(group, path)
+    env.reset(seed=int(group.attrs.get("seed", 0)))
+    env.set_state(initial_state)
+    states, successes = [], []
+    for action in actions:
+        states.append(env.get_flat_state())
+        successes.append(env.step(action)[4]["success"])
+        if frames is not None:
+            frames.append(env.render_camera(size, size))
+    recorded = group["states"][()] if "states" in group else None
+    identical = recorded is not None and np.array_equal(np.stack(states), recorded)
+    return DemoReplay(group.name.split("/")[-1], len(actions), bool(np.any(group["rewards"][()] > 0)),
+                      bool(any(successes)), identical)
+
+
+def write_video(path: str, frames: list[np.ndarray], fps: int) -> None:
+    """Write RGB frames ``[H, W, 3]`` uint8 to an MP4 (PyAV, MPEG-4), atomically."""
+    import av
+
+    partial = f"{path}.partial.mp4"
+    with av.open(partial, "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.bit_rate = 4_000_000
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")))
+        container.mux(stream.encode())
+    Path(partial).replace(path)
+
+
+@dataclass
+class DatasetInfo:
+    """What ``mimicrec info`` prints for one dataset."""
+
+    path: str
+    format: str
+    task: str
+    episodes: int
+    lengths: list[int]
+    successes: int
+    features: dict[str, Any]
+    annotations: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines."""
+        lengths = np.asarray(self.lengths) if self.lengths else np.zeros(1)
+        out = [f"{self.path} ({self.format})", f"  task:        {self.task}",
+               f"  episodes:    {self.episodes} ({int(lengths.sum())} steps; length min {lengths.min()}, "
+               f"mean {lengths.mean():.1f}, max {lengths.max()})",
+               f"  successful:  {self.successes} of {self.episodes}"]
+        out += [f"  feature      {name}: {desc}" for name, desc in self.features.items()]
+        out += [f"  annotation   {name}: {desc}" for name, desc in self.annotations.items()]
+        out += [f"  {name + ':':12} {value}" for name, value in self.extra.items()]
+        return out
+
+
+def dataset_info(path: str) -> list[DatasetInfo]:
+    """Summaries of an HDF5 file, a LeRobot dataset folder, or a run folder holding either or both."""
+    target = Path(path)
+    if target.is_file():
+        return [hdf5_info(target)]
+    if (target / "meta" / "info.json").is_file():
+        return [lerobot_info(target)]
+    found = [hdf5_info(p) for p in sorted(target.glob("*.hdf5"))] if target.is_dir() else []
+    found += [lerobot_info(p.parent.parent) for p in sorted(target.glob("*/meta/info.json"))] if target.is_dir() else []
+    if not found:
+        raise DatasetError(f"{path}: not an HDF5 file, a LeRobot dataset or a folder holding one; pass one of those")
+    return found
+
+
+def hdf5_info(path: Path) -> DatasetInfo:
+    """Summary of a robomimic HDF5 file."""
+    with open_dataset(path) as file:
+        env_id, kwargs = dataset_env(file)
+        names = demo_names(file)
+        groups = [file["data"][n] for n in names]
+        first = groups[0]
+        features = {"actions": f"float32 {first['actions'].shape[1:]}"}
+        features.update({f"obs/{k}": f"{v.dtype} {v.shape[1:]}" for k, v in first["obs"].items()})
+        annotations = {}
+        if "datagen_info" in first:
+            annotations["datagen_info"] = ", ".join(sorted(first["datagen_info"]))
+        if "subtask_term_inds" in first.get("datagen_info", {}):
+            annotations["subtask ends"] = f"per eef: {', '.join(first['datagen_info/subtask_term_inds'])}"
+        masks = ", ".join(f"{k} ({len(v)})" for k, v in file["mask"].items()) if "mask" in file else "none"
+        return DatasetInfo(str(path), "robomimic HDF5", env_id, len(names),
+                           [int(g.attrs.get("num_samples", len(g["actions"]))) for g in groups],
+                           sum(bool(g.attrs.get("success", False)) for g in groups), features, annotations,
+                           {"env kwargs": json.dumps(kwargs), "masks": masks})
+
+
+def lerobot_info(root: Path) -> DatasetInfo:
+    """Summary of a LeRobot v3.0 dataset folder (read with pyarrow, no video decoding)."""
+    import pyarrow.parquet as pq
+
+    info = json.loads((root / "meta" / "info.json").read_text())
+    table = pq.read_table(sorted((root / "data").rglob("*.parquet")), columns=["episode_index", "next.success"]) \
+        if (root / "data").is_dir() else None
+    episodes = np.asarray(table["episode_index"]) if table is not None else np.zeros(0, dtype=int)
+    success = np.asarray(table["next.success"]).reshape(-1) if table is not None else np.zeros(0, dtype=bool)
+    ids = np.unique(episodes)
+    features = {k: f"{v['dtype']} {tuple(v['shape'])}" for k, v in info["features"].items()
+                if k not in ("timestamp", "frame_index", "episode_index", "index", "task_index")}
+    return DatasetInfo(str(root), f"LeRobot {info.get('codebase_version', '?')}", f"robot {info.get('robot_type')}",
+                       len(ids), [int((episodes == i).sum()) for i in ids],
+                       int(sum(success[episodes == i].any() for i in ids)), features,
+                       extra={"fps": info.get("fps"), "tasks": info.get("total_tasks")})
