@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 import envs
@@ -97,8 +96,7 @@ def run_episode(env, device: Device, seed: int, max_steps: int, steps_after_succ
         step = device.step(env)
         if Event.DISCARD in step.events or Event.QUIT in step.events:
             return EpisodeOutcome(None, quit=Event.QUIT in step.events)
-        action = step.action if step.action is not None else _hold_action(env)
-        _, info = builder.step(action)
+        _, info = builder.step(step.action)
         if info["success"] and success_at is None:
             success_at = t
         if on_step is not None:
@@ -114,12 +112,6 @@ def run_episode(env, device: Device, seed: int, max_steps: int, steps_after_succ
 def run_scripted_episode(env, env_id: str, seed: int, max_steps: int) -> Episode:
     """Reset to ``seed`` and let the task's action bank act until success or ``max_steps``."""
     return run_episode(env, make_device("scripted", env_id), seed, max_steps).episode
-
-
-def _hold_action(env) -> np.ndarray:
-    parts = {eef: env.target_eef_pose_to_action(env.get_robot_eef_pose(eef), np.array([env.gripper_command]), eef)
-             for eef in env.eef_names}
-    return env.combine_arm_actions(parts)
 
 
 def _pace(next_tick: float, hz: float) -> float:
@@ -152,9 +144,24 @@ class _Sinks:
 
     def close(self) -> None:
         """Finish both datasets; one that got no episode is not written."""
-        for group in (self.kept, self.failed):
-            if group is not None:
-                group.close() if group.count else group.abort()
+        for group in self._groups:
+            group.close() if group.count else group.abort()
+        self._drop_empty_failed()
+
+    def abort(self) -> None:
+        """Remove everything written so far."""
+        for group in self._groups:
+            group.abort()
+        self._drop_empty_failed()
+
+    @property
+    def _groups(self) -> list[WriterGroup]:
+        return [g for g in (self.kept, self.failed) if g is not None]
+
+    def _drop_empty_failed(self) -> None:
+        folder = self.paths[0].parent / "failed"
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def show_bindings(env, device: Device) -> None:
@@ -188,9 +195,7 @@ def record(opts: RecordOptions) -> RecordResult:
             try:
                 saved, attempts, failed, stopped = _record_loop(env, device, opts, sinks)
             except BaseException:
-                sinks.kept.abort()
-                if sinks.failed is not None:
-                    sinks.failed.abort()
+                sinks.abort()
                 raise
             sinks.close()
     finally:

@@ -1,10 +1,10 @@
 """Input devices for ``mimicrec record``: one small base class, one module per device, one registry.
 
-A device gives the record loop one ``Step`` per control step: the action (or ``None`` to hold
-still) and the events of that step (episode done, discard and re-record, quit). Teleoperation
-devices read a device-independent ``TeleopCommand`` (position and rotation deltas in [-1, 1],
-gripper toggle, events); ``command_to_action`` turns it into an env action through the env's
-Mimic interface, so every action mode works with every device.
+A device gives the record loop one ``Step`` per control step: the action and the events of that
+step (episode done, discard and re-record, quit). Teleoperation devices read a device-independent
+``TeleopCommand`` (position and rotation deltas in [-1, 1], gripper toggle, events);
+``command_to_target`` moves the target pose and the env's Mimic interface turns it into an action,
+so every action mode works with every device.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ class Event(enum.Enum):
 
 @dataclass(frozen=True)
 class Step:
-    """One control step from a device: the action to apply (``None``: hold still) and events."""
+    """One control step from a device: the action to apply and the events of that step."""
 
-    action: np.ndarray | None = None
+    action: np.ndarray
     events: frozenset[Event] = frozenset()
 
 
