@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/python scripts/demo.py
 
-test: install
+test: install xvfb
 	$(BIN)/ruff check envs recorder augment tests scripts
 	$(BIN)/python -m pytest -q
 

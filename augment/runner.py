@@ -26,9 +26,7 @@ from augment.spec import MimicSpec, load_mimic_spec, with_seed
 from envs.errors import ConfigError, GenerationError, UsageError
 from recorder.paths import output_dir
 from recorder.tasks import env_args, lerobot_schema, make_env
-from recorder.writers import WriterGroup
-from recorder.writers.lerobot_writer import LeRobotWriter
-from recorder.writers.robomimic_hdf5 import RobomimicHDF5Writer
+from recorder.writers import WriterGroup, dataset_writers
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ def generate(opts: GenerateOptions) -> GenerateReport:
     report = GenerateReport(seed=spec.generation.seed, num_envs=opts.num_envs, num_trials=opts.num_trials,
                             guarantee=guarantee, input_path=str(opts.input_path), spec=asdict(spec))
     start = time.perf_counter()
-    with output_dir(opts.out, "generate") as out:
+    with output_dir(opts.out, "generate", keep_data=True) as out:
         report.output_hdf5, report.output_lerobot = str(out / "generated.hdf5"), str(out / "lerobot")
         with _writers(sources, report) as writers:
             _run(sources, spec, opts, report, writers)
@@ -118,8 +116,8 @@ def _writers(sources: SourceSet, report: GenerateReport) -> WriterGroup:
     finally:
         env.close()
     attrs = {"mimic_source": os.path.abspath(sources.path), "seed": report.seed}
-    return WriterGroup([RobomimicHDF5Writer(report.output_hdf5, env_args(sources.env_id, sources.env_kwargs), attrs),
-                        LeRobotWriter(report.output_lerobot, schema)])
+    return dataset_writers(report.output_hdf5, report.output_lerobot, env_args(sources.env_id, sources.env_kwargs),
+                           schema, attrs)
 
 
 def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: GenerateReport,
@@ -127,10 +125,14 @@ def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: Gen
     max_failures = spec.max_failures(opts.num_trials)
     with tqdm(total=opts.num_trials, desc="generate", unit="demo" if report.guarantee else "attempt",
               disable=not opts.progress) as bar:
+        last_commit = time.perf_counter()
         for result in _ordered_results(sources, spec, opts.num_envs):
             report.add(result)
             if result.success:
                 writers.write(result.episode)
+            if time.perf_counter() - last_commit >= COMMIT_EVERY_S:
+                writers.commit()
+                last_commit = time.perf_counter()
             bar.update(1 if (result.success or not report.guarantee) else 0)
             bar.set_postfix(success=f"{report.success_rate:.0%}", attempts=report.num_attempts)
             if _finished(report, opts.num_trials):
@@ -146,6 +148,9 @@ def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: Gen
 def _finished(report: GenerateReport, num_trials: int) -> bool:
     count = report.num_successes if report.guarantee else report.num_attempts
     return count >= num_trials
+
+
+COMMIT_EVERY_S = 30.0  # a crash loses at most this much generation; each commit starts new files
 
 
 # ------------------------------------------------------------------ workers

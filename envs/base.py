@@ -272,11 +272,15 @@ class TabletopEnv(gym.Env):
             part = action[self.action_slice(robot.name)]
             targets.append(self.action_mode.command(self, robot, part))
             robot.command_gripper(part[-1])
+        if self.gui:  # the viewer draws once per control step; stepping never waits for its render thread
+            self.client.configureDebugVisualizer(p.COV_ENABLE_RENDERING, 0)
         for sub in range(self.substeps):
             if sub in IK_SUBSTEPS:
                 for robot, (pose_target, joint_target) in zip(self.robots, targets, strict=True):
                     robot.command_joints(joint_target if pose_target is None else robot.solve_ik(*pose_target))
             self.client.stepSimulation()
+        if self.gui:
+            self.client.configureDebugVisualizer(p.COV_ENABLE_RENDERING, 1)
         info = self._info()
         reward = float(info["success"])
         return self._observe(), reward, bool(info["success"]), False, info
@@ -408,7 +412,8 @@ class TabletopEnv(gym.Env):
         """One end effector per robot: ``robot0``, ``robot1``, ..."""
         return tuple(robot.name for robot in self.robots)
 
-    def _robot_of(self, eef_name: str) -> Panda:
+    def robot_of(self, eef_name: str) -> Panda:
+        """The robot whose end effector is ``eef_name`` (``robot0``, ``robot1``, ...)."""
         for robot in self.robots:
             if robot.name == eef_name:
                 return robot
@@ -416,7 +421,7 @@ class TabletopEnv(gym.Env):
 
     def action_slice(self, eef_name: str) -> slice:
         """Where the actions of one end effector's arm sit in the full action."""
-        index, dim = self.eef_names.index(self._robot_of(eef_name).name), self.action_mode.dim
+        index, dim = self.eef_names.index(self.robot_of(eef_name).name), self.action_mode.dim
         return slice(index * dim, (index + 1) * dim)
 
     def combine_arm_actions(self, parts: dict[str, np.ndarray]) -> np.ndarray:
@@ -425,19 +430,19 @@ class TabletopEnv(gym.Env):
 
     def get_robot_eef_pose(self, eef_name: str = "robot0") -> np.ndarray:
         """World pose ``[4, 4]`` of an end effector (the frame actions are expressed in)."""
-        return self._robot_of(eef_name).eef_pose()
+        return self.robot_of(eef_name).eef_pose()
 
     def target_eef_pose_to_action(self, target_eef_pose: np.ndarray, gripper_action: np.ndarray,
                                   eef_name: str = "robot0") -> np.ndarray:
         """That arm's action (float32, in [-1, 1]) driving its end effector to ``target_eef_pose``;
         the full action of a single-arm task (see ``combine_arm_actions`` for several arms)."""
-        robot = self._robot_of(eef_name)
+        robot = self.robot_of(eef_name)
         return self.action_mode.action_for(self, robot, target_eef_pose, gripper_action).astype(np.float32)
 
     def action_to_target_eef_pose(self, action: np.ndarray, eef_name: str = "robot0") -> np.ndarray:
         """Pose ``[4, 4]`` that the full ``action`` commands to one end effector in the current state."""
         part = np.asarray(action, dtype=np.float64)[self.action_slice(eef_name)]
-        return self.action_mode.target_pose(self, self._robot_of(eef_name), part)
+        return self.action_mode.target_pose(self, self.robot_of(eef_name), part)
 
     def actions_to_gripper_actions(self, actions: np.ndarray, eef_name: str = "robot0") -> np.ndarray:
         """Gripper part ``[..., 1]`` of one end effector in full actions ``[..., A]``."""

@@ -133,9 +133,13 @@ def action_bank_path(env_id: str) -> Path:
     return json_path if json_path.is_file() else folder / "action_bank.yaml"
 
 
-@functools.cache
 def load_action_bank(path: str | Path) -> ActionBank:
-    """Read and validate an action bank file (YAML or JSON)."""
+    """Read and validate an action bank file (YAML or JSON); re-read when the file changes."""
+    return _load_action_bank(str(path), Path(path).stat().st_mtime_ns if Path(path).exists() else 0)
+
+
+@functools.cache
+def _load_action_bank(path: str, _mtime_ns: int) -> ActionBank:
     where = Path(path).name if Path(path).parent.name == "" else f"{Path(path).parent.name}/{Path(path).name}"
     raw = load_mapping(path)
     bank = from_mapping(ActionBank, {**raw, "where": where}, where)

@@ -33,9 +33,9 @@ def _cmd_record(args: argparse.Namespace) -> int:
                                args.action_mode, camera_kwargs(args.cameras, args.image_size),
                                args.gui or args.preview, progress=not args.quiet, sensitivity=args.sensitivity,
                                steps_after_success=args.steps_after_success, keep_failed=args.keep_failed,
-                               save=not (args.preview or args.no_save)))
+                               save=not (args.preview or args.no_save), resume=args.resume))
     stopped = " (stopped early)" if res.interrupted else ""
-    print(f"recorded {res.num_saved} demos in {res.num_attempts} attempts ({res.wall_time_s:.1f} s){stopped}")
+    print(f"the run holds {res.num_saved} demos from {res.num_attempts} attempts ({res.wall_time_s:.1f} s){stopped}")
     if res.out_dir is None:
         print("  nothing saved (--preview / --no-save)")
         return 0
@@ -147,6 +147,9 @@ def _record_parser(subs) -> None:
     _add_camera_flags(sub)
     sub.add_argument("--seed", type=int, default=0, help="base seed of the episode scenes (default: %(default)s)")
     sub.add_argument("--out", help="output folder (default: next datasets/record_NNN)")
+    sub.add_argument("--resume", metavar="DIR",
+                     help="continue an interrupted or finished run in DIR (its task, scene options and next "
+                          "seeds) until it holds --num-demos demos; finishes its files")
     sub.set_defaults(handler=_cmd_record)
 
 
@@ -210,6 +213,24 @@ def _replay_parser(subs) -> None:
     sub.set_defaults(handler=_cmd_replay)
 
 
+def _convert_parser(subs) -> None:
+    sub = subs.add_parser("convert", help="convert an HDF5 file to a LeRobot dataset, or back",
+                          description="HDF5 -> LeRobot copies the episodes; LeRobot -> HDF5 (datasets written by "
+                                      "mimicrec) replays each episode from its seed to rebuild exact states.")
+    sub.add_argument("input", help="an .hdf5 file or a LeRobot dataset folder")
+    sub.add_argument("--to", required=True, choices=("lerobot", "hdf5"), help="the output format")
+    sub.add_argument("output", help="the new dataset (a folder for lerobot, a file for hdf5); must not exist")
+    sub.set_defaults(handler=_cmd_convert)
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from recorder.convert import convert
+
+    count = convert(args.input, args.to, args.output)
+    print(f"converted {count} episodes: {args.output}")
+    return 0
+
+
 def _info_parser(subs) -> None:
     sub = subs.add_parser("info", help="summarize a dataset (HDF5, LeRobot folder, or a run folder)",
                           description="Episodes, lengths, features, successes and annotations of a dataset.")
@@ -222,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="mimicrec", description="Turn a handful of robot demos into thousands.")
     subs = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for add in (_record_parser, _annotate_parser, _generate_parser, _train_parser, _eval_parser,
-                _replay_parser, _info_parser):
+                _replay_parser, _info_parser, _convert_parser):
         add(subs)
     for sub in subs.choices.values():
         _add_common(sub)

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 
 from envs.errors import DatasetError
 from recorder.datasets_io import dataset_env, demo_names, open_dataset, read_actions_and_initial_state
 from recorder.tasks import make_env
+from recorder.writers.lerobot_writer import committed_data_files, interrupted
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def hdf5_info(path: Path) -> DatasetInfo:
         return DatasetInfo(str(path), "robomimic HDF5", env_id, len(names),
                            [int(g.attrs.get("num_samples", len(g["actions"]))) for g in groups],
                            sum(bool(g.attrs.get("success", False)) for g in groups), features, annotations,
-                           {"env kwargs": json.dumps(kwargs), "masks": masks})
+                           {"env kwargs": json.dumps(kwargs), "masks": masks, **_hdf5_state(file)})
 
 
 def lerobot_info(root: Path) -> DatasetInfo:
@@ -144,8 +146,8 @@ def lerobot_info(root: Path) -> DatasetInfo:
     import pyarrow.parquet as pq
 
     info = json.loads((root / "meta" / "info.json").read_text())
-    table = pq.read_table(sorted((root / "data").rglob("*.parquet")), columns=["episode_index", "next.success"]) \
-        if (root / "data").is_dir() else None
+    files = committed_data_files(root)
+    table = pq.read_table(files, columns=["episode_index", "next.success"]) if files else None
     episodes = np.asarray(table["episode_index"]) if table is not None else np.zeros(0, dtype=int)
     success = np.asarray(table["next.success"]).reshape(-1) if table is not None else np.zeros(0, dtype=bool)
     ids = np.unique(episodes)
@@ -154,4 +156,18 @@ def lerobot_info(root: Path) -> DatasetInfo:
     return DatasetInfo(str(root), f"LeRobot {info.get('codebase_version', '?')}", f"robot {info.get('robot_type')}",
                        len(ids), [int((episodes == i).sum()) for i in ids],
                        int(sum(success[episodes == i].any() for i in ids)), features,
-                       extra={"fps": info.get("fps"), "tasks": info.get("total_tasks")})
+                       extra={"fps": info.get("fps"), "tasks": info.get("total_tasks"), **_lerobot_state(root)})
+
+
+def _lerobot_state(root: Path) -> dict[str, str]:
+    if not interrupted(root):
+        return {}
+    return {"state": "interrupted run: only committed episodes are counted; `--resume` the run to finish it"}
+
+
+def _hdf5_state(file) -> dict[str, str]:
+    links = [n for n in file["data"] if isinstance(file["data"].get(n, getlink=True), h5py.ExternalLink)]
+    if not links:
+        return {}
+    return {"state": f"interrupted run: {len(links)} committed demos linked from {Path(file.filename).name}.parts/; "
+                     "`--resume` the run to compact them into one file"}

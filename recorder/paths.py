@@ -28,10 +28,12 @@ def next_run_dir(kind: str, root: Path | None = None) -> Path:
 
 
 @contextlib.contextmanager
-def output_dir(out: str | None, kind: str) -> Iterator[Path]:
+def output_dir(out: str | None, kind: str, keep_data: bool = False) -> Iterator[Path]:
     """Create the run folder (``out`` or the next numbered one); delete it if the run fails.
 
-    An existing non-empty ``out`` is refused so that no earlier run is overwritten.
+    An existing non-empty ``out`` is refused so that no earlier run is overwritten. With
+    ``keep_data`` a failed run's folder is deleted only if nothing is left in it (its writers
+    keep what they committed).
     """
     path = Path(out) if out else next_run_dir(kind)
     if path.exists() and any(path.iterdir()):
@@ -41,6 +43,6 @@ def output_dir(out: str | None, kind: str) -> Iterator[Path]:
     try:
         yield path
     except BaseException:
-        if created:
+        if created and not (keep_data and path.is_dir() and any(path.iterdir())):
             shutil.rmtree(path, ignore_errors=True)
         raise

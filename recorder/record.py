@@ -3,16 +3,20 @@
 An episode ends at success (plus ``steps_after_success``), at the episode limit, or when the
 device says done; the device can also discard it (re-record from a new reset) or quit. Successful
 episodes go to both writers (robomimic HDF5 and LeRobot) from the same stream; failed ones are
-dropped, or written to ``failed/`` with ``keep_failed``. Ctrl-C or quit ends the run with every
-finished episode saved.
+dropped, or written to ``failed/`` with ``keep_failed``. Every episode is committed as soon as it
+ends, so Ctrl-C, quit, a crash or ``kill -9`` keeps every finished episode in both formats;
+``resume`` continues such a run (same scene options, next seeds) up to ``num_demos``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -23,9 +27,7 @@ from recorder.devices.base import Device, Event, make_device
 from recorder.episode import Episode, EpisodeBuilder
 from recorder.paths import output_dir
 from recorder.tasks import env_args, episode_seed, lerobot_schema, make_env
-from recorder.writers import WriterGroup
-from recorder.writers.lerobot_writer import LeRobotWriter
-from recorder.writers.robomimic_hdf5 import RobomimicHDF5Writer
+from recorder.writers import WriterGroup, dataset_writers
 
 log = logging.getLogger(__name__)
 RECORD_STREAM = 0
@@ -50,6 +52,11 @@ class RecordOptions:
     steps_after_success: int = 0
     keep_failed: bool = False
     save: bool = True  # False for --preview / --no-save: run the loop, write nothing
+    resume: str | None = None  # a run folder to continue
+
+
+SCENE_OPTIONS = ("env_id", "difficulty", "action_mode", "cameras", "seed", "keep_failed")
+RUN_FILE = "run.json"  # the run's scene options and progress, rewritten after every episode
 
 
 @dataclass(frozen=True)
@@ -130,29 +137,41 @@ def reached_success(episode: Episode) -> bool:
 class _Sinks:
     """The run's writers: kept episodes, and (with ``keep_failed``) failed ones under ``failed/``."""
 
-    def __init__(self, out: Path, opts: RecordOptions, env) -> None:
+    def __init__(self, out: Path, opts: RecordOptions, env, attempts: int = 0) -> None:
+        self.out, self.opts, self.attempts = out, opts, attempts
         self.paths = out / "demos.hdf5", out / "lerobot"
-        self.kept = self._group(*self.paths, opts, env)
-        self.failed = self._group(out / "failed" / "demos.hdf5", out / "failed" / "lerobot", opts, env) \
+        self.kept = self._group(*self.paths, env)
+        self.failed = self._group(out / "failed" / "demos.hdf5", out / "failed" / "lerobot", env) \
             if opts.keep_failed else None
+        self.save_progress(attempts)
 
-    @staticmethod
-    def _group(hdf5: Path, lerobot: Path, opts: RecordOptions, env) -> WriterGroup:
+    def _group(self, hdf5: Path, lerobot: Path, env) -> WriterGroup:
         hdf5.parent.mkdir(parents=True, exist_ok=True)
-        return WriterGroup([RobomimicHDF5Writer(str(hdf5), env_args(opts.env_id, env.env_kwargs)),
-                            LeRobotWriter(str(lerobot), lerobot_schema(opts.env_id, env))])
+        return dataset_writers(str(hdf5), str(lerobot), env_args(self.opts.env_id, env.env_kwargs),
+                               lerobot_schema(self.opts.env_id, env), resume=self.opts.resume is not None)
+
+    def file(self, episode: Episode, kept: bool) -> None:
+        """Write ``episode`` to the kept or failed datasets and commit it with the run's progress."""
+        group = self.kept if kept else self.failed
+        group.write(episode)
+        group.commit()
+
+    def save_progress(self, attempts: int) -> None:
+        """Rewrite ``run.json``: the scene options (for ``--resume``) and the attempts made."""
+        self.attempts = attempts
+        state = {key: getattr(self.opts, key) for key in SCENE_OPTIONS}
+        state.update(attempts=attempts)
+        tmp = self.out / f"{RUN_FILE}.partial"
+        tmp.write_text(json.dumps(state, indent=2))
+        os.replace(tmp, self.out / RUN_FILE)
 
     def close(self) -> None:
-        """Finish both datasets; one that got no episode is not written."""
+        """Finish both datasets (the committed episodes); one that got no episode is not written."""
         for group in self._groups:
-            group.close() if group.count else group.abort()
+            group.close()
         self._drop_empty_failed()
-
-    def abort(self) -> None:
-        """Remove everything written so far."""
-        for group in self._groups:
-            group.abort()
-        self._drop_empty_failed()
+        if not self.kept.count and not (self.failed and self.failed.count):
+            (self.out / RUN_FILE).unlink(missing_ok=True)
 
     @property
     def _groups(self) -> list[WriterGroup]:
@@ -177,8 +196,9 @@ def show_bindings(env, device: Device) -> None:
 
 
 def record(opts: RecordOptions) -> RecordResult:
-    """Record ``opts.num_demos`` successful demos into a new run folder; returns the result."""
+    """Record until the run folder holds ``opts.num_demos`` successful demos; returns the result."""
     check_options(opts)
+    opts = resumed_options(opts)
     device = make_device(opts.device, opts.env_id, opts.sensitivity)
     gui = opts.gui or getattr(device, "needs_gui", False)
     env = make_env(opts.env_id, difficulty=opts.difficulty, action_mode=opts.action_mode,
@@ -190,14 +210,12 @@ def record(opts: RecordOptions) -> RecordResult:
         if not opts.save:
             saved, attempts, failed, stopped = _record_loop(env, device, opts, None)
             return RecordResult(None, None, None, saved, attempts, time.perf_counter() - start, failed, stopped)
-        with output_dir(opts.out, "record") as out:
-            sinks = _Sinks(out, opts, env)
+        with run_folder(opts) as (out, attempts):
+            sinks = _Sinks(out, opts, env, attempts)
             try:
                 saved, attempts, failed, stopped = _record_loop(env, device, opts, sinks)
-            except BaseException:
-                sinks.abort()
-                raise
-            sinks.close()
+            finally:  # whatever stopped the run, the committed episodes are finished in both formats
+                sinks.close()
     finally:
         device.close()
         env.close()
@@ -205,24 +223,58 @@ def record(opts: RecordOptions) -> RecordResult:
                         failed, stopped)
 
 
+@contextlib.contextmanager
+def run_folder(opts: RecordOptions) -> Iterator[tuple[Path, int]]:
+    """(folder, attempts made before): a new numbered folder, or the one being resumed."""
+    if opts.resume is None:
+        with output_dir(opts.out, "record", keep_data=True) as out:
+            yield out, 0
+        return
+    yield Path(opts.resume), int(_run_state(opts.resume)["attempts"])
+
+
+def _run_state(folder: str) -> dict:
+    path = Path(folder) / RUN_FILE
+    if not path.is_file():
+        raise UsageError(f"{folder}: no {RUN_FILE}; --resume takes a folder written by `mimicrec record`")
+    return json.loads(path.read_text())
+
+
+def resumed_options(opts: RecordOptions) -> RecordOptions:
+    """``opts`` with the scene options of the run being resumed (its seeds continue where it stopped)."""
+    if opts.resume is None:
+        return opts
+    if opts.out is not None:
+        raise UsageError("--resume continues a run in its own folder; drop --out")
+    state = _run_state(opts.resume)
+    return replace(opts, **{key: state[key] for key in SCENE_OPTIONS})
+
+
 def _record_loop(env, device: Device, opts: RecordOptions, sinks: _Sinks | None) -> tuple[int, int, int, bool]:
     """Episodes until ``num_demos`` are kept; returns (kept, attempts, failed kept, interrupted)."""
     max_steps = envs.TASKS[opts.env_id].max_episode_steps
-    max_attempts = opts.max_attempts or (2 * opts.num_demos + 10 if not device.paced else None)
+    kept, failed = (sinks.kept.count, sinks.failed.count if sinks.failed else 0) if sinks else (0, 0)
+    attempts = sinks.attempts if sinks else 0
+    budget = 2 * (opts.num_demos - kept) + 10 if not device.paced else None
+    max_attempts = attempts + (opts.max_attempts or budget) if (opts.max_attempts or budget) else None
     pace = env.control_freq if device.paced else None
-    kept = attempts = failed = 0
-    bar = tqdm(total=opts.num_demos, desc="record", unit="demo", disable=not opts.progress)
+    bar = tqdm(total=opts.num_demos, initial=kept, desc="record", unit="demo", disable=not opts.progress)
     try:
         while kept < opts.num_demos:
             if max_attempts is not None and attempts >= max_attempts:
                 raise GenerationError(f"only {kept} of {opts.num_demos} demos succeeded in {attempts} attempts; "
                                       "check the task's action bank or raise the attempt budget")
             seed = episode_seed(opts.seed, RECORD_STREAM, attempts)
-            live = _live_status(bar, attempts + 1, kept, device) if device.paced else None
+            live = None
+            if device.paced:  # a person drives: say when each episode starts
+                live = _live_status(bar, attempts + 1, kept, device)
+                log.warning("episode %d: recording (%d of %d saved)", attempts + 1, kept, opts.num_demos)
             outcome = run_episode(env, device, seed, max_steps, opts.steps_after_success, pace, live)
             attempts += 1
             if outcome.quit:
                 return kept, attempts, failed, True
+            if sinks is not None:  # before the episode is committed: a resumed run never reuses this seed
+                sinks.save_progress(attempts)
             kept, failed = _file_episode(outcome.episode, sinks, kept, failed)
             bar.update(kept - bar.n)
             bar.set_postfix_str(_status(attempts, outcome.episode, kept, device))
@@ -245,11 +297,11 @@ def _file_episode(episode: Episode | None, sinks: _Sinks | None, kept: int, fail
         return kept, failed
     if reached_success(episode):
         if sinks is not None:
-            sinks.kept.write(episode)
+            sinks.file(episode, kept=True)
         return kept + 1, failed
     log.info("episode failed after %d steps%s", len(episode), "; kept in failed/" if sinks and sinks.failed else "")
     if sinks is not None and sinks.failed is not None:
-        sinks.failed.write(episode)
+        sinks.file(episode, kept=False)
         return kept, failed + 1
     return kept, failed
 

@@ -49,7 +49,8 @@ def lerobot_schema(env_id: str, env: TabletopEnv) -> LeRobotSchema:
                          instruction=config.recording.instruction, state_keys=config.observation.state_keys,
                          env_state_keys=config.observation.env_state_keys,
                          action_names=action_names(env),
-                         camera_names=tuple(spec.name for spec in env.camera_specs))
+                         camera_names=tuple(spec.name for spec in env.camera_specs),
+                         env_args=json.dumps(env_args(env_id, env.env_kwargs)))
 
 
 def action_names(env: TabletopEnv) -> tuple[str, ...]:

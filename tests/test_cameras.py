@@ -1,5 +1,7 @@
 """Camera observations: declared shapes, not blank, in both writers, and clear errors for bad specs."""
 
+import os
+
 import gymnasium as gym
 import h5py
 import numpy as np
@@ -57,6 +59,9 @@ def test_recorded_images_in_hdf5_and_lerobot_video(tmp_path):
 
     cams = [{"name": "agentview", "width": 64, "height": 64}]
     res = record(RecordOptions(TASK, 1, out=str(tmp_path / "rec"), cameras=cams))
+    # the AV1 encoder turns its caller real-time when it may (root); the writer undoes it, or every
+    # process started later inherits SCHED_FIFO (a busy-waiting viewer then starves the machine)
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
     with h5py.File(res.hdf5_path, "r") as f:
         images = f["data/demo_0/obs/agentview_image"]
         assert images.dtype == np.uint8 and images.shape[1:] == (64, 64, 3) and images.chunks == (1, 64, 64, 3)

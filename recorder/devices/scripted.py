@@ -171,7 +171,7 @@ class ActionBankExpert:
         return axis_angle_to_mat(np.array([0.0, 0.0, yaw])) @ tilt
 
     def _check_reachable(self, name: str, pose: np.ndarray, eef: str) -> None:
-        robot = self.env._robot_of(eef)
+        robot = self.env.robot_of(eef)
         base_pos, base_quat = self.env.client.getBasePositionAndOrientation(robot.body)
         miss = self.env.kinematics.reach_error(pose[:3, 3], mat_to_quat(pose[:3, :3]), robot.arm_qpos(),
                                                base_pos, base_quat)

@@ -1,7 +1,10 @@
-"""Dataset writers fed by one episode stream: robomimic HDF5 and LeRobot v3.0.
+"""Dataset writers fed by one episode stream: robomimic HDF5 and LeRobot v3.0, committed together.
 
-Each writer writes into a temporary location and moves it into place only on ``close()``;
-``abort()`` (or leaving a ``with`` block by an exception) removes everything it wrote.
+``write`` appends an episode; ``commit`` makes everything written so far durable and readable in
+place (both formats), so a crash or ``kill -9`` loses at most the episodes since the last commit;
+``close`` commits and finishes the files; ``abort`` drops what was not committed. The HDF5 file
+commits first: after a crash between the two commits it holds the newer episodes, and
+``WriterGroup(..., resume=True)`` copies them into the LeRobot dataset before going on.
 """
 
 from __future__ import annotations
@@ -9,34 +12,51 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from envs.errors import DatasetError
 from recorder.episode import Episode
+from recorder.writers.lerobot_writer import LeRobotSchema, LeRobotWriter
+from recorder.writers.robomimic_hdf5 import RobomimicHDF5Writer, read_episodes
 
 
 class EpisodeWriter(Protocol):
     """What the record loop and the generator write episodes to."""
 
+    count: int
+
     def write(self, episode: Episode) -> None:
         """Append one episode."""
 
+    def commit(self) -> None:
+        """Make the episodes written so far durable and readable."""
+
     def close(self) -> None:
-        """Finish the dataset and move it into place."""
+        """Commit and finish the dataset."""
 
     def abort(self) -> None:
-        """Remove everything written so far."""
+        """Drop the episodes written since the last commit."""
 
 
 class WriterGroup:
-    """Fans one episode stream out to several writers; closes or aborts them together."""
+    """Fans one episode stream out to several writers; commits, closes or aborts them together."""
 
     def __init__(self, writers: Sequence[EpisodeWriter]) -> None:
         self.writers = list(writers)
-        self.count = 0
+        counts = {w.count for w in self.writers}
+        if len(counts) > 1:
+            raise DatasetError(f"the run's datasets hold different numbers of episodes ({sorted(counts)}); "
+                               "they cannot be resumed together")
+        self.count = counts.pop() if counts else 0
 
     def write(self, episode: Episode) -> None:
         """Write ``episode`` to every writer."""
         for writer in self.writers:
             writer.write(episode)
         self.count += 1
+
+    def commit(self) -> None:
+        """Commit every writer, in order."""
+        for writer in self.writers:
+            writer.commit()
 
     def close(self) -> None:
         """Close every writer."""
@@ -56,3 +76,15 @@ class WriterGroup:
             self.close()
         else:
             self.abort()
+
+
+def dataset_writers(hdf5_path: str, lerobot_root: str, env_args: dict, schema: LeRobotSchema,
+                    attrs: dict | None = None, resume: bool = False) -> WriterGroup:
+    """Both writers of a run; with ``resume``, continue an interrupted run (LeRobot catches up from HDF5)."""
+    hdf5 = RobomimicHDF5Writer(hdf5_path, env_args, attrs, resume=resume)
+    lerobot = LeRobotWriter(lerobot_root, schema, resume=resume)
+    if resume and lerobot.count < hdf5.count:
+        for episode in read_episodes(hdf5_path, start=lerobot.count):
+            lerobot.write(episode)
+        lerobot.commit()
+    return WriterGroup([hdf5, lerobot])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import os
 import shutil
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +28,7 @@ class LeRobotSchema:
     env_state_keys: tuple[str, ...]
     action_names: tuple[str, ...]
     camera_names: tuple[str, ...] = ()
+    env_args: str = "{}"  # JSON of the robomimic env_args, stored in meta/mimicrec.json
 
     def video_key(self, camera: str) -> str:
         """LeRobot feature name of a camera's video."""
@@ -46,34 +50,34 @@ class LeRobotSchema:
             "next.reward": {"dtype": "float32", **scalar},
             "next.done": {"dtype": "bool", **scalar},
             "next.success": {"dtype": "bool", **scalar},
+            "seed": {"dtype": "int64", **scalar},  # the episode's reset seed: rebuilds its exact initial state
         }
 
 
 class LeRobotWriter:
-    """Appends episodes to a LeRobot dataset at ``root`` (built in ``root + '.partial'`` until closed)."""
+    """Appends episodes to a LeRobot dataset at ``root``; ``commit()`` makes them durable and readable.
 
-    def __init__(self, root: str, schema: LeRobotSchema) -> None:
-        if os.path.exists(root):
-            raise FileExistsError(f"{root} already exists")
-        self.root = root
-        self.partial = root + ".partial"
-        shutil.rmtree(self.partial, ignore_errors=True)
+    lerobot keeps a parquet writer open until ``finalize()``, so an unfinalized dataset is unreadable.
+    A commit finalizes, records the committed files and the three metadata files lerobot rewrites
+    (``meta/mimicrec_commit.json``), and points lerobot at new files for the next episodes (its own
+    resume mechanism), so committed files are never written again. After a crash inside a commit,
+    ``rollback`` restores the last committed state; ``close`` drops the journal.
+    """
+
+    def __init__(self, root: str, schema: LeRobotSchema, resume: bool = False) -> None:
+        self.root = Path(root)
         self.schema = schema
         self.dataset = None
-
-    def _create(self, episode: Episode) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from lerobot.datasets.lerobot_dataset import LeRobotDataset
-
-        quiet_lerobot()
-        self.dataset = LeRobotDataset.create(
-            repo_id=self.schema.repo_id, fps=self.schema.fps, root=self.partial,
-            robot_type=self.schema.robot_type, use_videos=True,
-            features=self.schema.features(episode.obs, episode.actions.shape[-1]),
-        )
+        self.count = self.pending = 0
+        if resume and self.root.exists():
+            if rollback(self.root):
+                self.dataset = _open_existing(self.root, schema.repo_id)
+                self.count = self.dataset.meta.total_episodes
+        elif self.root.exists():
+            raise FileExistsError(f"{root} already exists")
 
     def write(self, episode: Episode) -> None:
-        """Add every frame of ``episode`` and save it as one LeRobot episode."""
+        """Add every frame of ``episode`` and save it as one LeRobot episode (durable at the next commit)."""
         if self.dataset is None:
             self._create(episode)
         state = np.concatenate([episode.obs[k] for k in self.schema.state_keys], axis=-1)
@@ -86,23 +90,136 @@ class LeRobotWriter:
                 "next.reward": np.array([episode.rewards[t]], dtype=np.float32),
                 "next.done": np.array([bool(episode.dones[t])]),
                 "next.success": np.array([bool(episode.successes[t])]),
+                "seed": np.array([episode.seed], dtype=np.int64),
                 "task": self.schema.instruction,
                 **{self.schema.video_key(cam): episode.obs[f"{cam}_image"][t] for cam in self.schema.camera_names},
             })
         self.dataset.save_episode(parallel_encoding=False)  # in-process: no pool per episode, our log filters apply
+        drop_realtime_priority()
+        self.count += 1
+        self.pending += 1
+
+    def commit(self) -> None:
+        """Finalize the files written since the last commit and journal the committed state."""
+        if not self.pending:
+            return
+        self.dataset.finalize()
+        _write_journal(self.root, self.count)
+        _continue_in_new_files(self.dataset)
+        self.pending = 0
 
     def close(self) -> None:
-        """Finalize the parquet files and move the dataset to ``root``."""
-        if self.dataset is None:
-            raise ValueError("no episode was written; a LeRobot dataset needs at least one")
-        self.dataset.finalize()
-        os.replace(self.partial, self.root)
+        """Commit and drop the journal; a dataset that got no episode is removed."""
+        self.commit()
+        if self.count == 0:
+            shutil.rmtree(self.root, ignore_errors=True)
+            return
+        (self.root / JOURNAL).unlink(missing_ok=True)
 
     def abort(self) -> None:
-        """Drop the partial dataset."""
-        if self.dataset is not None:
+        """Drop the uncommitted episodes; the committed ones stay (a later ``close`` finishes them)."""
+        if self.pending and self.dataset is not None:
             self.dataset.finalize()
-        shutil.rmtree(self.partial, ignore_errors=True)
+            self.dataset = None
+        if not rollback(self.root):
+            shutil.rmtree(self.root, ignore_errors=True)
+        self.count -= self.pending
+        self.pending = 0
+
+    def _create(self, episode: Episode) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+        quiet_lerobot()
+        self.dataset = LeRobotDataset.create(
+            repo_id=self.schema.repo_id, fps=self.schema.fps, root=self.root,
+            robot_type=self.schema.robot_type, use_videos=True,
+            features=self.schema.features(episode.obs, episode.actions.shape[-1]),
+        )
+        _atomic_write(self.root / MIMICREC_META, json.dumps({"env_args": json.loads(self.schema.env_args)}).encode())
+        _write_journal(self.root, 0)  # a crash before the first commit rolls back to "nothing committed"
+
+
+JOURNAL = "meta/mimicrec_commit.json"
+MIMICREC_META = "meta/mimicrec.json"  # env_args, so that `mimicrec convert` can rebuild exact HDF5 states
+REWRITTEN = ("meta/info.json", "meta/stats.json", "meta/tasks.parquet")  # the files lerobot rewrites in place
+
+
+def _open_existing(root: Path, repo_id: str):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    quiet_lerobot()
+    return LeRobotDataset(repo_id, root=root)
+
+
+def _continue_in_new_files(dataset) -> None:
+    """Make lerobot start new data, metadata and video files at the next episode, as when it resumes.
+
+    lerobot resumes into new files when its ``latest_episode`` is unset, reading the indices to
+    continue from ``meta.episodes[-1]``; the last committed episode's metadata is exactly that row.
+    """
+    last = {key: value[0] if isinstance(value, list) else value for key, value in dataset.meta.latest_episode.items()}
+    dataset.latest_episode = None
+    dataset.meta.latest_episode = None
+    dataset.meta.episodes = [last]
+
+
+def _write_journal(root: Path, episodes: int) -> None:
+    files = {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*")
+             if p.is_file() and str(p.relative_to(root)) != JOURNAL}
+    saved = {name: base64.b64encode((root / name).read_bytes()).decode()
+             for name in REWRITTEN if (root / name).exists()}
+    _atomic_write(root / JOURNAL, json.dumps({"episodes": episodes, "files": files, "saved": saved}).encode())
+
+
+def rollback(root: Path) -> bool:
+    """Restore a LeRobot dataset written by mimicrec to its last commit; False if it never committed."""
+    journal = root / JOURNAL
+    if not journal.is_file():  # closed normally (the journal is dropped then), or not a dataset at all
+        return (root / "meta" / "info.json").is_file() and any((root / "meta" / "episodes").glob("*/*.parquet"))
+    state = json.loads(journal.read_text())
+    keep = set(state["files"]) | {JOURNAL}
+    for path in sorted(root.rglob("*"), reverse=True):
+        rel = str(path.relative_to(root))
+        if path.is_file() and rel not in keep:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    for name, data in state["saved"].items():
+        _atomic_write(root / name, base64.b64decode(data))
+    return state["episodes"] > 0
+
+
+def committed_data_files(root: Path) -> list[Path]:
+    """The data parquet files of the committed episodes (all of them once the dataset is closed)."""
+    journal = root / JOURNAL
+    if journal.is_file():
+        names = json.loads(journal.read_text())["files"]
+        return sorted(root / name for name in names if name.startswith("data/") and name.endswith(".parquet"))
+    return sorted((root / "data").glob("*/*.parquet"))
+
+
+def interrupted(root: Path) -> bool:
+    """Whether a mimicrec-written LeRobot dataset was not closed (a crash; ``--resume`` finishes it)."""
+    return (root / JOURNAL).is_file()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def drop_realtime_priority() -> None:
+    """Undo the real-time scheduling the SVT-AV1 encoder leaves on the calling thread when run as root.
+
+    libSvtAv1Enc switches its threads, and the thread that created the encoder, to SCHED_FIFO when it
+    may. Every process started afterwards (viewer, workers, subprocesses) would inherit it, and a
+    real-time process that busy-waits (pybullet's GUI does) starves the rest of the machine.
+    """
+    if hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) != os.SCHED_OTHER:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 def quiet_lerobot() -> None:
