@@ -7,6 +7,7 @@ seed and the spec, never on the number of workers or their timing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -42,6 +43,12 @@ class GenerateOptions:
     guarantee: bool | None = None
     cameras: list[dict] | None = None
     progress: bool = False
+    resume: str | None = None  # a generate run folder to continue
+    commit_every_s: float = 30.0  # a crash loses at most this much work (each commit starts new files)
+
+
+RUN_FILE = "run.json"  # what a run was started with; --resume continues from it
+RUN_OPTIONS = ("input_path", "seed", "config", "guarantee", "cameras")
 
 
 @dataclass
@@ -85,9 +92,22 @@ def check_options(opts: GenerateOptions) -> None:
         raise UsageError(f"--num-envs must be a positive integer, got {opts.num_envs}")
 
 
+def resumed_options(opts: GenerateOptions) -> GenerateOptions:
+    """``opts`` with the input, seed, spec and cameras of the run being resumed."""
+    if opts.resume is None:
+        return opts
+    if opts.out is not None or opts.input_path:
+        raise UsageError("--resume continues a run with its own input and folder; drop INPUT and --out")
+    path = Path(opts.resume) / RUN_FILE
+    if not path.is_file():
+        raise UsageError(f"{opts.resume}: no {RUN_FILE}; --resume takes a folder written by `mimicrec generate`")
+    return replace(opts, **{key: value for key, value in json.loads(path.read_text()).items() if key in RUN_OPTIONS})
+
+
 def generate(opts: GenerateOptions) -> GenerateReport:
-    """Generate demos from the annotated file ``opts.input_path`` into a new run folder."""
+    """Generate demos from the annotated file ``opts.input_path`` into a new run folder (or resume one)."""
     check_options(opts)
+    opts = resumed_options(opts)
     sources = load_sources(opts.input_path)
     if opts.cameras is not None:
         sources = replace(sources, env_kwargs={**sources.env_kwargs, "cameras": opts.cameras})
@@ -99,17 +119,48 @@ def generate(opts: GenerateOptions) -> GenerateReport:
     report = GenerateReport(seed=spec.generation.seed, num_envs=opts.num_envs, num_trials=opts.num_trials,
                             guarantee=guarantee, input_path=str(opts.input_path), spec=asdict(spec))
     start = time.perf_counter()
-    with output_dir(opts.out, "generate", keep_data=True) as out:
+    with _run_folder(opts, spec) as out:
         report.output_hdf5, report.output_lerobot = str(out / "generated.hdf5"), str(out / "lerobot")
-        with _writers(sources, report) as writers:
-            _run(sources, spec, opts, report, writers)
+        with _writers(sources, report, opts.resume is not None) as writers:
+            committed = _restore(report, writers) if opts.resume else set()
+            _run(sources, spec, opts, report, writers, committed)
         report.wall_time_s = time.perf_counter() - start
         report.demos_per_minute = 60.0 * report.num_successes / max(report.wall_time_s, 1e-9)
         _write_json(out / "report.json", asdict(report))
     return report
 
 
-def _writers(sources: SourceSet, report: GenerateReport) -> WriterGroup:
+@contextlib.contextmanager
+def _run_folder(opts: GenerateOptions, spec: MimicSpec) -> Iterator[Path]:
+    if opts.resume is not None:
+        yield Path(opts.resume)
+        return
+    with output_dir(opts.out, "generate", keep_data=True) as out:
+        started = {**{key: getattr(opts, key) for key in RUN_OPTIONS}, "seed": spec.generation.seed,
+                   "input_path": os.path.abspath(opts.input_path),
+                   "config": os.path.abspath(opts.config) if opts.config else None}
+        _write_json(out / RUN_FILE, started)
+        try:
+            yield out
+        except BaseException:
+            if [p.name for p in out.iterdir()] == [RUN_FILE]:  # nothing was committed: leave nothing behind
+                (out / RUN_FILE).unlink()
+            raise
+
+
+PROGRESS = ("num_attempts", "num_successes", "num_failures", "failures_per_subtask")
+
+
+def _restore(report: GenerateReport, writers: WriterGroup) -> set[int]:
+    """Counters of the resumed run as of its last commit; returns the attempt indices already saved."""
+    for key, value in (writers.hdf5.progress or {}).items():
+        setattr(report, key, value)
+    if report.num_attempts:
+        report.success_rate = report.num_successes / report.num_attempts
+    return writers.hdf5.committed_attrs("attempt_index")
+
+
+def _writers(sources: SourceSet, report: GenerateReport, resume: bool = False) -> WriterGroup:
     env = make_env(sources.env_id, **sources.env_kwargs).unwrapped
     try:
         schema = lerobot_schema(sources.env_id, env)
@@ -117,40 +168,45 @@ def _writers(sources: SourceSet, report: GenerateReport) -> WriterGroup:
         env.close()
     attrs = {"mimic_source": os.path.abspath(sources.path), "seed": report.seed}
     return dataset_writers(report.output_hdf5, report.output_lerobot, env_args(sources.env_id, sources.env_kwargs),
-                           schema, attrs)
+                           schema, attrs, resume=resume)
 
 
 def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: GenerateReport,
-         writers: WriterGroup) -> None:
+         writers: WriterGroup, committed: set[int]) -> None:
     max_failures = spec.max_failures(opts.num_trials)
-    with tqdm(total=opts.num_trials, desc="generate", unit="demo" if report.guarantee else "attempt",
+    if _finished(report, opts.num_trials):
+        return
+    done = report.num_successes if report.guarantee else report.num_attempts
+    with tqdm(total=opts.num_trials, initial=done, desc="generate", unit="demo" if report.guarantee else "attempt",
               disable=not opts.progress) as bar:
         last_commit = time.perf_counter()
-        for result in _ordered_results(sources, spec, opts.num_envs):
+        for result in _ordered_results(sources, spec, opts.num_envs, start=report.num_attempts):
             report.add(result)
-            if result.success:
+            if result.success and result.index not in committed:  # saved before a crash: counted, not repeated
                 writers.write(result.episode)
-            if time.perf_counter() - last_commit >= COMMIT_EVERY_S:
-                writers.commit()
+            if time.perf_counter() - last_commit >= opts.commit_every_s:
+                writers.commit(_progress(report))
                 last_commit = time.perf_counter()
             bar.update(1 if (result.success or not report.guarantee) else 0)
             bar.set_postfix(success=f"{report.success_rate:.0%}", attempts=report.num_attempts)
             if _finished(report, opts.num_trials):
-                return
+                break
             if report.num_failures >= max_failures:
                 report.stopped_by_failure_bound = True
                 break
+    writers.commit(_progress(report))
     if report.num_successes == 0:
         raise GenerationError(f"no attempt succeeded in {report.num_attempts} attempts (failures per subtask: "
                               f"{report.failures_per_subtask}); check the seed demos and the spec's offsets/noise")
 
 
+def _progress(report: GenerateReport) -> dict[str, Any]:
+    return {key: getattr(report, key) for key in PROGRESS}
+
+
 def _finished(report: GenerateReport, num_trials: int) -> bool:
     count = report.num_successes if report.guarantee else report.num_attempts
     return count >= num_trials
-
-
-COMMIT_EVERY_S = 30.0  # a crash loses at most this much generation; each commit starts new files
 
 
 # ------------------------------------------------------------------ workers
@@ -166,18 +222,18 @@ def _attempt_in_worker(index: int) -> AttemptResult:
     return run_attempt(_WORKER["env"], _WORKER["sources"], _WORKER["spec"], index)
 
 
-def _ordered_results(sources: SourceSet, spec: MimicSpec, num_envs: int) -> Iterator[AttemptResult]:
-    """Attempt results in index order 0, 1, 2, ... from ``num_envs`` workers (in-process when 1)."""
+def _ordered_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int = 0) -> Iterator[AttemptResult]:
+    """Attempt results in index order ``start``, ``start + 1``, ... from ``num_envs`` workers (in-process when 1)."""
     if num_envs == 1:
         _init_worker(sources, spec)
-        index = 0
+        index = start
         while True:
             yield _attempt_in_worker(index)
             index += 1
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(num_envs, mp_context=ctx, initializer=_init_worker, initargs=(sources, spec)) as pool:
         try:
-            yield from _drain_in_order(pool, window=2 * num_envs)
+            yield from _drain_in_order(pool, window=2 * num_envs, start=start)
         except BrokenProcessPool as err:
             raise GenerationError(f"a generation worker process died ({err}); "
                                   "rerun with --num-envs 1 to see its error") from err
@@ -185,9 +241,9 @@ def _ordered_results(sources: SourceSet, spec: MimicSpec, num_envs: int) -> Iter
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _drain_in_order(pool: ProcessPoolExecutor, window: int) -> Iterator[AttemptResult]:
-    pending: dict[int, Future] = {i: pool.submit(_attempt_in_worker, i) for i in range(window)}
-    next_submit, next_yield = window, 0
+def _drain_in_order(pool: ProcessPoolExecutor, window: int, start: int = 0) -> Iterator[AttemptResult]:
+    pending: dict[int, Future] = {i: pool.submit(_attempt_in_worker, i) for i in range(start, start + window)}
+    next_submit, next_yield = start + window, start
     while True:
         wait([pending[next_yield]], return_when=FIRST_COMPLETED)
         result = pending.pop(next_yield).result()

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from envs.errors import MimicrecError
+from envs.errors import MimicrecError, UsageError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -62,8 +62,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     guarantee = False if args.no_guarantee else None
     from recorder.tasks import camera_kwargs
 
-    rep = generate(GenerateOptions(args.input, args.num_trials, args.num_envs, args.seed, args.out, args.config,
-                                   guarantee, camera_kwargs(args.cameras, args.image_size), progress=not args.quiet))
+    if args.commit_every <= 0:
+        raise UsageError(f"--commit-every must be positive, got {args.commit_every}")
+    if not args.input and not args.resume:
+        raise UsageError("pass the annotated INPUT file, or --resume DIR to continue a run")
+    rep = generate(GenerateOptions(args.input or "", args.num_trials, args.num_envs, args.seed, args.out, args.config,
+                                   guarantee, camera_kwargs(args.cameras, args.image_size), progress=not args.quiet,
+                                   resume=args.resume, commit_every_s=args.commit_every))
     print(f"attempts {rep.num_attempts}, successes {rep.num_successes}, success rate {rep.success_rate:.1%}, "
           f"{rep.demos_per_minute:.1f} demos/min ({rep.wall_time_s:.1f} s, {rep.num_envs} envs)")
     print(f"  hdf5:    {rep.output_hdf5}\n  lerobot: {rep.output_lerobot}")
@@ -168,14 +173,18 @@ def _annotate_parser(subs) -> None:
 def _generate_parser(subs) -> None:
     sub = subs.add_parser("generate", help="generate new demos from annotated seeds",
                           description="Generate demos; --num-trials counts successes unless --no-guarantee.")
-    sub.add_argument("input", help="annotated HDF5 file from `mimicrec annotate`")
+    sub.add_argument("input", nargs="?", help="annotated HDF5 file from `mimicrec annotate` (not with --resume)")
     sub.add_argument("--num-trials", type=int, required=True,
-                     help="successful demos wanted (attempts with --no-guarantee)")
+                     help="successful demos wanted (attempts with --no-guarantee); with --resume, the run's total")
     sub.add_argument("--num-envs", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
     sub.add_argument("--no-guarantee", action="store_true", help="stop after N attempts instead of N successes")
     sub.add_argument("--seed", type=int, help="generation seed (default: the spec's generation.seed)")
     sub.add_argument("--config", help="Mimic spec (default: configs/<Task>/mimic.yaml)")
     sub.add_argument("--out", help="output folder (default: next datasets/generate_NNN)")
+    sub.add_argument("--resume", metavar="DIR", help="continue a run killed or stopped in DIR (same input, seed, "
+                                                     "spec) to --num-trials; no demo is lost or repeated")
+    sub.add_argument("--commit-every", type=float, default=30.0, metavar="S",
+                     help="commit both datasets every S seconds; a crash loses at most that (default: %(default)s)")
     _add_camera_flags(sub)
     sub.set_defaults(handler=_cmd_generate)
 

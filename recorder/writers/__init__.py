@@ -26,8 +26,8 @@ class EpisodeWriter(Protocol):
     def write(self, episode: Episode) -> None:
         """Append one episode."""
 
-    def commit(self) -> None:
-        """Make the episodes written so far durable and readable."""
+    def commit(self, progress: dict | None = None) -> None:
+        """Make the episodes written so far durable and readable (with the run's ``progress``)."""
 
     def close(self) -> None:
         """Commit and finish the dataset."""
@@ -53,10 +53,15 @@ class WriterGroup:
             writer.write(episode)
         self.count += 1
 
-    def commit(self) -> None:
-        """Commit every writer, in order."""
+    def commit(self, progress: dict | None = None) -> None:
+        """Commit every writer, in order (HDF5 first); ``progress`` goes into the HDF5 index."""
         for writer in self.writers:
-            writer.commit()
+            writer.commit(progress)
+
+    @property
+    def hdf5(self) -> RobomimicHDF5Writer:
+        """The group's HDF5 writer."""
+        return next(w for w in self.writers if isinstance(w, RobomimicHDF5Writer))
 
     def close(self) -> None:
         """Close every writer."""

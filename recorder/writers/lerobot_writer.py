@@ -99,7 +99,7 @@ class LeRobotWriter:
         self.count += 1
         self.pending += 1
 
-    def commit(self) -> None:
+    def commit(self, progress: dict | None = None) -> None:  # noqa: ARG002  (progress lives in the HDF5 index)
         """Finalize the files written since the last commit and journal the committed state."""
         if not self.pending:
             return

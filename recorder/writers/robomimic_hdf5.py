@@ -45,6 +45,19 @@ class RobomimicHDF5Writer:
         self.parts.mkdir(parents=True, exist_ok=True)
 
     @property
+    def progress(self) -> dict | None:
+        """The progress stored by the last commit (a resumed run's starting point), if any."""
+        return json.loads(self.attrs["progress"]) if "progress" in self.attrs else None
+
+    def committed_attrs(self, key: str) -> set:
+        """The values of a demo attribute (e.g. ``attempt_index``) over every committed demo."""
+        values = set()
+        for part in dict.fromkeys(part for _, part in self.links):
+            with h5py.File(self.parts / part, "r") as file:
+                values |= {v.attrs[key].item() for v in file["data"].values() if key in v.attrs}
+        return values
+
+    @property
     def count(self) -> int:
         """Demos written so far (committed or not)."""
         return len(self.links) + len(self.pending)
@@ -58,9 +71,17 @@ class RobomimicHDF5Writer:
         self.pending.append(name)
         self.pending_total += len(episode)
 
-    def commit(self) -> None:
-        """Seal the open part file (rename) and atomically replace the index to link its demos."""
+    def commit(self, progress: dict | None = None) -> None:
+        """Seal the open part file (rename) and atomically replace the index to link its demos.
+
+        ``progress`` (the run's counters at this point) is stored with the links, in the same atomic
+        replace, as the JSON attribute ``data.attrs["progress"]``: a resumed run starts from it.
+        """
+        if progress is not None:
+            self.attrs["progress"] = json.dumps(progress)
         if self.part is None:
+            if progress is not None and self.links:
+                self._write_atomically(self._write_index)
             return
         self.part.close()
         self.part = None
@@ -123,6 +144,10 @@ class RobomimicHDF5Writer:
         """Continue an interrupted run: every sealed part counts, whatever the index says."""
         for stale in self.parts.glob("*.partial"):
             stale.unlink()
+        if self.path.exists():
+            with h5py.File(self.path, "r") as file:
+                if "progress" in file["data"].attrs:
+                    self.attrs["progress"] = file["data"].attrs["progress"]
         if self.path.exists() and not self.parts.is_dir():  # a finished (compacted) file: re-open it as a part
             self.parts.mkdir()
             os.replace(self.path, self.parts / "part_00000.hdf5")
