@@ -22,6 +22,7 @@ from typing import Any
 from tqdm import tqdm
 
 from augment.generator import AttemptResult, run_attempt
+from augment.report_plot import AttemptTrace, write_report_png
 from augment.source import SourceSet, load_sources
 from augment.spec import MimicSpec, load_mimic_spec, with_seed
 from envs.errors import ConfigError, GenerationError, UsageError
@@ -43,12 +44,13 @@ class GenerateOptions:
     guarantee: bool | None = None
     cameras: list[dict] | None = None
     progress: bool = False
+    keep_failed: bool | None = None  # None: the spec's generation.keep_failed
     resume: str | None = None  # a generate run folder to continue
     commit_every_s: float = 30.0  # a crash loses at most this much work (each commit starts new files)
 
 
 RUN_FILE = "run.json"  # what a run was started with; --resume continues from it
-RUN_OPTIONS = ("input_path", "seed", "config", "guarantee", "cameras")
+RUN_OPTIONS = ("input_path", "seed", "config", "guarantee", "cameras", "keep_failed")
 
 
 @dataclass
@@ -67,6 +69,8 @@ class GenerateReport:
     num_trials: int = 0
     guarantee: bool = True
     stopped_by_failure_bound: bool = False
+    keep_failed: bool = False
+    num_failed_kept: int = 0
     input_path: str = ""
     output_hdf5: str = ""
     output_lerobot: str = ""
@@ -116,18 +120,39 @@ def generate(opts: GenerateOptions) -> GenerateReport:
         raise ConfigError(f"{spec.task}: generation with {len(spec.eefs)} end effectors is not supported yet; "
                           "use a single-arm spec")
     guarantee = spec.generation.guarantee if opts.guarantee is None else opts.guarantee
+    keep_failed = spec.generation.keep_failed if opts.keep_failed is None else opts.keep_failed
     report = GenerateReport(seed=spec.generation.seed, num_envs=opts.num_envs, num_trials=opts.num_trials,
-                            guarantee=guarantee, input_path=str(opts.input_path), spec=asdict(spec))
-    start = time.perf_counter()
+                            guarantee=guarantee, keep_failed=keep_failed, input_path=str(opts.input_path),
+                            spec=asdict(spec))
+    start, trace = time.perf_counter(), AttemptTrace()
     with _run_folder(opts, spec) as out:
         report.output_hdf5, report.output_lerobot = str(out / "generated.hdf5"), str(out / "lerobot")
-        with _writers(sources, report, opts.resume is not None) as writers:
-            committed = _restore(report, writers) if opts.resume else set()
-            _run(sources, spec, opts, report, writers, committed)
+        sinks = _Sinks(sources, report, out, opts.resume is not None)
+        try:
+            committed = _restore(report, sinks) if opts.resume else set()
+            _run(sources, spec, opts, report, sinks, committed, trace)
+        except (GenerationError, KeyboardInterrupt):  # a run that ends early keeps and finishes what it made
+            sinks.commit(_progress(report))
+            sinks.close()
+            raise
+        except BaseException:
+            sinks.abort()
+            raise
+        sinks.close()
         report.wall_time_s = time.perf_counter() - start
         report.demos_per_minute = 60.0 * report.num_successes / max(report.wall_time_s, 1e-9)
-        _write_json(out / "report.json", asdict(report))
+        _write_reports(out, report, trace, spec, resumed=opts.resume is not None)
     return report
+
+
+def _write_reports(out: Path, report: GenerateReport, trace: AttemptTrace, spec: MimicSpec, resumed: bool) -> None:
+    """``report.json`` (every counter and the spec) and ``report.png`` (this process's attempts)."""
+    _write_json(out / "report.json", asdict(report))
+    session = "this session's " if resumed else ""
+    subtasks = len(next(iter(spec.eefs.values())).subtasks)
+    write_report_png(out / "report.png", trace, report.failures_per_subtask, subtasks,
+                     f"{spec.task}: {report.num_successes} demos from {report.num_attempts} attempts "
+                     f"({report.success_rate:.1%}); plots: {session}{len(trace.success)} attempts")
 
 
 @contextlib.contextmanager
@@ -151,28 +176,69 @@ def _run_folder(opts: GenerateOptions, spec: MimicSpec) -> Iterator[Path]:
 PROGRESS = ("num_attempts", "num_successes", "num_failures", "failures_per_subtask")
 
 
-def _restore(report: GenerateReport, writers: WriterGroup) -> set[int]:
+def _restore(report: GenerateReport, sinks: _Sinks) -> set[int]:
     """Counters of the resumed run as of its last commit; returns the attempt indices already saved."""
-    for key, value in (writers.hdf5.progress or {}).items():
+    for key, value in (sinks.kept.hdf5.progress or {}).items():
         setattr(report, key, value)
     if report.num_attempts:
         report.success_rate = report.num_successes / report.num_attempts
-    return writers.hdf5.committed_attrs("attempt_index")
+    return set().union(*(group.hdf5.committed_attrs("attempt_index") for group in sinks.groups))
 
 
-def _writers(sources: SourceSet, report: GenerateReport, resume: bool = False) -> WriterGroup:
-    env = make_env(sources.env_id, **sources.env_kwargs).unwrapped
-    try:
-        schema = lerobot_schema(sources.env_id, env)
-    finally:
-        env.close()
-    attrs = {"mimic_source": os.path.abspath(sources.path), "seed": report.seed}
-    return dataset_writers(report.output_hdf5, report.output_lerobot, env_args(sources.env_id, sources.env_kwargs),
-                           schema, attrs, resume=resume)
+class _Sinks:
+    """The run's writers: successes, and (with ``keep_failed``) failures under ``failed/``."""
+
+    def __init__(self, sources: SourceSet, report: GenerateReport, out: Path, resume: bool) -> None:
+        env = make_env(sources.env_id, **sources.env_kwargs).unwrapped
+        try:
+            schema = lerobot_schema(sources.env_id, env)
+        finally:
+            env.close()
+        attrs = {"mimic_source": os.path.abspath(sources.path), "seed": report.seed}
+        args = env_args(sources.env_id, sources.env_kwargs)
+        self.kept = dataset_writers(report.output_hdf5, report.output_lerobot, args, schema, attrs, resume=resume)
+        self.failed = None
+        if report.keep_failed:
+            (out / "failed").mkdir(exist_ok=True)
+            self.failed = dataset_writers(str(out / "failed" / "generated.hdf5"), str(out / "failed" / "lerobot"),
+                                          args, schema, attrs, resume=resume)
+            report.num_failed_kept = self.failed.count
+
+    @property
+    def groups(self) -> list[WriterGroup]:
+        """The writer groups in use."""
+        return [g for g in (self.kept, self.failed) if g is not None]
+
+    def file(self, result: AttemptResult, report: GenerateReport) -> None:
+        """Write a success, or a failure (with the subtask it failed at) when failures are kept."""
+        if result.success:
+            self.kept.write(result.episode)
+        elif self.failed is not None:
+            episode = replace(result.episode, attrs={**result.episode.attrs, "failed_subtask": result.failed_subtask})
+            self.failed.write(episode)
+            report.num_failed_kept += 1
+
+    def commit(self, progress: dict[str, Any]) -> None:
+        """Commit the failures first, then the successes with the run's progress."""
+        for group in reversed(self.groups):
+            group.commit(progress)
+
+    def close(self) -> None:
+        """Finish every dataset; an empty failed/ folder is removed."""
+        for group in self.groups:
+            group.close()
+        folder = Path(self.kept.hdf5.path).parent / "failed"
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+    def abort(self) -> None:
+        """Drop what was not committed."""
+        for group in self.groups:
+            group.abort()
 
 
 def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: GenerateReport,
-         writers: WriterGroup, committed: set[int]) -> None:
+         sinks: _Sinks, committed: set[int], trace: AttemptTrace) -> None:
     max_failures = spec.max_failures(opts.num_trials)
     if _finished(report, opts.num_trials):
         return
@@ -182,22 +248,30 @@ def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: Gen
         last_commit = time.perf_counter()
         for result in _ordered_results(sources, spec, opts.num_envs, start=report.num_attempts):
             report.add(result)
-            if result.success and result.index not in committed:  # saved before a crash: counted, not repeated
-                writers.write(result.episode)
+            trace.add(result)
+            if result.index not in committed:  # saved before a crash: counted, not repeated
+                sinks.file(result, report)
             if time.perf_counter() - last_commit >= opts.commit_every_s:
-                writers.commit(_progress(report))
+                sinks.commit(_progress(report))
                 last_commit = time.perf_counter()
             bar.update(1 if (result.success or not report.guarantee) else 0)
-            bar.set_postfix(success=f"{report.success_rate:.0%}", attempts=report.num_attempts)
+            bar.set_postfix_str(_live_status(report))
             if _finished(report, opts.num_trials):
                 break
             if report.num_failures >= max_failures:
                 report.stopped_by_failure_bound = True
                 break
-    writers.commit(_progress(report))
+    sinks.commit(_progress(report))
     if report.num_successes == 0:
         raise GenerationError(f"no attempt succeeded in {report.num_attempts} attempts (failures per subtask: "
                               f"{report.failures_per_subtask}); check the seed demos and the spec's offsets/noise")
+
+
+def _live_status(report: GenerateReport) -> str:
+    """``attempts 40, success 85%, failed at subtask 3: 5, 1: 1`` (tqdm adds rate and ETA)."""
+    where = ", ".join(f"{k}: {v}" for k, v in sorted(report.failures_per_subtask.items(), key=lambda kv: -kv[1]))
+    return f"attempts {report.num_attempts}, success {report.success_rate:.0%}" + \
+        (f", failed at subtask {where}" if where else "")
 
 
 def _progress(report: GenerateReport) -> dict[str, Any]:

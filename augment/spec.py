@@ -85,8 +85,6 @@ def validate_spec(spec: MimicSpec, where: str) -> None:
             _validate_subtask(sub, f"{where}: eefs.{eef}.subtasks[{i}]", last=i == len(eef_spec.subtasks) - 1)
     if spec.generation.max_num_failures is not None and spec.generation.max_num_failures < 0:
         raise ConfigError(f"{where}: generation.max_num_failures must be >= 0")
-    if spec.generation.keep_failed:
-        raise ConfigError(f"{where}: generation.keep_failed: true is not supported yet; set it to false")
 
 
 def _validate_subtask(sub: SubtaskSpec, where: str, last: bool) -> None:

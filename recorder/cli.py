@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from envs.errors import MimicrecError, UsageError
 
@@ -68,10 +69,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         raise UsageError("pass the annotated INPUT file, or --resume DIR to continue a run")
     rep = generate(GenerateOptions(args.input or "", args.num_trials, args.num_envs, args.seed, args.out, args.config,
                                    guarantee, camera_kwargs(args.cameras, args.image_size), progress=not args.quiet,
-                                   resume=args.resume, commit_every_s=args.commit_every))
+                                   keep_failed=True if args.keep_failed else None, resume=args.resume,
+                                   commit_every_s=args.commit_every))
     print(f"attempts {rep.num_attempts}, successes {rep.num_successes}, success rate {rep.success_rate:.1%}, "
           f"{rep.demos_per_minute:.1f} demos/min ({rep.wall_time_s:.1f} s, {rep.num_envs} envs)")
     print(f"  hdf5:    {rep.output_hdf5}\n  lerobot: {rep.output_lerobot}")
+    if rep.keep_failed:
+        print(f"  failed:  {rep.num_failed_kept} failures kept in {Path(rep.output_hdf5).parent / 'failed'} "
+              "(attr failed_subtask: where each failed)")
     if rep.stopped_by_failure_bound:
         print(f"mimicrec generate: error: stopped after {rep.num_failures} failures (the failure bound); "
               "the successes so far are saved; raise generation.max_num_failures or check the seeds",
@@ -181,6 +186,8 @@ def _generate_parser(subs) -> None:
     sub.add_argument("--seed", type=int, help="generation seed (default: the spec's generation.seed)")
     sub.add_argument("--config", help="Mimic spec (default: configs/<Task>/mimic.yaml)")
     sub.add_argument("--out", help="output folder (default: next datasets/generate_NNN)")
+    sub.add_argument("--keep-failed", action="store_true",
+                     help="also save failed attempts to DIR/failed/ (default: the spec's generation.keep_failed)")
     sub.add_argument("--resume", metavar="DIR", help="continue a run killed or stopped in DIR (same input, seed, "
                                                      "spec) to --num-trials; no demo is lost or repeated")
     sub.add_argument("--commit-every", type=float, default=30.0, metavar="S",

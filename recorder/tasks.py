@@ -50,7 +50,10 @@ def lerobot_schema(env_id: str, env: TabletopEnv) -> LeRobotSchema:
                          env_state_keys=config.observation.env_state_keys,
                          action_names=action_names(env),
                          camera_names=tuple(spec.name for spec in env.camera_specs),
-                         env_args=json.dumps(env_args(env_id, env.env_kwargs)))
+                         env_args=json.dumps(env_args(env_id, env.env_kwargs)),
+                         recording=json.dumps({"instruction": config.recording.instruction,
+                                               "robot_type": config.recording.robot_type,
+                                               "extra": config.recording.extra}))
 
 
 def action_names(env: TabletopEnv) -> tuple[str, ...]:

@@ -33,7 +33,7 @@ def test_default_spec_loads():
     (lambda d: d["eefs"]["robot0"]["subtasks"][0].update(term_offset_range=[5, 1]), "term_offset_range"),
     (lambda d: d["eefs"]["robot0"]["subtasks"][1].update(term_signal=None), "term_signal is required"),
     (lambda d: d.pop("task"), "missing required key 'task'"),
-    (lambda d: d["generation"].update(keep_failed=True), "keep_failed: true is not supported yet"),
+    (lambda d: d["generation"].update(keep_failed="no"), "generation.keep_failed: expected true or false"),
 ])
 def test_bad_spec_names_file_and_key(tmp_path, mutate, fragment):
     path = write_spec(tmp_path, mutate)

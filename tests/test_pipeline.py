@@ -29,6 +29,10 @@ def test_generation_counts_and_report(generated):
     for key in ("num_attempts", "num_successes", "success_rate", "wall_time_s", "seed", "num_envs"):
         assert key in saved
     assert saved["num_envs"] == 2 and saved["seed"] == 5
+    from PIL import Image
+
+    with Image.open(root / "k2" / "report.png") as image:  # three panels side by side
+        assert image.format == "PNG" and image.width > 2 * image.height
 
 
 def test_same_seed_same_data_for_any_worker_count(generated):
@@ -117,3 +121,23 @@ def test_two_arm_demos_annotate_per_arm_and_generation_refuses_clearly(tmp_path)
     with pytest.raises(ConfigError, match="2 end effectors"):
         generate(GenerateOptions(str(tmp_path / "ann.hdf5"), 1, out=str(tmp_path / "gen")))
     assert not (tmp_path / "gen").exists()
+
+
+def test_keep_failed_saves_failures_with_the_subtask_they_failed_at(annotated, tmp_path):
+    import yaml
+
+    from augment.spec import task_config_dir
+
+    spec = yaml.safe_load(open(task_config_dir("mimicrec/StackThree-v0") / "mimic.yaml"))
+    spec["eefs"]["robot0"]["subtasks"][-1]["action_noise"] = 3.0  # the last subtask always fails
+    config = tmp_path / "last_fails.yaml"
+    config.write_text(yaml.safe_dump(spec))
+    from envs.errors import GenerationError
+
+    with pytest.raises(GenerationError, match=r"no attempt succeeded in 3 attempts \(failures per subtask: \{'3': 3\}"):
+        generate(GenerateOptions(str(annotated), 3, num_envs=1, seed=2, out=str(tmp_path / "g"), config=str(config),
+                                 guarantee=False, keep_failed=True))
+    with h5py.File(tmp_path / "g" / "failed" / "generated.hdf5", "r") as f:
+        assert [f["data"][d].attrs["failed_subtask"] for d in ("demo_0", "demo_1", "demo_2")] == [3, 3, 3]
+        assert not any(f["data"][d].attrs["success"] for d in f["data"])
+    assert not (tmp_path / "g" / "generated.hdf5").exists()

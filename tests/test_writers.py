@@ -64,3 +64,15 @@ def test_lerobot_dataset_loads_and_matches_hdf5(recorded):
     assert frame["observation.environment_state"].shape == (30,)
     last = ds[len(ds) - 1]
     assert bool(last["next.done"]) and bool(last["next.success"])
+
+
+def test_recording_metadata_from_the_task_config_in_both_formats(recorded):
+    from envs.task_config import load_task_config
+
+    config = load_task_config("StackThree").recording
+    with h5py.File(recorded.hdf5_path, "r") as f:
+        stored = json.loads(f["data"].attrs["recording"])
+    lerobot = json.loads((recorded.lerobot_path / "meta" / "mimicrec.json").read_text())
+    for meta in (stored, lerobot["recording"]):
+        assert meta == {"instruction": config.instruction, "robot_type": config.robot_type, "extra": config.extra}
+    assert lerobot["env_args"]["env_name"] == "mimicrec/StackThree-v0"

@@ -86,7 +86,7 @@ class WriterGroup:
 def dataset_writers(hdf5_path: str, lerobot_root: str, env_args: dict, schema: LeRobotSchema,
                     attrs: dict | None = None, resume: bool = False) -> WriterGroup:
     """Both writers of a run; with ``resume``, continue an interrupted run (LeRobot catches up from HDF5)."""
-    hdf5 = RobomimicHDF5Writer(hdf5_path, env_args, attrs, resume=resume)
+    hdf5 = RobomimicHDF5Writer(hdf5_path, env_args, {"recording": schema.recording, **(attrs or {})}, resume=resume)
     lerobot = LeRobotWriter(lerobot_root, schema, resume=resume)
     if resume and lerobot.count < hdf5.count:
         for episode in read_episodes(hdf5_path, start=lerobot.count):

@@ -29,6 +29,7 @@ class LeRobotSchema:
     action_names: tuple[str, ...]
     camera_names: tuple[str, ...] = ()
     env_args: str = "{}"  # JSON of the robomimic env_args, stored in meta/mimicrec.json
+    recording: str = "{}"  # JSON of the task config's recording metadata (instruction, robot type, extra)
 
     def video_key(self, camera: str) -> str:
         """LeRobot feature name of a camera's video."""
@@ -136,7 +137,8 @@ class LeRobotWriter:
             robot_type=self.schema.robot_type, use_videos=True,
             features=self.schema.features(episode.obs, episode.actions.shape[-1]),
         )
-        _atomic_write(self.root / MIMICREC_META, json.dumps({"env_args": json.loads(self.schema.env_args)}).encode())
+        meta = {"env_args": json.loads(self.schema.env_args), "recording": json.loads(self.schema.recording)}
+        _atomic_write(self.root / MIMICREC_META, json.dumps(meta).encode())
         _write_journal(self.root, 0)  # a crash before the first commit rolls back to "nothing committed"
 
 

@@ -1,0 +1,75 @@
+"""``report.png`` of a generate run: success by subtask, object positions tried vs accepted, episode lengths."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from augment.generator import AttemptResult
+
+
+@dataclass
+class AttemptTrace:
+    """What the plot needs of every attempt this process ran: where the objects started, how it ended."""
+
+    object_xy: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    success: list[bool] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+
+    def add(self, result: AttemptResult) -> None:
+        """Record one attempt (its objects' initial x/y, success, length)."""
+        info = result.episode.datagen_info
+        for name, poses in (info.object_poses.items() if info is not None else ()):
+            self.object_xy.setdefault(name, []).append((float(poses[0][0, 3]), float(poses[0][1, 3])))
+        self.success.append(bool(result.success))
+        self.lengths.append(len(result.episode))
+
+
+def write_report_png(path: Path, trace: AttemptTrace, failures_per_subtask: dict[str, int],
+                     num_subtasks: int, title: str) -> None:
+    """Three panels, written atomically: reached-subtask rates, start positions, length histogram."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    _subtask_panel(axes[0], failures_per_subtask, num_subtasks, len(trace.success))
+    _positions_panel(axes[1], trace)
+    _lengths_panel(axes[2], trace)
+    fig.suptitle(title)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".partial.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _subtask_panel(ax, failures: dict[str, int], num_subtasks: int, attempts: int) -> None:
+    failed_before = np.cumsum([failures.get(str(k), 0) for k in range(num_subtasks)])
+    passed = [(attempts - f) / max(attempts, 1) for f in failed_before]
+    ax.bar(range(num_subtasks), passed, color="tab:green")
+    ax.set(xticks=range(num_subtasks), ylim=(0, 1), xlabel="subtask", ylabel="fraction of attempts completing it",
+           title=f"success by subtask ({attempts} attempts)")
+
+
+def _positions_panel(ax, trace: AttemptTrace) -> None:
+    ok = np.asarray(trace.success, dtype=bool)
+    for i, (name, xy) in enumerate(trace.object_xy.items()):
+        xy = np.asarray(xy)
+        ax.scatter(xy[ok, 0], xy[ok, 1], s=10, color=f"C{i}", alpha=0.5, label=f"{name} accepted")
+        ax.scatter(xy[~ok, 0], xy[~ok, 1], s=30, color=f"C{i}", marker="x", label=f"{name} failed")
+    ax.set(xlabel="x (m)", ylabel="y (m)", title="object start positions: accepted vs failed", aspect="equal")
+    ax.legend(fontsize=7, markerscale=2)
+
+
+def _lengths_panel(ax, trace: AttemptTrace) -> None:
+    ok = np.asarray(trace.success, dtype=bool)
+    lengths = np.asarray(trace.lengths)
+    ax.hist([lengths[ok], lengths[~ok]], bins=20, stacked=True, label=["accepted", "failed"],
+            color=["tab:green", "tab:red"])
+    ax.set(xlabel="episode length (steps)", ylabel="attempts", title="episode lengths")
+    ax.legend()
