@@ -63,7 +63,7 @@ def _positions_panel(ax, trace: AttemptTrace) -> None:
         ax.scatter(xy[ok, 0], xy[ok, 1], s=10, color=f"C{i}", alpha=0.5, label=f"{name} accepted")
         ax.scatter(xy[~ok, 0], xy[~ok, 1], s=30, color=f"C{i}", marker="x", label=f"{name} failed")
     ax.set(xlabel="x (m)", ylabel="y (m)", title="object start positions: accepted vs failed", aspect="equal")
-    ax.legend(fontsize=7, markerscale=2)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
 
 
 def _lengths_panel(ax, trace: AttemptTrace) -> None:

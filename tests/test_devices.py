@@ -1,6 +1,7 @@
 """Devices: the keyboard for real (Xvfb + pynput + xdotool), SpaceMouse decoding, the registry."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,14 +83,27 @@ def _wait_for_line(log, text: str, proc: subprocess.Popen, timeout_s: float = 12
         time.sleep(0.1)
 
 
-def _type(display: str) -> None:
-    time.sleep(3.0)  # the software-GL viewer renders its first frames slowly
-    for key in ("q", "w"):
+def _steps_so_far(log) -> int:
+    """The step count of episode 1 in the recorder's live status line (updated every 5 steps)."""
+    counts = re.findall(r"episode 1, (\d+) steps", log.read_text())
+    return int(counts[-1]) if counts else 0
+
+
+def _wait_steps(log, steps: int, timeout_s: float = 60) -> None:
+    """Wait until the recorder has taken ``steps`` more steps (however slow the machine is)."""
+    start, deadline = _steps_so_far(log), time.monotonic() + timeout_s
+    while _steps_so_far(log) < start + steps and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _type(display: str, log) -> None:
+    _wait_steps(log, 10)  # the viewer is drawing and the loop is stepping
+    for key in ("q", "w"):  # each held for 10 steps
         _xdotool(display, "keydown", key)
-        time.sleep(1.0)
+        _wait_steps(log, 10)
         _xdotool(display, "keyup", key)
     _xdotool(display, "key", "k")
-    time.sleep(0.5)
+    _wait_steps(log, 5)
     _xdotool(display, "key", "Return")
     time.sleep(1.0)
     _xdotool(display, "key", "BackSpace")
@@ -105,12 +119,12 @@ def test_keyboard_records_what_was_typed(xserver, tmp_path):
     (a failure, kept with --keep-failed) holds exactly those motions."""
     out, log = tmp_path / "run", tmp_path / "record.log"
     with open(log, "w") as sink:  # a file, not a pipe: the viewer's chatter can never block the recorder
-        proc = subprocess.Popen([sys.executable, "-m", "recorder.cli", "record", "--device", "keyboard", "--quiet",
+        proc = subprocess.Popen([sys.executable, "-m", "recorder.cli", "record", "--device", "keyboard",
                                  "--task", "mimicrec/Lift-v0", "--keep-failed", "--out", str(out)],
                                 env={**os.environ, "DISPLAY": xserver}, stdout=sink, stderr=subprocess.STDOUT)
     try:
         _wait_for_line(log, "episode 1: recording", proc)  # viewer open, listener running, episode started
-        _type(xserver)
+        _type(xserver, log)
         proc.wait(timeout=60)
     finally:
         proc.kill()
@@ -122,6 +136,6 @@ def test_keyboard_records_what_was_typed(xserver, tmp_path):
         eef = f["data/demo_0/obs/robot0_eef_pos"][()]
     up, forward = np.flatnonzero(actions[:, 2] > 0.1), np.flatnonzero(actions[:, 0] > 0.1)
     trace = f"{len(actions)} steps; up at steps {up}, forward at steps {forward}"
-    assert len(up) >= 5 and len(forward) >= 5, trace  # each key held 1 s at 20 Hz
+    assert len(up) >= 5 and len(forward) >= 5, trace  # each key held for 10 steps
     assert actions[0, 6] == -1.0 and actions[-1, 6] == 1.0  # gripper toggled closed by K
     assert eef[-1, 2] - eef[0, 2] > 0.05 and eef[-1, 0] - eef[0, 0] > 0.05
