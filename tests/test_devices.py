@@ -139,3 +139,29 @@ def test_keyboard_records_what_was_typed(xserver, tmp_path):
     assert len(up) >= 5 and len(forward) >= 5, trace  # each key held for 10 steps
     assert actions[0, 6] == -1.0 and actions[-1, 6] == 1.0  # gripper toggled closed by K
     assert eef[-1, 2] - eef[0, 2] > 0.05 and eef[-1, 0] - eef[0, 0] > 0.05
+
+
+def test_tab_switches_arm_and_two_arm_tasks_are_driven_one_arm_at_a_time(make_task_env):
+    from recorder.devices.base import TeleopCommand, TeleopDevice
+
+    assert decode_keys(set(), ["tab"]).switch_arm and not decode_keys(set(), ["tab", "tab"]).switch_arm
+    up = TeleopCommand(dpos=np.array([0.0, 0.0, 1.0]))
+    script = [up] * 6 + [TeleopCommand(switch_arm=True)] + [up] * 6
+
+    class Scripted(TeleopDevice):  # a person pressing Q, then Tab, then Q again
+        def read(self) -> TeleopCommand:
+            return script.pop(0) if script else TeleopCommand()
+
+    env = make_task_env("mimicrec/BimanualLift-v0")
+    env.reset(seed=0)
+    device = Scripted()
+    device.start_episode(env)
+    start = {eef: env.get_robot_eef_pose(eef)[2, 3] for eef in env.eef_names}
+    heights = []
+    for _ in range(14):
+        step = device.step(env)
+        assert step.action.shape == env.action_space.shape
+        env.step(step.action)
+        heights.append({eef: env.get_robot_eef_pose(eef)[2, 3] - start[eef] for eef in env.eef_names})
+    assert heights[6]["robot0"] > 0.03 and abs(heights[6]["robot1"]) < 0.01  # only the first arm moved
+    assert heights[-1]["robot1"] > 0.03 and abs(heights[-1]["robot0"] - heights[6]["robot0"]) < 0.01

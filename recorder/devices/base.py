@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ import numpy as np
 from envs.errors import UsageError
 from envs.pose import axis_angle_to_mat, make_pose
 
+log = logging.getLogger(__name__)
 MAX_TELEOP_POS_STEP = 0.01  # m per control step at full deflection and sensitivity 1
 MAX_TELEOP_ROT_STEP = 0.05  # rad per control step at full deflection and sensitivity 1
 
@@ -47,6 +49,7 @@ class TeleopCommand:
     drot: np.ndarray = field(default_factory=lambda: np.zeros(3))
     toggle_gripper: bool = False
     events: frozenset[Event] = frozenset()
+    switch_arm: bool = False  # two-arm tasks: drive the next arm (the others hold their targets)
 
 
 class Device(ABC):
@@ -80,8 +83,9 @@ class TeleopDevice(Device):
         if sensitivity <= 0:
             raise UsageError(f"--sensitivity must be positive, got {sensitivity}")
         self.sensitivity = sensitivity
-        self.target: np.ndarray | None = None
-        self.gripper = -1.0
+        self.targets: dict[str, np.ndarray] = {}  # per end effector
+        self.grippers: dict[str, float] = {}
+        self.active = 0  # index of the arm being driven
         self._pending: frozenset[Event] = frozenset()
 
     @abstractmethod
@@ -89,16 +93,24 @@ class TeleopDevice(Device):
         """The command accumulated since the last call."""
 
     def start_episode(self, env) -> None:  # noqa: D102
-        self.target, self.gripper = env.get_robot_eef_pose(env.eef_names[0]), -1.0
+        self.targets = {eef: env.get_robot_eef_pose(eef) for eef in env.eef_names}
+        self.grippers = dict.fromkeys(env.eef_names, -1.0)
+        self.active = 0
         # drop motion pressed before the episode began (e.g. while the last one was saved), keep a quit
         self._pending = self.read().events & {Event.QUIT}
 
     def step(self, env) -> Step:  # noqa: D102
         command = self.read()
-        self.target = command_to_target(self.target, command, self.sensitivity)
+        eef = env.eef_names[self.active]
+        self.targets[eef] = command_to_target(self.targets[eef], command, self.sensitivity)
         if command.toggle_gripper:
-            self.gripper = -self.gripper
-        action = env.target_eef_pose_to_action(self.target, np.array([self.gripper]), env.eef_names[0])
+            self.grippers[eef] = -self.grippers[eef]
+        if command.switch_arm:
+            self.active = (self.active + 1) % len(env.eef_names)
+            log.warning("now driving %s", env.eef_names[self.active])
+        action = env.combine_arm_actions({name: env.target_eef_pose_to_action(self.targets[name],
+                                                                              np.array([self.grippers[name]]), name)
+                                          for name in env.eef_names})
         events, self._pending = command.events | self._pending, frozenset()
         return Step(action=action, events=events)
 

@@ -21,9 +21,11 @@ MOTION_KEYS = {
 }
 EVENT_KEYS = {"r": Event.DISCARD, "enter": Event.DONE, "backspace": Event.QUIT}
 TOGGLE_KEY = "k"
+SWITCH_KEY = "tab"
 KEYBOARD_BINDINGS = (
     ("W / S", "move +x / -x"), ("A / D", "move +y / -y"), ("Q / E", "move up / down"),
     ("Z / X", "roll"), ("T / G", "pitch"), ("C / V", "yaw"), ("K", "toggle the gripper"),
+    ("Tab", "drive the next arm (two-arm tasks)"),
     ("Enter", "episode done (kept if it succeeded)"), ("R", "discard the episode and reset"),
     ("Backspace", "quit (episodes saved so far are kept; Esc would close the viewer)"),
 )
@@ -37,7 +39,8 @@ def decode_keys(held: set[str], pressed: list[str]) -> TeleopCommand:
             pos_axis, rot_axis, sign = MOTION_KEYS[key]
             (dpos if pos_axis is not None else drot)[pos_axis if pos_axis is not None else rot_axis] += sign
     events = frozenset(EVENT_KEYS[key] for key in pressed if key in EVENT_KEYS)
-    return TeleopCommand(np.clip(dpos, -1, 1), np.clip(drot, -1, 1), pressed.count(TOGGLE_KEY) % 2 == 1, events)
+    return TeleopCommand(np.clip(dpos, -1, 1), np.clip(drot, -1, 1), pressed.count(TOGGLE_KEY) % 2 == 1, events,
+                         switch_arm=pressed.count(SWITCH_KEY) % 2 == 1)
 
 
 def key_name(key) -> str | None:
