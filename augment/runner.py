@@ -26,9 +26,9 @@ from augment.report_plot import AttemptTrace, write_report_png
 from augment.source import SourceSet, load_sources
 from augment.spec import MimicSpec, load_mimic_spec, with_seed
 from envs.errors import ConfigError, GenerationError, UsageError
-from recorder.paths import output_dir
+from recorder.paths import RUN_FILE, output_dir, read_run_file, write_atomically
 from recorder.tasks import env_args, lerobot_schema, make_env
-from recorder.writers import WriterGroup, dataset_writers
+from recorder.writers import RunDatasets
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,6 @@ class GenerateOptions:
     commit_every_s: float = 30.0  # a crash loses at most this much work (each commit starts new files)
 
 
-RUN_FILE = "run.json"  # what a run was started with; --resume continues from it
 RUN_OPTIONS = ("input_path", "seed", "config", "guarantee", "cameras", "keep_failed")
 
 
@@ -102,10 +101,8 @@ def resumed_options(opts: GenerateOptions) -> GenerateOptions:
         return opts
     if opts.out is not None or opts.input_path:
         raise UsageError("--resume continues a run with its own input and folder; drop INPUT and --out")
-    path = Path(opts.resume) / RUN_FILE
-    if not path.is_file():
-        raise UsageError(f"{opts.resume}: no {RUN_FILE}; --resume takes a folder written by `mimicrec generate`")
-    return replace(opts, **{key: value for key, value in json.loads(path.read_text()).items() if key in RUN_OPTIONS})
+    started = read_run_file(opts.resume, "generate")
+    return replace(opts, **{key: value for key, value in started.items() if key in RUN_OPTIONS})
 
 
 def generate(opts: GenerateOptions) -> GenerateReport:
@@ -185,8 +182,8 @@ def _restore(report: GenerateReport, sinks: _Sinks) -> set[int]:
     return set().union(*(group.hdf5.committed_attrs("attempt_index") for group in sinks.groups))
 
 
-class _Sinks:
-    """The run's writers: successes, and (with ``keep_failed``) failures under ``failed/``."""
+class _Sinks(RunDatasets):
+    """The run's datasets: successes, and (with ``keep_failed``) failures under ``failed/``."""
 
     def __init__(self, sources: SourceSet, report: GenerateReport, out: Path, resume: bool) -> None:
         env = make_env(sources.env_id, **sources.env_kwargs).unwrapped
@@ -195,46 +192,18 @@ class _Sinks:
         finally:
             env.close()
         attrs = {"mimic_source": os.path.abspath(sources.path), "seed": report.seed}
-        args = env_args(sources.env_id, sources.env_kwargs)
-        self.kept = dataset_writers(report.output_hdf5, report.output_lerobot, args, schema, attrs, resume=resume)
-        self.failed = None
-        if report.keep_failed:
-            (out / "failed").mkdir(exist_ok=True)
-            self.failed = dataset_writers(str(out / "failed" / "generated.hdf5"), str(out / "failed" / "lerobot"),
-                                          args, schema, attrs, resume=resume)
-            report.num_failed_kept = self.failed.count
-
-    @property
-    def groups(self) -> list[WriterGroup]:
-        """The writer groups in use."""
-        return [g for g in (self.kept, self.failed) if g is not None]
+        super().__init__(out, Path(report.output_hdf5).name, env_args(sources.env_id, sources.env_kwargs), schema,
+                         attrs, keep_failed=report.keep_failed, resume=resume)
+        report.num_failed_kept = self.failed.count if self.failed else 0
 
     def file(self, result: AttemptResult, report: GenerateReport) -> None:
         """Write a success, or a failure (with the subtask it failed at) when failures are kept."""
         if result.success:
-            self.kept.write(result.episode)
+            self.write(result.episode, kept=True)
         elif self.failed is not None:
-            episode = replace(result.episode, attrs={**result.episode.attrs, "failed_subtask": result.failed_subtask})
-            self.failed.write(episode)
+            attrs = {**result.episode.attrs, "failed_subtask": result.failed_subtask}
+            self.write(replace(result.episode, attrs=attrs), kept=False)
             report.num_failed_kept += 1
-
-    def commit(self, progress: dict[str, Any]) -> None:
-        """Commit the failures first, then the successes with the run's progress."""
-        for group in reversed(self.groups):
-            group.commit(progress)
-
-    def close(self) -> None:
-        """Finish every dataset; an empty failed/ folder is removed."""
-        for group in self.groups:
-            group.close()
-        folder = Path(self.kept.hdf5.path).parent / "failed"
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-
-    def abort(self) -> None:
-        """Drop what was not committed."""
-        for group in self.groups:
-            group.abort()
 
 
 def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: GenerateReport,
@@ -328,6 +297,4 @@ def _drain_in_order(pool: ProcessPoolExecutor, window: int, start: int = 0) -> I
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(data, indent=2, default=str))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 from envs.errors import UsageError
 
 DEFAULT_ROOT = "datasets"
+RUN_FILE = "run.json"  # what a record or generate run was started with; --resume continues from it
 
 
 def dataset_root() -> Path:
@@ -46,3 +48,18 @@ def output_dir(out: str | None, kind: str, keep_data: bool = False) -> Iterator[
         if created and not (keep_data and path.is_dir() and any(path.iterdir())):
             shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+def write_atomically(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: readers see old or new, never half."""
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
+def read_run_file(folder: str | Path, command: str) -> dict:
+    """The ``run.json`` of a run folder given to ``--resume``, or a ``UsageError`` naming the fix."""
+    path = Path(folder) / RUN_FILE
+    if not path.is_file():
+        raise UsageError(f"{folder}: no {RUN_FILE}; --resume takes a folder written by `mimicrec {command}`")
+    return json.loads(path.read_text())

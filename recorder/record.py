@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -25,9 +24,9 @@ import envs
 from envs.errors import GenerationError, UsageError
 from recorder.devices.base import Device, Event, make_device
 from recorder.episode import Episode, EpisodeBuilder
-from recorder.paths import output_dir
+from recorder.paths import RUN_FILE, output_dir, read_run_file, write_atomically
 from recorder.tasks import env_args, episode_seed, lerobot_schema, make_env
-from recorder.writers import WriterGroup, dataset_writers
+from recorder.writers import RunDatasets
 
 log = logging.getLogger(__name__)
 RECORD_STREAM = 0
@@ -56,7 +55,6 @@ class RecordOptions:
 
 
 SCENE_OPTIONS = ("env_id", "difficulty", "action_mode", "cameras", "seed", "keep_failed")
-RUN_FILE = "run.json"  # the run's scene options and progress, rewritten after every episode
 
 
 @dataclass(frozen=True)
@@ -134,53 +132,31 @@ def reached_success(episode: Episode) -> bool:
     return bool(episode.successes.any())
 
 
-class _Sinks:
-    """The run's writers: kept episodes, and (with ``keep_failed``) failed ones under ``failed/``."""
+class _Sinks(RunDatasets):
+    """The run's datasets (kept, and failed ones with ``keep_failed``) and its ``run.json``."""
 
     def __init__(self, out: Path, opts: RecordOptions, env, attempts: int = 0) -> None:
-        self.out, self.opts, self.attempts = out, opts, attempts
-        self.paths = out / "demos.hdf5", out / "lerobot"
-        self.kept = self._group(*self.paths, env)
-        self.failed = self._group(out / "failed" / "demos.hdf5", out / "failed" / "lerobot", env) \
-            if opts.keep_failed else None
+        super().__init__(out, "demos.hdf5", env_args(opts.env_id, env.env_kwargs), lerobot_schema(opts.env_id, env),
+                         keep_failed=opts.keep_failed, resume=opts.resume is not None)
+        self.opts, self.attempts = opts, attempts
         self.save_progress(attempts)
 
-    def _group(self, hdf5: Path, lerobot: Path, env) -> WriterGroup:
-        hdf5.parent.mkdir(parents=True, exist_ok=True)
-        return dataset_writers(str(hdf5), str(lerobot), env_args(self.opts.env_id, env.env_kwargs),
-                               lerobot_schema(self.opts.env_id, env), resume=self.opts.resume is not None)
-
     def file(self, episode: Episode, kept: bool) -> None:
-        """Write ``episode`` to the kept or failed datasets and commit it with the run's progress."""
-        group = self.kept if kept else self.failed
-        group.write(episode)
-        group.commit()
+        """Write ``episode`` to the kept or failed datasets and commit it."""
+        self.write(episode, kept)
+        self.commit()
 
     def save_progress(self, attempts: int) -> None:
         """Rewrite ``run.json``: the scene options (for ``--resume``) and the attempts made."""
         self.attempts = attempts
         state = {key: getattr(self.opts, key) for key in SCENE_OPTIONS}
-        state.update(attempts=attempts)
-        tmp = self.out / f"{RUN_FILE}.partial"
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, self.out / RUN_FILE)
+        write_atomically(self.out / RUN_FILE, json.dumps({**state, "attempts": attempts}, indent=2))
 
     def close(self) -> None:
-        """Finish both datasets (the committed episodes); one that got no episode is not written."""
-        for group in self._groups:
-            group.close()
-        self._drop_empty_failed()
-        if not self.kept.count and not (self.failed and self.failed.count):
+        """Finish the datasets (the committed episodes); a run that kept nothing leaves no ``run.json``."""
+        super().close()
+        if not any(group.count for group in self.groups):
             (self.out / RUN_FILE).unlink(missing_ok=True)
-
-    @property
-    def _groups(self) -> list[WriterGroup]:
-        return [g for g in (self.kept, self.failed) if g is not None]
-
-    def _drop_empty_failed(self) -> None:
-        folder = self.paths[0].parent / "failed"
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
 
 
 def show_bindings(env, device: Device) -> None:
@@ -230,14 +206,7 @@ def run_folder(opts: RecordOptions) -> Iterator[tuple[Path, int]]:
         with output_dir(opts.out, "record", keep_data=True) as out:
             yield out, 0
         return
-    yield Path(opts.resume), int(_run_state(opts.resume)["attempts"])
-
-
-def _run_state(folder: str) -> dict:
-    path = Path(folder) / RUN_FILE
-    if not path.is_file():
-        raise UsageError(f"{folder}: no {RUN_FILE}; --resume takes a folder written by `mimicrec record`")
-    return json.loads(path.read_text())
+    yield Path(opts.resume), int(read_run_file(opts.resume, "record")["attempts"])
 
 
 def resumed_options(opts: RecordOptions) -> RecordOptions:
@@ -246,7 +215,7 @@ def resumed_options(opts: RecordOptions) -> RecordOptions:
         return opts
     if opts.out is not None:
         raise UsageError("--resume continues a run in its own folder; drop --out")
-    state = _run_state(opts.resume)
+    state = read_run_file(opts.resume, "record")
     return replace(opts, **{key: state[key] for key in SCENE_OPTIONS})
 
 
@@ -255,8 +224,8 @@ def _record_loop(env, device: Device, opts: RecordOptions, sinks: _Sinks | None)
     max_steps = envs.TASKS[opts.env_id].max_episode_steps
     kept, failed = (sinks.kept.count, sinks.failed.count if sinks.failed else 0) if sinks else (0, 0)
     attempts = sinks.attempts if sinks else 0
-    budget = 2 * (opts.num_demos - kept) + 10 if not device.paced else None
-    max_attempts = attempts + (opts.max_attempts or budget) if (opts.max_attempts or budget) else None
+    allowed = opts.max_attempts or (2 * (opts.num_demos - kept) + 10 if not device.paced else None)
+    max_attempts = None if allowed is None else attempts + allowed
     pace = env.control_freq if device.paced else None
     bar = tqdm(total=opts.num_demos, initial=kept, desc="record", unit="demo", disable=not opts.progress)
     try:

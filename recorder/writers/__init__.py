@@ -4,12 +4,14 @@
 place (both formats), so a crash or ``kill -9`` loses at most the episodes since the last commit;
 ``close`` commits and finishes the files; ``abort`` drops what was not committed. The HDF5 file
 commits first: after a crash between the two commits it holds the newer episodes, and
-``WriterGroup(..., resume=True)`` copies them into the LeRobot dataset before going on.
+``dataset_writers(..., resume=True)`` copies them into the LeRobot dataset before going on.
+``RunDatasets`` is a run's pair of groups: kept episodes, and failed ones under ``failed/``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from envs.errors import DatasetError
@@ -73,15 +75,6 @@ class WriterGroup:
         for writer in self.writers:
             writer.abort()
 
-    def __enter__(self) -> WriterGroup:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
 
 def dataset_writers(hdf5_path: str, lerobot_root: str, env_args: dict, schema: LeRobotSchema,
                     attrs: dict | None = None, resume: bool = False) -> WriterGroup:
@@ -93,3 +86,45 @@ def dataset_writers(hdf5_path: str, lerobot_root: str, env_args: dict, schema: L
             lerobot.write(episode)
         lerobot.commit()
     return WriterGroup([hdf5, lerobot])
+
+
+class RunDatasets:
+    """A run's datasets: kept episodes in ``out``, and (with ``keep_failed``) failed ones in ``out/failed/``."""
+
+    def __init__(self, out: Path, hdf5_name: str, env_args: dict, schema: LeRobotSchema, attrs: dict | None = None,
+                 keep_failed: bool = False, resume: bool = False) -> None:
+        self.out = out
+        self.paths = out / hdf5_name, out / "lerobot"
+        self.kept = dataset_writers(str(self.paths[0]), str(self.paths[1]), env_args, schema, attrs, resume)
+        self.failed = None
+        if keep_failed:
+            (out / "failed").mkdir(exist_ok=True)
+            self.failed = dataset_writers(str(out / "failed" / hdf5_name), str(out / "failed" / "lerobot"),
+                                          env_args, schema, attrs, resume)
+
+    @property
+    def groups(self) -> list[WriterGroup]:
+        """The writer groups in use."""
+        return [g for g in (self.kept, self.failed) if g is not None]
+
+    def write(self, episode: Episode, kept: bool) -> None:
+        """Write ``episode`` to the kept or the failed datasets."""
+        (self.kept if kept else self.failed).write(episode)
+
+    def commit(self, progress: dict | None = None) -> None:
+        """Commit the failures first, then the kept episodes (whose HDF5 index holds ``progress``)."""
+        for group in reversed(self.groups):
+            group.commit(progress)
+
+    def close(self) -> None:
+        """Finish every dataset (a group that got no episode writes nothing); an empty failed/ goes."""
+        for group in self.groups:
+            group.close()
+        folder = self.out / "failed"
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+    def abort(self) -> None:
+        """Drop what was not committed."""
+        for group in self.groups:
+            group.abort()

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from recorder.episode import Episode
+from recorder.paths import write_atomically
 
 
 @dataclass(frozen=True)
@@ -128,17 +129,13 @@ class LeRobotWriter:
         self.pending = 0
 
     def _create(self, episode: Episode) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from lerobot.datasets.lerobot_dataset import LeRobotDataset
-
-        quiet_lerobot()
-        self.dataset = LeRobotDataset.create(
+        self.dataset = _lerobot_dataset_class().create(
             repo_id=self.schema.repo_id, fps=self.schema.fps, root=self.root,
             robot_type=self.schema.robot_type, use_videos=True,
             features=self.schema.features(episode.obs, episode.actions.shape[-1]),
         )
         meta = {"env_args": json.loads(self.schema.env_args), "recording": json.loads(self.schema.recording)}
-        _atomic_write(self.root / MIMICREC_META, json.dumps(meta).encode())
+        write_atomically(self.root / MIMICREC_META, json.dumps(meta).encode())
         _write_journal(self.root, 0)  # a crash before the first commit rolls back to "nothing committed"
 
 
@@ -147,12 +144,17 @@ MIMICREC_META = "meta/mimicrec.json"  # env_args, so that `mimicrec convert` can
 REWRITTEN = ("meta/info.json", "meta/stats.json", "meta/tasks.parquet")  # the files lerobot rewrites in place
 
 
-def _open_existing(root: Path, repo_id: str):
+def _lerobot_dataset_class():
+    """lerobot's ``LeRobotDataset``, imported offline and quietened (importing it takes seconds)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     quiet_lerobot()
-    return LeRobotDataset(repo_id, root=root)
+    return LeRobotDataset
+
+
+def _open_existing(root: Path, repo_id: str):
+    return _lerobot_dataset_class()(repo_id, root=root)
 
 
 def _continue_in_new_files(dataset) -> None:
@@ -172,7 +174,7 @@ def _write_journal(root: Path, episodes: int) -> None:
              if p.is_file() and str(p.relative_to(root)) != JOURNAL}
     saved = {name: base64.b64encode((root / name).read_bytes()).decode()
              for name in REWRITTEN if (root / name).exists()}
-    _atomic_write(root / JOURNAL, json.dumps({"episodes": episodes, "files": files, "saved": saved}).encode())
+    write_atomically(root / JOURNAL, json.dumps({"episodes": episodes, "files": files, "saved": saved}).encode())
 
 
 def rollback(root: Path) -> bool:
@@ -189,7 +191,7 @@ def rollback(root: Path) -> bool:
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
     for name, data in state["saved"].items():
-        _atomic_write(root / name, base64.b64decode(data))
+        write_atomically(root / name, base64.b64decode(data))
     return state["episodes"] > 0
 
 
@@ -205,12 +207,6 @@ def committed_data_files(root: Path) -> list[Path]:
 def interrupted(root: Path) -> bool:
     """Whether a mimicrec-written LeRobot dataset was not closed (a crash; ``--resume`` finishes it)."""
     return (root / JOURNAL).is_file()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def drop_realtime_priority() -> None:
