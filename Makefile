@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test lint bench clean xvfb
+.PHONY: install demo test lint bench bench-generate clean xvfb
 
 install: $(STAMP)
 
@@ -38,6 +38,9 @@ lint: install
 
 bench: install
 	$(BIN)/python scripts/bench_env.py
+
+bench-generate: install
+	$(BIN)/python scripts/bench_generate.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,20 +1,24 @@
 """One Mimic generation attempt: new scene, per-subtask source selection, transform, bridge, execute.
 
-An attempt is a pure function of (source set, spec, run seed, attempt index): the scene seed and
-the random stream both derive from the run seed and the index, and env resets are history-free,
-so any worker can run any attempt and the output does not depend on the number of workers.
+Every end effector advances through its own subtask list (one combined action per env step),
+under the spec's constraints between arms (``augment.constraints``); a single-arm task is the
+case of one list. An attempt is a pure function of (source set, spec, run seed, attempt index):
+the scene seed and the random stream both derive from the run seed and the index, and env resets
+are history-free, so any worker can run any attempt and the output does not depend on the number
+of workers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from augment.constraints import Link, coordination_delta, finish_subtask, hold_index, runtime_links
 from augment.selection import Candidate, SelectionContext, select_source
 from augment.source import SourceDemo, SourceSet, draw_subtask_ends
 from augment.spec import MimicSpec, SubtaskSpec
-from augment.waypoints import WaypointSequence, bridge, transformed_segment
+from augment.waypoints import WaypointSequence, bridge, transformed_segment, with_settle_steps
 from envs.actions import DeltaEef, delta_action_to_target_pose
 from envs.pose import transform_poses_to_new_frame
 from recorder.episode import Episode, EpisodeBuilder
@@ -22,104 +26,195 @@ from recorder.tasks import episode_seed
 
 GENERATE_STREAM = 1
 MAX_REST_STEPS = 15  # extra hold steps after the last waypoint, waiting for objects to come to rest
+MAX_ATTEMPT_STEPS = 5000  # bound on an attempt's length (constraints that wait on each other forever)
 
 
 @dataclass(frozen=True)
 class AttemptResult:
-    """The attempt's episode, whether it ended in success, and the first subtask that failed (or None)."""
+    """The attempt's episode, whether it ended in success, and the first subtask that failed (or None).
+
+    A failed subtask is its index for a single-arm task, ``"<eef>:<index>"`` with several arms.
+    """
 
     index: int
     episode: Episode
     success: bool
-    failed_subtask: int | None
+    failed_subtask: int | str | None
 
 
 @dataclass
-class _Plan:
-    """State carried across subtasks of one attempt."""
+class _Arm:
+    """One end effector's progress through its subtasks during an attempt."""
 
-    ends: dict[int, np.ndarray]
-    last_target: np.ndarray | None = None
+    eef: str
+    subtasks: tuple[SubtaskSpec, ...]
+    ends: dict[int, np.ndarray]  # source demo -> its randomized subtask ends for this eef
+    k: int = 0  # the subtask being executed
+    waypoints: WaypointSequence | None = None  # None: subtask k is not planned yet
+    step: int = 0
     source: int | None = None
+    last_target: np.ndarray | None = None
+    fired: bool = False
+    failed: int | None = None
+    done: bool = False
+    chosen: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Attempt:
+    """Everything one attempt works with."""
+
+    env: object
+    sources: SourceSet
+    spec: MimicSpec
+    rng: np.random.Generator
+    builder: EpisodeBuilder
+    arms: dict[str, _Arm]
+    links: dict[tuple[str, int], Link]
+    labels: dict[str, list[list[int]]] = field(default_factory=lambda: {"subtask_index": [], "src_demo_index": []})
 
 
 def run_attempt(env, sources: SourceSet, spec: MimicSpec, index: int) -> AttemptResult:
-    """Generate one episode into ``env`` (single end effector) and judge it at the end, at rest."""
-    eef = next(iter(spec.eefs))
-    subtasks = spec.eefs[eef].subtasks
+    """Generate one episode into ``env`` and judge it at the end, at rest."""
     rng = np.random.default_rng([spec.generation.seed, GENERATE_STREAM, index])
     scene_seed = episode_seed(spec.generation.seed, GENERATE_STREAM, index)
     obs, _ = env.reset(seed=scene_seed)
-    builder = EpisodeBuilder(env, scene_seed, obs)
-    offsets = [s.term_offset_range for s in subtasks]
-    plan = _Plan({i: draw_subtask_ends(d, eef, offsets, rng) for i, d in enumerate(sources.demos)})
-    labels: dict[str, list[int]] = {"subtask_index": [], "src_demo_index": []}
-    failed, chosen = None, []
-    for k, sub in enumerate(subtasks):
-        if k == 0 or spec.generation.select_src_per_subtask:
-            plan.source = _choose_source(env, sources.demos, plan, eef, k, sub, rng)
-        chosen.append(plan.source)
-        fired = _execute(env, builder, _waypoints(env, sources.demos[plan.source], plan, eef, k, sub, spec),
-                         sub, rng, labels, k, plan.source)
-        if failed is None and sub.term_signal is not None and not fired:
-            failed = k
-    success = _hold_until_rest(env, builder, plan, labels, len(subtasks) - 1)
-    failed = None if success else (failed if failed is not None else len(subtasks) - 1)
-    extras = {key: np.asarray(v, dtype=np.int64) for key, v in labels.items()}
-    attrs = {"source": "generated", "src_demo_inds": np.asarray(chosen, dtype=np.int64), "attempt_index": index}
-    return AttemptResult(index, builder.build(attrs=attrs, extras=extras), success, failed)
+    att = _Attempt(env, sources, spec, rng, EpisodeBuilder(env, scene_seed, obs), _make_arms(sources, spec, rng),
+                   runtime_links(spec.constraints))
+    while not all(arm.done for arm in att.arms.values()) and len(att.builder.rows["actions"]) < MAX_ATTEMPT_STEPS:
+        _step_arms(att)
+    success = _hold_until_rest(att)
+    failed = None if success else _failure_label(att)
+    attrs = {"source": "generated", "attempt_index": index, **_source_attrs(att.arms)}
+    extras = {key: _label_array(rows) for key, rows in att.labels.items()}
+    return AttemptResult(index, att.builder.build(attrs=attrs, extras=extras), success, failed)
 
 
-def _segment_bounds(plan: _Plan, source: int, k: int) -> tuple[int, int]:
-    ends = plan.ends[source]
+def _make_arms(sources: SourceSet, spec: MimicSpec, rng: np.random.Generator) -> dict[str, _Arm]:
+    arms = {}
+    for eef, eef_spec in spec.eefs.items():
+        offsets = [s.term_offset_range for s in eef_spec.subtasks]
+        ends = {i: draw_subtask_ends(d, eef, offsets, rng) for i, d in enumerate(sources.demos)}
+        arms[eef] = _Arm(eef, eef_spec.subtasks, ends)
+    return arms
+
+
+def _step_arms(att: _Attempt) -> None:
+    """Plan the arms that start a subtask, execute one combined action, then advance every arm."""
+    for arm in att.arms.values():
+        if arm.waypoints is None and _may_start(att, arm):
+            _plan(att, arm)
+    parts = {eef: _arm_action(att, arm) for eef, arm in att.arms.items()}
+    _, info = att.builder.step(att.env.combine_arm_actions(parts))
+    att.labels["subtask_index"].append([arm.k for arm in att.arms.values()])
+    att.labels["src_demo_index"].append([arm.source for arm in att.arms.values()])
+    for arm in att.arms.values():
+        _advance(att, arm, info)
+
+
+def _may_start(att: _Attempt, arm: _Arm) -> bool:
+    """False while a coordinated subtask that starts in sync waits for its partner arm to get there."""
+    link = att.links.get((arm.eef, arm.k))
+    if link is None or link.role != "coordinated" or not link.spec.coordination_synchronize_start:
+        return True
+    partner_eef, partner_k = link.partner
+    return att.arms[partner_eef].k >= partner_k
+
+
+def _arm_action(att: _Attempt, arm: _Arm) -> np.ndarray:
+    """The next action of one arm: its next waypoint, the one its constraint holds it at, or (not
+    started yet) its last target."""
+    if arm.waypoints is None:
+        pose = arm.last_target if arm.last_target is not None else att.env.get_robot_eef_pose(arm.eef)
+        gripper = att.env.actions_to_gripper_actions(att.builder.rows["actions"][-1], arm.eef)
+        return att.env.target_eef_pose_to_action(pose, gripper, arm.eef)
+    length = len(arm.waypoints)
+    held = None if arm.done else hold_index(att.links, (arm.eef, arm.k), arm.step, length)
+    i = length - 1 if arm.done else (arm.step if held is None else held)
+    arm.step = i + 1
+    pose, gripper = arm.waypoints.poses[i], arm.waypoints.grippers[i]
+    noise = arm.subtasks[arm.k].action_noise
+    if arm.waypoints.noisy[i] and noise > 0:
+        pose = perturb_pose(pose, noise * att.rng.standard_normal(6))
+    return att.env.target_eef_pose_to_action(pose, gripper, arm.eef)
+
+
+def _advance(att: _Attempt, arm: _Arm, info: dict) -> None:
+    """Note the subtask's signal; at the end of its waypoints finish it and move to the next one."""
+    if arm.done or arm.waypoints is None:
+        return
+    sub = arm.subtasks[arm.k]
+    arm.fired = arm.fired or bool(sub.term_signal and info.get(sub.term_signal))
+    if arm.step < len(arm.waypoints):
+        return
+    if sub.term_signal is not None and not arm.fired and arm.failed is None:
+        arm.failed = arm.k
+    finish_subtask(att.links, (arm.eef, arm.k))
+    if arm.k == len(arm.subtasks) - 1:
+        arm.done = True
+        return
+    arm.k, arm.waypoints, arm.step, arm.fired = arm.k + 1, None, 0, False
+
+
+def _segment_bounds(ends: np.ndarray, k: int) -> tuple[int, int]:
     return (0 if k == 0 else int(ends[k - 1])), int(ends[k])
 
 
-def _choose_source(env, demos: tuple[SourceDemo, ...], plan: _Plan, eef: str, k: int,
-                   sub: SubtaskSpec, rng: np.random.Generator) -> int:
+def _plan(att: _Attempt, arm: _Arm) -> None:
+    """Choose the source of the arm's next subtask and build its waypoints (bridge + transformed segment)."""
+    k, sub = arm.k, arm.subtasks[arm.k]
+    link = att.links.get((arm.eef, k))
+    shared = link if link is not None and link.role == "coordinated" else None
+    if shared is not None and att.links[shared.partner].source is not None:
+        arm.source = att.links[shared.partner].source
+    elif k == 0 or att.spec.generation.select_src_per_subtask:
+        arm.source = _choose_source(att.env, att.sources.demos, arm, k, sub, att.rng)
+    arm.chosen.append(arm.source)
+    segment = _source_segment(att, arm, sub, shared)
+    segment = with_settle_steps(segment, sub.num_settle_steps_before_gripper)
+    from_last = att.spec.generation.interpolate_from_last_target_pose and arm.last_target is not None
+    start_pose = arm.last_target if from_last else att.env.get_robot_eef_pose(arm.eef)
+    lead = bridge(start_pose, segment, sub.num_interpolation_steps, sub.num_fixed_steps,
+                  sub.apply_noise_during_interpolation)
+    arm.last_target = segment.poses[-1]
+    arm.waypoints, arm.step = WaypointSequence.concat([lead, segment]), 0
+
+
+def _choose_source(env, demos: tuple[SourceDemo, ...], arm: _Arm, k: int, sub: SubtaskSpec,
+                   rng: np.random.Generator) -> int:
     now = env.get_object_poses()[sub.object_ref] if sub.object_ref else None
     candidates = []
     for i, demo in enumerate(demos):
-        start, _ = _segment_bounds(plan, i, k)
+        start, _ = _segment_bounds(arm.ends[i], k)
         at_start = demo.info.object_poses[sub.object_ref][start] if sub.object_ref else None
-        first = demo.info.target_eef_pose[eef][start]
+        first = demo.info.target_eef_pose[arm.eef][start]
         first = first if at_start is None else transform_poses_to_new_frame(first, at_start, now)
         candidates.append(Candidate(i, at_start, first))
-    ctx = SelectionContext(now, env.get_robot_eef_pose(eef))
+    ctx = SelectionContext(now, env.get_robot_eef_pose(arm.eef))
     return select_source(sub.selection_strategy, candidates, ctx, rng, sub.selection_strategy_kwargs)
 
 
-def _waypoints(env, demo: SourceDemo, plan: _Plan, eef: str, k: int, sub: SubtaskSpec,
-               spec: MimicSpec) -> WaypointSequence:
-    start, end = _segment_bounds(plan, plan.source, k)
-    targets = demo.info.target_eef_pose[eef][start:end]
-    grippers = demo.info.gripper_action[eef][start:end]
-    if k == 0 or spec.generation.transform_first_robot_pose:
-        targets = np.concatenate([demo.info.eef_pose[eef][start:start + 1], targets])
+def _source_segment(att: _Attempt, arm: _Arm, sub: SubtaskSpec, shared: Link | None) -> WaypointSequence:
+    """The chosen source segment carried into the current scene (coordinated: with the shared transform)."""
+    demo = att.sources.demos[arm.source]
+    start, end = _segment_bounds(arm.ends[arm.source], arm.k)
+    if shared is not None:  # both arms replay one stretch of source time: from the later of their starts
+        partner_eef, partner_k = shared.partner
+        p_start, p_end = _segment_bounds(att.arms[partner_eef].ends[arm.source], partner_k)
+        start = min(max(start, p_start), end - 1)
+    targets = demo.info.target_eef_pose[arm.eef][start:end]
+    grippers = demo.info.gripper_action[arm.eef][start:end]
+    if arm.k == 0 or att.spec.generation.transform_first_robot_pose:
+        targets = np.concatenate([demo.info.eef_pose[arm.eef][start:start + 1], targets])
         grippers = np.concatenate([grippers[:1], grippers])
     obj_src = demo.info.object_poses[sub.object_ref][start] if sub.object_ref else None
-    obj_now = env.get_object_poses()[sub.object_ref] if sub.object_ref else None
-    segment = transformed_segment(targets, grippers, obj_src, obj_now)
-    from_last = spec.generation.interpolate_from_last_target_pose and plan.last_target is not None
-    start_pose = plan.last_target if from_last else env.get_robot_eef_pose(eef)
-    lead = bridge(start_pose, segment, sub.num_interpolation_steps, sub.num_fixed_steps,
-                  sub.apply_noise_during_interpolation)
-    plan.last_target = segment.poses[-1]
-    return WaypointSequence.concat([lead, segment])
-
-
-def _execute(env, builder: EpisodeBuilder, waypoints: WaypointSequence, sub: SubtaskSpec,
-             rng: np.random.Generator, labels: dict, k: int, source: int) -> bool:
-    """Step through ``waypoints``; returns whether the subtask's termination signal fired."""
-    fired = False
-    for pose, gripper, noisy in zip(waypoints.poses, waypoints.grippers, waypoints.noisy, strict=True):
-        if noisy and sub.action_noise > 0:
-            pose = perturb_pose(pose, sub.action_noise * rng.standard_normal(6))
-        _, info = builder.step(env.target_eef_pose_to_action(pose, gripper))
-        labels["subtask_index"].append(k)
-        labels["src_demo_index"].append(source)
-        fired = fired or bool(sub.term_signal and info.get(sub.term_signal))
-    return fired
+    obj_now = att.env.get_object_poses()[sub.object_ref] if sub.object_ref else None
+    if shared is None:
+        return transformed_segment(targets, grippers, obj_src, obj_now)
+    partner = att.links[shared.partner]
+    delta = partner.delta if partner.delta is not None else coordination_delta(shared.spec, obj_src, obj_now, att.rng)
+    shared.source, shared.delta, shared.sync_steps = arm.source, delta, min(end - start, max(p_end - start, 1))
+    return WaypointSequence(delta @ targets, grippers, np.ones(len(targets), dtype=bool))
 
 
 def perturb_pose(pose: np.ndarray, unit_noise: np.ndarray) -> np.ndarray:
@@ -130,15 +225,43 @@ def perturb_pose(pose: np.ndarray, unit_noise: np.ndarray) -> np.ndarray:
     return delta_action_to_target_pose(pose, np.concatenate([unit_noise, [0.0]]), DeltaEef.default_scale)
 
 
-def _hold_until_rest(env, builder: EpisodeBuilder, plan: _Plan, labels: dict, k: int) -> bool:
-    """Hold the last target until the task succeeds (at rest) or ``MAX_REST_STEPS`` pass."""
-    if builder.rows["successes"] and builder.rows["successes"][-1]:
+def _hold_until_rest(att: _Attempt) -> bool:
+    """Hold every arm's last target until the task succeeds (at rest) or ``MAX_REST_STEPS`` pass."""
+    rows = att.builder.rows
+    if rows["successes"] and rows["successes"][-1]:
         return True
-    gripper = np.asarray(builder.rows["actions"][-1][-1:])
+    grippers = {eef: att.env.actions_to_gripper_actions(rows["actions"][-1], eef) for eef in att.arms}
     for _ in range(MAX_REST_STEPS):
-        _, info = builder.step(env.target_eef_pose_to_action(plan.last_target, gripper))
-        labels["subtask_index"].append(k)
-        labels["src_demo_index"].append(labels["src_demo_index"][-1])
+        parts = {eef: att.env.target_eef_pose_to_action(arm.last_target, grippers[eef], eef)
+                 for eef, arm in att.arms.items()}
+        _, info = att.builder.step(att.env.combine_arm_actions(parts))
+        att.labels["subtask_index"].append(att.labels["subtask_index"][-1])
+        att.labels["src_demo_index"].append(att.labels["src_demo_index"][-1])
         if info["success"]:
             return True
     return False
+
+
+def _failure_label(att: _Attempt) -> int | str:
+    """The first subtask whose signal never fired (else the last subtask of the first arm)."""
+    failed = [(eef, arm.failed) for eef, arm in att.arms.items() if arm.failed is not None]
+    eef, k = failed[0] if failed else next((eef, len(arm.subtasks) - 1) for eef, arm in att.arms.items())
+    return subtask_label(eef, k, len(att.arms))
+
+
+def subtask_label(eef: str, k: int, num_eefs: int) -> int | str:
+    """How a subtask is named in reports: its index with one arm, ``"<eef>:<index>"`` with several."""
+    return k if num_eefs == 1 else f"{eef}:{k}"
+
+
+def _source_attrs(arms: dict[str, _Arm]) -> dict[str, np.ndarray]:
+    """``src_demo_inds`` (one arm) or ``src_demo_inds_<eef>`` per arm: the source demo of each subtask."""
+    if len(arms) == 1:
+        return {"src_demo_inds": np.asarray(next(iter(arms.values())).chosen, dtype=np.int64)}
+    return {f"src_demo_inds_{eef}": np.asarray(arm.chosen, dtype=np.int64) for eef, arm in arms.items()}
+
+
+def _label_array(rows: list[list[int]]) -> np.ndarray:
+    """Per-step labels ``[T]`` for one arm, ``[T, E]`` (columns in spec order) for several."""
+    array = np.asarray(rows, dtype=np.int64)
+    return array[:, 0] if array.shape[1] == 1 else array

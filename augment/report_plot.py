@@ -18,6 +18,7 @@ class AttemptTrace:
     object_xy: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     success: list[bool] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
+    region: tuple[tuple[float, float], tuple[float, float]] | None = None  # the level's placement x/y ranges
 
     def add(self, result: AttemptResult) -> None:
         """Record one attempt (its objects' initial x/y, success, length)."""
@@ -29,15 +30,18 @@ class AttemptTrace:
 
 
 def write_report_png(path: Path, trace: AttemptTrace, failures_per_subtask: dict[str, int],
-                     num_subtasks: int, title: str) -> None:
-    """Three panels, written atomically: reached-subtask rates, start positions, length histogram."""
+                     subtask_labels: dict[str, list[str]], title: str) -> None:
+    """Three panels, written atomically: reached-subtask rates, start positions, length histogram.
+
+    ``subtask_labels`` lists, per end effector, the keys its subtasks have in ``failures_per_subtask``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    _subtask_panel(axes[0], failures_per_subtask, num_subtasks, len(trace.success))
+    _subtask_panel(axes[0], failures_per_subtask, subtask_labels, len(trace.success))
     _positions_panel(axes[1], trace)
     _lengths_panel(axes[2], trace)
     fig.suptitle(title)
@@ -48,20 +52,30 @@ def write_report_png(path: Path, trace: AttemptTrace, failures_per_subtask: dict
     os.replace(tmp, path)
 
 
-def _subtask_panel(ax, failures: dict[str, int], num_subtasks: int, attempts: int) -> None:
-    failed_before = np.cumsum([failures.get(str(k), 0) for k in range(num_subtasks)])
-    passed = [(attempts - f) / max(attempts, 1) for f in failed_before]
-    ax.bar(range(num_subtasks), passed, color="tab:green")
-    ax.set(xticks=range(num_subtasks), ylim=(0, 1), xlabel="subtask", ylabel="fraction of attempts completing it",
+def _subtask_panel(ax, failures: dict[str, int], labels: dict[str, list[str]], attempts: int) -> None:
+    names, passed = [], []
+    for arm_labels in labels.values():  # an attempt that failed at subtask k of an arm completed none after it
+        failed_before = np.cumsum([failures.get(label, 0) for label in arm_labels])
+        names += arm_labels
+        passed += [(attempts - f) / max(attempts, 1) for f in failed_before]
+    ax.bar(range(len(names)), passed, color="tab:green")
+    ax.set(ylim=(0, 1), xlabel="subtask", ylabel="fraction of attempts completing it",
            title=f"success by subtask ({attempts} attempts)")
+    ax.set_xticks(range(len(names)), names)
 
 
 def _positions_panel(ax, trace: AttemptTrace) -> None:
+    from matplotlib.patches import Rectangle
+
     ok = np.asarray(trace.success, dtype=bool)
     for i, (name, xy) in enumerate(trace.object_xy.items()):
         xy = np.asarray(xy)
         ax.scatter(xy[ok, 0], xy[ok, 1], s=10, color=f"C{i}", alpha=0.5, label=f"{name} accepted")
         ax.scatter(xy[~ok, 0], xy[~ok, 1], s=30, color=f"C{i}", marker="x", label=f"{name} failed")
+    if trace.region is not None:
+        (x0, x1), (y0, y1) = trace.region
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, linestyle="--", color="gray",
+                               label="randomization range"))
     ax.set(xlabel="x (m)", ylabel="y (m)", title="object start positions: accepted vs failed", aspect="equal")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
 

@@ -21,11 +21,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from augment.generator import AttemptResult, run_attempt
+from augment.generator import AttemptResult, run_attempt, subtask_label
 from augment.report_plot import AttemptTrace, write_report_png
 from augment.source import SourceSet, load_sources
 from augment.spec import MimicSpec, load_mimic_spec, with_seed
-from envs.errors import ConfigError, GenerationError, UsageError
+from envs.errors import ConfigError, DatasetError, GenerationError, UsageError
 from recorder.paths import RUN_FILE, output_dir, read_run_file, write_atomically
 from recorder.tasks import env_args, lerobot_schema, make_env
 from recorder.writers import RunDatasets
@@ -59,6 +59,7 @@ class GenerateReport:
     num_attempts: int = 0
     num_successes: int = 0
     num_failures: int = 0
+    num_env_steps: int = 0  # control steps of every attempt, failures included
     failures_per_subtask: dict[str, int] = field(default_factory=dict)
     success_rate: float = 0.0
     wall_time_s: float = 0.0
@@ -78,6 +79,7 @@ class GenerateReport:
     def add(self, result: AttemptResult) -> None:
         """Count one attempt."""
         self.num_attempts += 1
+        self.num_env_steps += len(result.episode)
         if result.success:
             self.num_successes += 1
         else:
@@ -93,6 +95,20 @@ def check_options(opts: GenerateOptions) -> None:
         raise UsageError(f"--num-trials must be a positive integer, got {opts.num_trials}")
     if opts.num_envs <= 0:
         raise UsageError(f"--num-envs must be a positive integer, got {opts.num_envs}")
+
+
+def check_spec_fits_sources(spec: MimicSpec, sources: SourceSet) -> None:
+    """The spec must list the task's end effectors, with the subtask counts the demos were annotated with."""
+    names = sorted(sources.demos[0].info.eef_pose) if sources.demos else []
+    if sorted(spec.eefs) != names:
+        raise ConfigError(f"{spec.task}: the spec's eefs {sorted(spec.eefs)} do not match the task's end effectors "
+                          f"{names}; list each end effector once")
+    for demo in sources.demos:
+        for eef, eef_spec in spec.eefs.items():
+            if len(demo.subtask_ends.get(eef, ())) != len(eef_spec.subtasks):
+                raise DatasetError(f"{sources.path}: {demo.name} is annotated with "
+                                   f"{len(demo.subtask_ends.get(eef, ()))} subtasks for {eef} but the spec has "
+                                   f"{len(eef_spec.subtasks)}; annotate again with this spec (--config)")
 
 
 def resumed_options(opts: GenerateOptions) -> GenerateOptions:
@@ -113,9 +129,7 @@ def generate(opts: GenerateOptions) -> GenerateReport:
     if opts.cameras is not None:
         sources = replace(sources, env_kwargs={**sources.env_kwargs, "cameras": opts.cameras})
     spec = with_seed(load_mimic_spec(opts.config, sources.env_id), opts.seed)
-    if len(spec.eefs) != 1:
-        raise ConfigError(f"{spec.task}: generation with {len(spec.eefs)} end effectors is not supported yet; "
-                          "use a single-arm spec")
+    check_spec_fits_sources(spec, sources)
     guarantee = spec.generation.guarantee if opts.guarantee is None else opts.guarantee
     keep_failed = spec.generation.keep_failed if opts.keep_failed is None else opts.keep_failed
     report = GenerateReport(seed=spec.generation.seed, num_envs=opts.num_envs, num_trials=opts.num_trials,
@@ -125,6 +139,7 @@ def generate(opts: GenerateOptions) -> GenerateReport:
     with _run_folder(opts, spec) as out:
         report.output_hdf5, report.output_lerobot = str(out / "generated.hdf5"), str(out / "lerobot")
         sinks = _Sinks(sources, report, out, opts.resume is not None)
+        trace.region = sinks.placement_region
         try:
             committed = _restore(report, sinks) if opts.resume else set()
             _run(sources, spec, opts, report, sinks, committed, trace)
@@ -146,8 +161,9 @@ def _write_reports(out: Path, report: GenerateReport, trace: AttemptTrace, spec:
     """``report.json`` (every counter and the spec) and ``report.png`` (this process's attempts)."""
     _write_json(out / "report.json", asdict(report))
     session = "this session's " if resumed else ""
-    subtasks = len(next(iter(spec.eefs.values())).subtasks)
-    write_report_png(out / "report.png", trace, report.failures_per_subtask, subtasks,
+    labels = {eef: [str(subtask_label(eef, k, len(spec.eefs))) for k in range(len(eef_spec.subtasks))]
+              for eef, eef_spec in spec.eefs.items()}
+    write_report_png(out / "report.png", trace, report.failures_per_subtask, labels,
                      f"{spec.task}: {report.num_successes} demos from {report.num_attempts} attempts "
                      f"({report.success_rate:.1%}); plots: {session}{len(trace.success)} attempts")
 
@@ -170,7 +186,7 @@ def _run_folder(opts: GenerateOptions, spec: MimicSpec) -> Iterator[Path]:
             raise
 
 
-PROGRESS = ("num_attempts", "num_successes", "num_failures", "failures_per_subtask")
+PROGRESS = ("num_attempts", "num_successes", "num_failures", "num_env_steps", "failures_per_subtask")
 
 
 def _restore(report: GenerateReport, sinks: _Sinks) -> set[int]:
@@ -189,6 +205,7 @@ class _Sinks(RunDatasets):
         env = make_env(sources.env_id, **sources.env_kwargs).unwrapped
         try:
             schema = lerobot_schema(sources.env_id, env)
+            self.placement_region = env.placement_region()
         finally:
             env.close()
         attrs = {"mimic_source": os.path.abspath(sources.path), "seed": report.seed}

@@ -11,6 +11,8 @@ from envs.errors import ConfigError
 
 CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs"
 SELECTION_STRATEGIES = ("random", "nearest_neighbor_object", "nearest_neighbor_robot_distance")
+CONSTRAINT_TYPES = ("sequential", "coordination")
+COORDINATION_SCHEMES = ("replay", "transform", "translate")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class SubtaskSpec:
     num_interpolation_steps: int = 5
     num_fixed_steps: int = 0
     apply_noise_during_interpolation: bool = False
+    num_settle_steps_before_gripper: int = 0
     description: str = ""
 
 
@@ -50,12 +53,32 @@ class EefSpec:
 
 
 @dataclass(frozen=True)
+class ConstraintSpec:
+    """A rule between subtasks of two end effectors, each named ``[eef, subtask index]``.
+
+    ``sequential``: the second subtask may not finish its last ``min_time_diff`` steps before the
+    first subtask has finished (``-1``: it does not start moving until then). ``coordination``: both
+    subtasks use the same source demo and the same object transform (``coordination_scheme``), and
+    run their last ``min(len_a, len_b)`` source steps in lockstep so they end together.
+    """
+
+    type: str
+    subtasks: tuple[tuple[str, int], ...]
+    min_time_diff: int = -1
+    coordination_scheme: str = "replay"
+    coordination_scheme_pos_noise_scale: float = 0.0
+    coordination_scheme_rot_noise_scale: float = 0.0
+    coordination_synchronize_start: bool = False
+
+
+@dataclass(frozen=True)
 class MimicSpec:
     """Everything generation needs to know about a task."""
 
     task: str
     eefs: dict[str, EefSpec]
     generation: GenerationSettings = field(default_factory=GenerationSettings)
+    constraints: tuple[ConstraintSpec, ...] = ()
 
     def max_failures(self, num_trials: int) -> int:
         """The failure bound: the configured one, or ``max(50, 5 * num_trials)``."""
@@ -85,6 +108,9 @@ def validate_spec(spec: MimicSpec, where: str) -> None:
             _validate_subtask(sub, f"{where}: eefs.{eef}.subtasks[{i}]", last=i == len(eef_spec.subtasks) - 1)
     if spec.generation.max_num_failures is not None and spec.generation.max_num_failures < 0:
         raise ConfigError(f"{where}: generation.max_num_failures must be >= 0")
+    claimed: set[tuple[str, int]] = set()
+    for i, constraint in enumerate(spec.constraints):
+        _validate_constraint(spec, constraint, claimed, f"{where}: constraints[{i}]")
 
 
 def _validate_subtask(sub: SubtaskSpec, where: str, last: bool) -> None:
@@ -96,7 +122,8 @@ def _validate_subtask(sub: SubtaskSpec, where: str, last: bool) -> None:
          "selection_strategy must be 'random' when object_ref is null"),
         (0 <= lo <= hi, f"term_offset_range {list(sub.term_offset_range)} must satisfy 0 <= low <= high"),
         (sub.action_noise >= 0, "action_noise must be >= 0"),
-        (sub.num_interpolation_steps >= 0 and sub.num_fixed_steps >= 0, "step counts must be >= 0"),
+        (min(sub.num_interpolation_steps, sub.num_fixed_steps, sub.num_settle_steps_before_gripper) >= 0,
+         "step counts (num_interpolation_steps, num_fixed_steps, num_settle_steps_before_gripper) must be >= 0"),
         (last or sub.term_signal is not None, "term_signal is required for every subtask but the last"),
         (not last or sub.term_signal is None, "the last subtask must have term_signal: null (it ends with the demo)"),
         (not last or (lo, hi) == (0, 0), "the last subtask must have term_offset_range [0, 0]"),
@@ -104,6 +131,34 @@ def _validate_subtask(sub: SubtaskSpec, where: str, last: bool) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{where}: {message}")
+
+
+def _validate_constraint(spec: MimicSpec, constraint: ConstraintSpec, claimed: set[tuple[str, int]],
+                         where: str) -> None:
+    pairs = [tuple(pair) for pair in constraint.subtasks]
+    checks = [
+        (constraint.type in CONSTRAINT_TYPES,
+         f"type {constraint.type!r} is unknown; use one of {', '.join(CONSTRAINT_TYPES)}"),
+        (len(pairs) == 2, "subtasks must name exactly two [eef, subtask index] pairs"),
+        (len(pairs) != 2 or pairs[0][0] != pairs[1][0], "subtasks must belong to two different end effectors"),
+        (all(eef in spec.eefs and 0 <= k < len(spec.eefs[eef].subtasks) for eef, k in pairs),
+         f"subtasks {[list(p) for p in pairs]} names an end effector or subtask index the spec does not have"),
+        (not claimed.intersection(pairs), "a subtask may be in one constraint only"),
+        (constraint.coordination_scheme in COORDINATION_SCHEMES,
+         f"coordination_scheme {constraint.coordination_scheme!r} is unknown; use one of "
+         f"{', '.join(COORDINATION_SCHEMES)}"),
+        (constraint.min_time_diff >= -1, "min_time_diff must be >= -1 (-1: strictly after)"),
+        (min(constraint.coordination_scheme_pos_noise_scale, constraint.coordination_scheme_rot_noise_scale) >= 0,
+         "coordination noise scales must be >= 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{where}: {message}")
+    needs_object = constraint.type == "coordination" and constraint.coordination_scheme != "replay"
+    if needs_object and any(spec.eefs[eef].subtasks[k].object_ref is None for eef, k in pairs):
+        raise ConfigError(f"{where}: coordination_scheme {constraint.coordination_scheme!r} needs an object_ref "
+                          "on both subtasks; set one or use 'replay'")
+    claimed.update(pairs)
 
 
 def with_seed(spec: MimicSpec, seed: int | None) -> MimicSpec:

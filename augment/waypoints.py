@@ -46,3 +46,19 @@ def bridge(start_pose: np.ndarray, segment: WaypointSequence, num_interpolation_
     poses = np.concatenate([moving, holding]) if len(moving) + len(holding) else np.zeros((0, 4, 4))
     grippers = np.repeat(segment.grippers[:1], len(poses), axis=0)
     return WaypointSequence(poses, grippers, np.full(len(poses), noisy, dtype=bool))
+
+
+def with_settle_steps(segment: WaypointSequence, num_steps: int) -> WaypointSequence:
+    """``segment`` holding, ``num_steps`` times without noise, the pose just before each gripper change.
+
+    A change is a step where the sign of the gripper command flips (open <-> close). Holding first
+    lets the arm reach the pose before the fingers move (Isaac Lab's ``num_settle_steps_before_gripper``).
+    """
+    signs = np.sign(segment.grippers.reshape(len(segment), -1))
+    changes = np.flatnonzero(np.any(signs[1:] != signs[:-1], axis=1)) + 1
+    if num_steps == 0 or len(changes) == 0:
+        return segment
+    at = np.repeat(changes, num_steps)
+    index = np.insert(np.arange(len(segment)), at, at - 1)
+    settling = np.insert(np.zeros(len(segment), dtype=bool), at, True)
+    return WaypointSequence(segment.poses[index], segment.grippers[index], segment.noisy[index] & ~settling)

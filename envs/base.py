@@ -247,6 +247,10 @@ class TabletopEnv(gym.Env):
         """World position ``[3]`` and quaternion ``[4]`` of each robot base for a new episode."""
         return [(np.asarray(pos), yaw_quat(yaw)) for pos, yaw in self.robot_bases]
 
+    def placement_region(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """The x and y ranges (m) objects are placed in at this randomization level, if the task has one."""
+        return None
+
     def evaluate(self) -> dict[str, bool]:
         """``success`` plus the task's named stage flags, computed from the current world."""
         raise NotImplementedError

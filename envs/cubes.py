@@ -65,6 +65,10 @@ class CubeTaskEnv(TabletopEnv):
             raise ConfigError(f"{where}: each range must be [low, high] with low <= high")
         return region
 
+    def placement_region(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The level's cube x and y ranges (m)."""
+        return tuple(self.randomization.x), tuple(self.randomization.y)
+
     def _sample_robot_bases(self, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
         region, bases = self.randomization, super()._sample_robot_bases(rng)
         if region.base_xy == 0.0 and region.base_yaw == 0.0:

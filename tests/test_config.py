@@ -124,3 +124,45 @@ def test_json_task_config_is_accepted(config_root):
     (config_root / "Lift" / "gym.yaml").unlink()
     (config_root / "Lift" / "gym.json").write_text(json.dumps(data))
     assert task_config.load_task_config("Lift").recording.instruction == "Lift it."
+
+
+BIMANUAL = "mimicrec/BimanualLift-v0"
+COORD = {"type": "coordination", "subtasks": [["robot0", 1], ["robot1", 1]]}
+
+
+@pytest.mark.parametrize("constraints, fragment", [
+    ([{**COORD, "type": "parallel"}], "type 'parallel' is unknown"),
+    ([{**COORD, "subtasks": [["robot0", 1]]}], "exactly two [eef, subtask index] pairs"),
+    ([{**COORD, "subtasks": [["robot0", 0], ["robot0", 1]]}], "two different end effectors"),
+    ([{**COORD, "subtasks": [["robot0", 1], ["robot2", 1]]}], "names an end effector or subtask index"),
+    ([{**COORD, "subtasks": [["robot0", 5], ["robot1", 1]]}], "names an end effector or subtask index"),
+    ([{**COORD, "coordination_scheme": "mirror"}], "coordination_scheme 'mirror' is unknown"),
+    ([{**COORD, "min_time_diff": -2}], "min_time_diff must be >= -1"),
+    ([{**COORD, "coordination_scheme_pos_noise_scale": -0.1}], "noise scales must be >= 0"),
+    ([COORD, {**COORD, "type": "sequential"}], "constraints[1]: a subtask may be in one constraint only"),
+    ([{**COORD, "bogus": 1}], "unknown key(s) bogus"),
+])
+def test_bad_constraint_names_the_key(tmp_path, constraints, fragment):
+    data = yaml.safe_load(open(task_config_dir(BIMANUAL) / "mimic.yaml"))
+    data["constraints"] = constraints
+    path = tmp_path / "mimic.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as err:
+        load_mimic_spec(path)
+    assert str(path) in str(err.value) and fragment in str(err.value)
+
+
+def test_coordination_transform_needs_object_refs(tmp_path):
+    data = yaml.safe_load(open(task_config_dir(BIMANUAL) / "mimic.yaml"))
+    data["eefs"]["robot0"]["subtasks"][1].update(object_ref=None, selection_strategy="random")
+    data["constraints"] = [{**COORD, "coordination_scheme": "transform"}]
+    path = tmp_path / "mimic.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="needs an object_ref on both subtasks"):
+        load_mimic_spec(path)
+
+
+def test_negative_settle_steps_are_refused(tmp_path):
+    path = write_spec(tmp_path, lambda d: d["eefs"]["robot0"]["subtasks"][0].update(num_settle_steps_before_gripper=-1))
+    with pytest.raises(ConfigError, match="num_settle_steps_before_gripper"):
+        load_mimic_spec(path)

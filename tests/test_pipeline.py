@@ -108,21 +108,6 @@ def test_joint_space_demos_generate_end_to_end(tmp_path):
         assert f["data/demo_0/actions"].shape[1] == 8
 
 
-def test_two_arm_demos_annotate_per_arm_and_generation_refuses_clearly(tmp_path):
-    from augment.annotate import annotate
-    from envs.errors import ConfigError
-    from recorder.record import RecordOptions, record
-
-    rec = record(RecordOptions("mimicrec/BimanualLift-v0", 2, out=str(tmp_path / "rec")))
-    annotate(str(rec.hdf5_path), str(tmp_path / "ann.hdf5"))
-    with h5py.File(tmp_path / "ann.hdf5", "r") as f:
-        ends = f["data/demo_0/datagen_info/subtask_term_inds"]
-        assert set(ends) == {"robot0", "robot1"} and f["data/demo_0/actions"].shape[1] == 14
-    with pytest.raises(ConfigError, match="2 end effectors"):
-        generate(GenerateOptions(str(tmp_path / "ann.hdf5"), 1, out=str(tmp_path / "gen")))
-    assert not (tmp_path / "gen").exists()
-
-
 def test_keep_failed_saves_failures_with_the_subtask_they_failed_at(annotated, tmp_path):
     import yaml
 
