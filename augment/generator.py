@@ -125,9 +125,7 @@ def _arm_action(att: _Attempt, arm: _Arm) -> np.ndarray:
     """The next action of one arm: its next waypoint, the one its constraint holds it at, or (not
     started yet) its last target."""
     if arm.waypoints is None:
-        pose = arm.last_target if arm.last_target is not None else att.env.get_robot_eef_pose(arm.eef)
-        gripper = att.env.actions_to_gripper_actions(att.builder.rows["actions"][-1], arm.eef)
-        return att.env.target_eef_pose_to_action(pose, gripper, arm.eef)
+        return _hold_action(att, arm)
     length = len(arm.waypoints)
     held = None if arm.done else hold_index(att.links, (arm.eef, arm.k), arm.step, length)
     i = length - 1 if arm.done else (arm.step if held is None else held)
@@ -136,6 +134,13 @@ def _arm_action(att: _Attempt, arm: _Arm) -> np.ndarray:
     noise = arm.subtasks[arm.k].action_noise
     if arm.waypoints.noisy[i] and noise > 0:
         pose = perturb_pose(pose, noise * att.rng.standard_normal(6))
+    return att.env.target_eef_pose_to_action(pose, gripper, arm.eef)
+
+
+def _hold_action(att: _Attempt, arm: _Arm) -> np.ndarray:
+    """The action holding ``arm`` at its last target (or where it is) with its last gripper command."""
+    pose = arm.last_target if arm.last_target is not None else att.env.get_robot_eef_pose(arm.eef)
+    gripper = att.env.actions_to_gripper_actions(att.builder.rows["actions"][-1], arm.eef)
     return att.env.target_eef_pose_to_action(pose, gripper, arm.eef)
 
 
@@ -230,10 +235,8 @@ def _hold_until_rest(att: _Attempt) -> bool:
     rows = att.builder.rows
     if rows["successes"] and rows["successes"][-1]:
         return True
-    grippers = {eef: att.env.actions_to_gripper_actions(rows["actions"][-1], eef) for eef in att.arms}
     for _ in range(MAX_REST_STEPS):
-        parts = {eef: att.env.target_eef_pose_to_action(arm.last_target, grippers[eef], eef)
-                 for eef, arm in att.arms.items()}
+        parts = {eef: _hold_action(att, arm) for eef, arm in att.arms.items()}
         _, info = att.builder.step(att.env.combine_arm_actions(parts))
         att.labels["subtask_index"].append(att.labels["subtask_index"][-1])
         att.labels["src_demo_index"].append(att.labels["src_demo_index"][-1])
