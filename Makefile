@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	@echo "installing mimicrec into $(VENV) (first time: several minutes; lerobot brings torch)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" "setuptools>=68" wheel
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
 	touch $(STAMP)
 
 demo: install

@@ -1,24 +1,30 @@
 """``mimicrec annotate``: replay each seed demo exactly, record its Mimic data, find subtask boundaries.
 
-Auto mode finds boundaries from the task's subtask termination signals (mimic.yaml order). A demo
-that does not replay to success, misses a boundary, or could lose a subtask under the configured
-offsets is reported with the reason and left out of the output (never silently).
+Auto mode finds boundaries from the task's subtask termination signals (mimic.yaml order); manual
+mode shows each replayed demo in pybullet's viewer and takes the boundaries from the keyboard
+(``augment.annotate_manual``). A demo that does not replay to success, misses a boundary, could
+lose a subtask under the configured offsets, or is skipped is reported with the reason and left
+out of the output (never silently).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from augment.annotate_manual import MANUAL_BINDINGS, MarkSession, QuitAnnotation, mark_in_viewer
 from augment.spec import MimicSpec, load_mimic_spec
 from envs.errors import DatasetError, UsageError
 from recorder.datasets_io import dataset_env, demo_names, open_dataset, read_actions_and_initial_state
+from recorder.devices.keyboard import KeyListener
 from recorder.episode import Episode, EpisodeBuilder
+from recorder.record import show_bindings
 from recorder.tasks import make_env
 from recorder.writers.robomimic_hdf5 import write_masks
 
@@ -76,23 +82,33 @@ def check_offsets(ends: list[int], offset_ranges: list[tuple[int, int]]) -> None
 def annotate(in_path: str, out_path: str | None = None, mode: str = "auto",
              config: str | None = None) -> AnnotateResult:
     """Annotate every demo of ``in_path`` into ``out_path`` (default: ``<in>_annotated.hdf5``)."""
-    if mode != "auto":
-        raise UsageError("manual annotation is not available yet; use --auto")
+    if mode not in ("auto", "manual"):
+        raise UsageError(f"annotation mode must be auto or manual, got {mode!r}")
     out = Path(out_path) if out_path else Path(in_path).with_name(Path(in_path).stem + "_annotated.hdf5")
     if out.resolve() == Path(in_path).resolve():
         raise UsageError("--out must differ from the input file; the input is never modified")
     with open_dataset(in_path) as src:
         env_id, env_kwargs = dataset_env(src)
         spec = load_mimic_spec(config, env_id)
-        env = make_env(env_id, **env_kwargs).unwrapped
+        env = make_env(env_id, **env_kwargs, gui=mode == "manual").unwrapped
+        keys = KeyListener() if mode == "manual" else None
         try:
-            result = _annotate_file(src, env, spec, out)
+            if keys is not None:
+                keys.start()
+                show_bindings(env, MANUAL_BINDINGS)
+            bounds_of = _auto_bounds(spec) if keys is None else _manual_bounds(env, spec, keys)
+            result = _annotate_file(src, env, bounds_of, spec, out)
         finally:
+            if keys is not None:
+                keys.stop()
             env.close()
     return result
 
 
-def _annotate_file(src: h5py.File, env, spec: MimicSpec, out: Path) -> AnnotateResult:
+BoundsOf = Callable[[str, Episode], dict[str, list[int]]]  # (demo name, replayed episode) -> ends per eef
+
+
+def _annotate_file(src: h5py.File, env, bounds_of: BoundsOf, spec: MimicSpec, out: Path) -> AnnotateResult:
     result = AnnotateResult(out)
     partial = str(out) + ".partial"
     try:
@@ -101,8 +117,13 @@ def _annotate_file(src: h5py.File, env, spec: MimicSpec, out: Path) -> AnnotateR
             for key, value in src["data"].attrs.items():
                 dst["data"].attrs[key] = value
             total = 0
-            for name in demo_names(src):
-                total += _annotate_demo(src, dst, name, env, spec, result)
+            names = demo_names(src)
+            for i, name in enumerate(names):
+                try:
+                    total += _annotate_demo(src, dst, name, env, bounds_of, result)
+                except QuitAnnotation:
+                    result.rejected.update({rest: "not annotated: the annotator quit" for rest in names[i:]})
+                    break
             if not result.kept:
                 raise DatasetError(f"{src.filename}: no demo could be annotated ({_reasons(result)})")
             dst["data"].attrs["total"] = total
@@ -116,14 +137,15 @@ def _annotate_file(src: h5py.File, env, spec: MimicSpec, out: Path) -> AnnotateR
     return result
 
 
-def _annotate_demo(src: h5py.File, dst: h5py.File, name: str, env, spec: MimicSpec, result: AnnotateResult) -> int:
+def _annotate_demo(src: h5py.File, dst: h5py.File, name: str, env, bounds_of: BoundsOf,
+                   result: AnnotateResult) -> int:
     demo = src["data"][name]
     actions, initial_state = read_actions_and_initial_state(demo, src.filename)
     episode = replay_demo(env, actions, initial_state, int(demo.attrs.get("seed", 0)))
     try:
         if not episode.success:
             raise ValueError("replay from the stored initial state does not end in success")
-        bounds = {eef: _eef_bounds(episode, eef_spec) for eef, eef_spec in spec.eefs.items()}
+        bounds = bounds_of(name, episode)
     except ValueError as err:
         result.rejected[name] = str(err)
         log.warning("%s: left out: %s", name, err)
@@ -139,6 +161,42 @@ def _annotate_demo(src: h5py.File, dst: h5py.File, name: str, env, spec: MimicSp
         group.create_dataset(f"datagen_info/subtask_term_inds/{eef}", data=np.asarray(ends, dtype=np.int64))
     result.kept.append(out_name)
     return len(episode)
+
+
+def _auto_bounds(spec: MimicSpec) -> BoundsOf:
+    """Boundaries from the task's subtask signals."""
+    return lambda name, episode: {eef: _eef_bounds(episode, eef_spec) for eef, eef_spec in spec.eefs.items()}
+
+
+def _manual_bounds(env, spec: MimicSpec, keys: KeyListener) -> BoundsOf:
+    """Boundaries marked by hand in the viewer; marks that break the offsets are refused on Enter."""
+    needed = {eef: len(eef_spec.subtasks) - 1 for eef, eef_spec in spec.eefs.items()}
+
+    def bounds(name: str, episode: Episode) -> dict[str, list[int]]:
+        try:
+            hint = f"the task's signals suggest {_auto_bounds(spec)(name, episode)}"
+        except ValueError as err:
+            hint = f"no suggestion from the task's signals ({err})"
+        _say(f"{name}: {len(episode)} steps; mark the end of every subtask but the last ({needed}); {hint}")
+        session = MarkSession(len(episode), needed)
+        while True:
+            marks = mark_in_viewer(session, lambda t: env.show_flat_state(episode.states[t]),
+                                   lambda: keys.read()[1], _say, 1.0 / env.control_freq)
+            ends = {eef: [*marks[eef], len(episode)] for eef in needed}
+            try:
+                for eef, eef_spec in spec.eefs.items():
+                    check_offsets(ends[eef], [s.term_offset_range for s in eef_spec.subtasks])
+            except ValueError as err:
+                session.message = f"{eef}: {err}; U undoes a mark"
+                continue
+            _say(f"{name}: accepted {ends}")
+            return ends
+
+    return bounds
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def _eef_bounds(episode: Episode, eef_spec) -> list[int]:

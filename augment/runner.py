@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from augment.generator import AttemptResult, run_attempt, subtask_label
+from augment.executors import EXECUTORS, ordered_results
+from augment.generator import AttemptResult, subtask_label
 from augment.report_plot import AttemptTrace, write_report_png
 from augment.source import SourceSet, load_sources
 from augment.spec import MimicSpec, load_mimic_spec, with_seed
@@ -47,6 +45,8 @@ class GenerateOptions:
     keep_failed: bool | None = None  # None: the spec's generation.keep_failed
     resume: str | None = None  # a generate run folder to continue
     commit_every_s: float = 30.0  # a crash loses at most this much work (each commit starts new files)
+    executor: str = "process"  # "process" (local worker processes) or "ray"
+    address: str | None = None  # the Ray cluster to join (None: start a local one)
 
 
 RUN_OPTIONS = ("input_path", "seed", "config", "guarantee", "cameras", "keep_failed")
@@ -66,6 +66,7 @@ class GenerateReport:
     demos_per_minute: float = 0.0
     seed: int = 0
     num_envs: int = 1
+    executor: str = "process"
     num_trials: int = 0
     guarantee: bool = True
     stopped_by_failure_bound: bool = False
@@ -95,6 +96,10 @@ def check_options(opts: GenerateOptions) -> None:
         raise UsageError(f"--num-trials must be a positive integer, got {opts.num_trials}")
     if opts.num_envs <= 0:
         raise UsageError(f"--num-envs must be a positive integer, got {opts.num_envs}")
+    if opts.executor not in EXECUTORS:
+        raise UsageError(f"--executor must be one of {', '.join(EXECUTORS)}, got {opts.executor!r}")
+    if opts.address is not None and opts.executor != "ray":
+        raise UsageError("--address names a Ray cluster; add --executor ray")
 
 
 def check_spec_fits_sources(spec: MimicSpec, sources: SourceSet) -> None:
@@ -132,9 +137,9 @@ def generate(opts: GenerateOptions) -> GenerateReport:
     check_spec_fits_sources(spec, sources)
     guarantee = spec.generation.guarantee if opts.guarantee is None else opts.guarantee
     keep_failed = spec.generation.keep_failed if opts.keep_failed is None else opts.keep_failed
-    report = GenerateReport(seed=spec.generation.seed, num_envs=opts.num_envs, num_trials=opts.num_trials,
-                            guarantee=guarantee, keep_failed=keep_failed, input_path=str(opts.input_path),
-                            spec=asdict(spec))
+    report = GenerateReport(seed=spec.generation.seed, num_envs=opts.num_envs, executor=opts.executor,
+                            num_trials=opts.num_trials, guarantee=guarantee, keep_failed=keep_failed,
+                            input_path=str(opts.input_path), spec=asdict(spec))
     start, trace = time.perf_counter(), AttemptTrace()
     with _run_folder(opts, spec) as out:
         report.output_hdf5, report.output_lerobot = str(out / "generated.hdf5"), str(out / "lerobot")
@@ -232,7 +237,7 @@ def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: Gen
     with tqdm(total=opts.num_trials, initial=done, desc="generate", unit="demo" if report.guarantee else "attempt",
               disable=not opts.progress) as bar:
         last_commit = time.perf_counter()
-        for result in _ordered_results(sources, spec, opts.num_envs, start=report.num_attempts):
+        for result in ordered_results(sources, spec, opts.num_envs, report.num_attempts, opts.executor, opts.address):
             report.add(result)
             trace.add(result)
             if result.index not in committed:  # saved before a crash: counted, not repeated
@@ -267,50 +272,6 @@ def _progress(report: GenerateReport) -> dict[str, Any]:
 def _finished(report: GenerateReport, num_trials: int) -> bool:
     count = report.num_successes if report.guarantee else report.num_attempts
     return count >= num_trials
-
-
-# ------------------------------------------------------------------ workers
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(sources: SourceSet, spec: MimicSpec) -> None:
-    _WORKER["env"] = make_env(sources.env_id, **sources.env_kwargs).unwrapped
-    _WORKER["sources"], _WORKER["spec"] = sources, spec
-
-
-def _attempt_in_worker(index: int) -> AttemptResult:
-    return run_attempt(_WORKER["env"], _WORKER["sources"], _WORKER["spec"], index)
-
-
-def _ordered_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int = 0) -> Iterator[AttemptResult]:
-    """Attempt results in index order ``start``, ``start + 1``, ... from ``num_envs`` workers (in-process when 1)."""
-    if num_envs == 1:
-        _init_worker(sources, spec)
-        index = start
-        while True:
-            yield _attempt_in_worker(index)
-            index += 1
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(num_envs, mp_context=ctx, initializer=_init_worker, initargs=(sources, spec)) as pool:
-        try:
-            yield from _drain_in_order(pool, window=2 * num_envs, start=start)
-        except BrokenProcessPool as err:
-            raise GenerationError(f"a generation worker process died ({err}); "
-                                  "rerun with --num-envs 1 to see its error") from err
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _drain_in_order(pool: ProcessPoolExecutor, window: int, start: int = 0) -> Iterator[AttemptResult]:
-    pending: dict[int, Future] = {i: pool.submit(_attempt_in_worker, i) for i in range(start, start + window)}
-    next_submit, next_yield = start + window, start
-    while True:
-        wait([pending[next_yield]], return_when=FIRST_COMPLETED)
-        result = pending.pop(next_yield).result()
-        pending[next_submit] = pool.submit(_attempt_in_worker, next_submit)
-        next_submit += 1
-        next_yield += 1
-        yield result
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

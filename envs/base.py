@@ -379,6 +379,18 @@ class TabletopEnv(gym.Env):
             parts.append(np.array([s[0] for s in joints] + [s[1] for s in joints]))
         return np.concatenate(parts)
 
+    def show_flat_state(self, flat: np.ndarray) -> None:
+        """Put objects and joints at the poses of a ``get_flat_state`` vector (for viewing: not an exact restore)."""
+        offset = 0
+        for body in self.bodies.values():
+            self.client.resetBasePositionAndOrientation(body, flat[offset:offset + 3], flat[offset + 3:offset + 7])
+            offset += 13
+        for robot in self.robots:
+            num_joints = self.client.getNumJoints(robot.body)
+            for joint in range(num_joints):
+                self.client.resetJointState(robot.body, joint, float(flat[offset + joint]))
+            offset += 2 * num_joints
+
     # ----------------------------------------------------------------- object queries
     def object_pos_quat(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """World position ``[3]`` and quaternion ``[4]`` of object ``name``."""

@@ -70,7 +70,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     rep = generate(GenerateOptions(args.input or "", args.num_trials, args.num_envs, args.seed, args.out, args.config,
                                    guarantee, camera_kwargs(args.cameras, args.image_size), progress=not args.quiet,
                                    keep_failed=True if args.keep_failed else None, resume=args.resume,
-                                   commit_every_s=args.commit_every))
+                                   commit_every_s=args.commit_every, executor=args.executor, address=args.address))
     print(f"attempts {rep.num_attempts}, successes {rep.num_successes}, success rate {rep.success_rate:.1%}, "
           f"{rep.demos_per_minute:.1f} demos/min ({rep.wall_time_s:.1f} s, {rep.num_envs} envs)")
     print(f"  hdf5:    {rep.output_hdf5}\n  lerobot: {rep.output_lerobot}")
@@ -169,7 +169,8 @@ def _annotate_parser(subs) -> None:
     sub.add_argument("input", help="HDF5 file from `mimicrec record`")
     mode = sub.add_mutually_exclusive_group()
     mode.add_argument("--auto", action="store_true", help="boundaries from the task's subtask signals (default)")
-    mode.add_argument("--manual", action="store_true", help="mark boundaries by hand (planned: exits with an error)")
+    mode.add_argument("--manual", action="store_true",
+                      help="mark boundaries by hand, each demo replaying in the viewer (needs a display)")
     sub.add_argument("--out", help="output HDF5 (default: INPUT_annotated.hdf5)")
     sub.add_argument("--config", help="Mimic spec (default: configs/<Task>/mimic.yaml)")
     sub.set_defaults(handler=_cmd_annotate)
@@ -181,7 +182,13 @@ def _generate_parser(subs) -> None:
     sub.add_argument("input", nargs="?", help="annotated HDF5 file from `mimicrec annotate` (not with --resume)")
     sub.add_argument("--num-trials", type=int, required=True,
                      help="successful demos wanted (attempts with --no-guarantee); with --resume, the run's total")
-    sub.add_argument("--num-envs", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
+    sub.add_argument("--num-envs", type=int, default=os.cpu_count() or 1,
+                     help="workers, each with its own env: processes, or Ray actors (default: this machine's cores)")
+    sub.add_argument("--executor", default="process", choices=("process", "ray"),
+                     help="process: local worker processes; ray: Ray actors, pip install 'mimicrec[ray]' "
+                          "(default: %(default)s)")
+    sub.add_argument("--address", help="with --executor ray: the cluster to join, e.g. auto or HOST:6379 "
+                                       "(default: start a local Ray instance)")
     sub.add_argument("--no-guarantee", action="store_true", help="stop after N attempts instead of N successes")
     sub.add_argument("--seed", type=int, help="generation seed (default: the spec's generation.seed)")
     sub.add_argument("--config", help="Mimic spec (default: configs/<Task>/mimic.yaml)")

@@ -159,14 +159,14 @@ class _Sinks(RunDatasets):
             (self.out / RUN_FILE).unlink(missing_ok=True)
 
 
-def show_bindings(env, device: Device) -> None:
-    """Print the device's bindings to the log and show them in the viewer, if one is open."""
-    if not device.bindings:
+def show_bindings(env, bindings: tuple[tuple[str, str], ...]) -> None:
+    """Print key bindings to the log and show them in the viewer, if one is open."""
+    if not bindings:
         return
-    lines = [f"{keys:>20}  {what}" for keys, what in device.bindings]
+    lines = [f"{keys:>20}  {what}" for keys, what in bindings]
     log.warning("controls:\n%s", "\n".join(lines))
     if getattr(env, "gui", False):
-        for i, (keys, what) in enumerate(device.bindings):
+        for i, (keys, what) in enumerate(bindings):
             env.client.addUserDebugText(f"{keys}: {what}", [0.1, 0.55, 1.25 - 0.045 * i], textColorRGB=[0, 0, 0],
                                         textSize=1.1)
 
@@ -182,7 +182,7 @@ def record(opts: RecordOptions) -> RecordResult:
     start = time.perf_counter()
     try:
         device.connect(env)
-        show_bindings(env, device)
+        show_bindings(env, device.bindings)
         if not opts.save:
             saved, attempts, failed, stopped = _record_loop(env, device, opts, None)
             return RecordResult(None, None, None, saved, attempts, time.perf_counter() - start, failed, stopped)

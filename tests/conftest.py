@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import time
 
 import pytest
 
@@ -54,3 +57,29 @@ def make_task_env():
     yield make
     for e in made:
         e.close()
+
+
+@pytest.fixture()
+def xserver():
+    """A real X server (Xvfb) on a free display, for pybullet's viewer and pynput (its display name)."""
+    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
+        pytest.skip("Xvfb/xdotool not installed and not installable here (`make xvfb` installs them as root)")
+    server = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1024x768x24"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    display = f":{server.stdout.readline().strip()}"  # Xvfb picks a free display and prints it when ready
+    yield display
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def xdotool(display: str, *args: str) -> None:
+    """Type on ``display`` as a person would (key presses reach pynput through the X server)."""
+    subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, check=True, timeout=10)
+
+
+def wait_for_line(log, text: str, proc: subprocess.Popen, timeout_s: float = 120, count: int = 1) -> None:
+    """Wait until the program writing ``log`` has printed ``text`` ``count`` times (it must keep running)."""
+    deadline = time.monotonic() + timeout_s
+    while log.read_text().count(text) < count:
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)

@@ -2,7 +2,6 @@
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ from collections import namedtuple
 import h5py
 import numpy as np
 import pytest
+from conftest import wait_for_line, xdotool
 
 from envs.errors import TaskError, UsageError
 from recorder.devices import DEVICES, Event, make_device
@@ -63,26 +63,6 @@ def test_cli_spacemouse_without_a_device_is_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.fixture()
-def xserver():
-    """A real X server (Xvfb) on a free display, for pybullet's viewer and pynput."""
-    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
-        pytest.skip("Xvfb/xdotool not installed and not installable here (`make xvfb` installs them as root)")
-    server = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1024x768x24"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    display = f":{server.stdout.readline().strip()}"  # Xvfb picks a free display and prints it when ready
-    yield display
-    server.terminate()
-    server.wait(timeout=10)
-
-
-def _wait_for_line(log, text: str, proc: subprocess.Popen, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while text not in log.read_text():
-        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.1)
-
-
 def _steps_so_far(log) -> int:
     """The step count of episode 1 in the recorder's live status line (updated every 5 steps)."""
     counts = re.findall(r"episode 1, (\d+) steps", log.read_text())
@@ -99,18 +79,14 @@ def _wait_steps(log, steps: int, timeout_s: float = 60) -> None:
 def _type(display: str, log) -> None:
     _wait_steps(log, 10)  # the viewer is drawing and the loop is stepping
     for key in ("q", "w"):  # each held for 10 steps
-        _xdotool(display, "keydown", key)
+        xdotool(display, "keydown", key)
         _wait_steps(log, 10)
-        _xdotool(display, "keyup", key)
-    _xdotool(display, "key", "k")
+        xdotool(display, "keyup", key)
+    xdotool(display, "key", "k")
     _wait_steps(log, 5)
-    _xdotool(display, "key", "Return")
+    xdotool(display, "key", "Return")
     time.sleep(1.0)
-    _xdotool(display, "key", "BackSpace")
-
-
-def _xdotool(display: str, *args: str) -> None:
-    subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, check=True, timeout=10)
+    xdotool(display, "key", "BackSpace")
 
 
 @pytest.mark.timeout(150, method="signal")  # a stuck viewer fails the test instead of hanging the suite
@@ -123,7 +99,7 @@ def test_keyboard_records_what_was_typed(xserver, tmp_path):
                                  "--task", "mimicrec/Lift-v0", "--keep-failed", "--out", str(out)],
                                 env={**os.environ, "DISPLAY": xserver}, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        _wait_for_line(log, "episode 1: recording", proc)  # viewer open, listener running, episode started
+        wait_for_line(log, "episode 1: recording", proc)  # viewer open, listener running, episode started
         _type(xserver, log)
         proc.wait(timeout=60)
     finally:

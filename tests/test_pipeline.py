@@ -17,6 +17,8 @@ def generated(annotated, tmp_path_factory):
     root = tmp_path_factory.mktemp("gen")
     reports = {k: generate(GenerateOptions(str(annotated), 4, num_envs=k, seed=5, out=str(root / f"k{k}")))
                for k in (1, 2)}
+    reports["ray"] = generate(GenerateOptions(str(annotated), 4, num_envs=2, seed=5, out=str(root / "ray"),
+                                              executor="ray"))  # a local Ray instance, started and stopped
     return root, reports
 
 
@@ -35,14 +37,29 @@ def test_generation_counts_and_report(generated):
         assert image.format == "PNG" and image.width > 2 * image.height
 
 
-def test_same_seed_same_data_for_any_worker_count(generated):
+@pytest.mark.parametrize("other", ["k2", "ray"])
+def test_same_seed_same_data_for_any_worker_count_and_executor(generated, other):
     root, reports = generated
-    assert reports[1].num_attempts == reports[2].num_attempts
-    with h5py.File(root / "k1" / "generated.hdf5", "r") as a, h5py.File(root / "k2" / "generated.hdf5", "r") as b:
+    assert reports[1].num_attempts == reports[2].num_attempts == reports["ray"].num_attempts
+    assert json.loads((root / "ray" / "report.json").read_text())["executor"] == "ray"
+    with h5py.File(root / "k1" / "generated.hdf5", "r") as a, h5py.File(root / other / "generated.hdf5", "r") as b:
         assert len(a["data"]) == len(b["data"]) == 4
         for name in a["data"]:
             for key in ("actions", "states", "obs/object", "subtask_index", "src_demo_index"):
                 np.testing.assert_array_equal(a[f"data/{name}/{key}"][()], b[f"data/{name}/{key}"][()])
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"executor": "dask"}, "--executor must be one of process, ray"),
+    ({"address": "auto"}, "--address names a Ray cluster; add --executor ray"),
+    ({"executor": "ray", "address": "127.0.0.1:9"}, "cannot reach the Ray cluster at 127.0.0.1:9"),
+])
+def test_bad_executor_options_are_clear_errors_and_leave_nothing(annotated, tmp_path, options, message):
+    from envs.errors import UsageError
+
+    with pytest.raises(UsageError, match=message):
+        generate(GenerateOptions(str(annotated), 2, num_envs=1, out=str(tmp_path / "run"), **options))
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
 
 
 def test_generated_demos_replay_to_success(generated):

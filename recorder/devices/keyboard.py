@@ -52,23 +52,19 @@ def key_name(key) -> str | None:
     return name.lower() if name else None
 
 
-@register_device("keyboard")
-class KeyboardDevice(TeleopDevice):
-    """Reads the keyboard with a pynput listener (a thread started in ``connect``); needs a display."""
+class KeyListener:
+    """The keys held down now and the keys pressed since the last ``read`` (a pynput thread; needs X11)."""
 
-    bindings = KEYBOARD_BINDINGS
-    needs_gui = True
-
-    def __init__(self, sensitivity: float = 1.0, **kwargs: object) -> None:
-        super().__init__(sensitivity)
+    def __init__(self) -> None:
         self._held: set[str] = set()
         self._pressed: list[str] = []
         self._lock = threading.Lock()
         self._listener = None
 
-    def connect(self, env) -> None:  # noqa: D102
+    def start(self) -> None:
+        """Start listening; a clear TaskError without a display or without pynput."""
         if not os.environ.get("DISPLAY"):
-            raise TaskError("the keyboard device needs a display (pynput reads X11 keys); run on a desktop, "
+            raise TaskError("reading the keyboard needs a display (pynput reads X11 keys); run on a desktop, "
                             "or start one with `Xvfb :99 &` and `export DISPLAY=:99`")
         try:
             from pynput import keyboard
@@ -90,13 +86,36 @@ class KeyboardDevice(TeleopDevice):
         with self._lock:
             self._held.discard(key_name(key))
 
-    def read(self) -> TeleopCommand:  # noqa: D102
+    def read(self) -> tuple[set[str], list[str]]:
+        """(keys held now, keys pressed since the last call in the order pressed)."""
         with self._lock:
             held, pressed = set(self._held), self._pressed
             self._pressed = []
-        return decode_keys(held, pressed)
+        return held, pressed
 
-    def close(self) -> None:  # noqa: D102
+    def stop(self) -> None:
+        """Stop the listener thread (safe to call twice)."""
         if self._listener is not None:
             self._listener.stop()
             self._listener = None
+
+
+@register_device("keyboard")
+class KeyboardDevice(TeleopDevice):
+    """Reads the keyboard with a ``KeyListener`` (started in ``connect``); needs a display."""
+
+    bindings = KEYBOARD_BINDINGS
+    needs_gui = True
+
+    def __init__(self, sensitivity: float = 1.0, **kwargs: object) -> None:
+        super().__init__(sensitivity)
+        self._keys = KeyListener()
+
+    def connect(self, env) -> None:  # noqa: D102
+        self._keys.start()
+
+    def read(self) -> TeleopCommand:  # noqa: D102
+        return decode_keys(*self._keys.read())
+
+    def close(self) -> None:  # noqa: D102
+        self._keys.stop()
