@@ -11,7 +11,9 @@ Layout inside a demo group of the HDF5 file (one series per end effector)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import h5py
 import numpy as np
@@ -51,15 +53,18 @@ class DatagenInfoRecorder:
 
     steps: dict[str, dict[str, list]] = field(default_factory=lambda: {n: {} for n in FIELDS})
 
-    def add(self, env, action: np.ndarray) -> None:
-        """Record the env's Mimic readings and the pose ``action`` commands, before stepping it."""
+    def add(self, env, action: np.ndarray, flags: Mapping[str, Any] | None = None) -> None:
+        """Record the env's Mimic readings and the pose ``action`` commands, before stepping it.
+
+        ``flags``: the last step's ``info`` (the task's flags in the current state), if there was one.
+        """
         for eef in env.eef_names:
             self._push("eef_pose", eef, env.get_robot_eef_pose(eef))
             self._push("target_eef_pose", eef, env.action_to_target_eef_pose(action, eef))
             self._push("gripper_action", eef, env.actions_to_gripper_actions(action, eef))
         for name, pose in env.get_object_poses().items():
             self._push("object_poses", name, pose)
-        for name, flag in env.get_subtask_term_signals().items():
+        for name, flag in env.get_subtask_term_signals(flags).items():
             self._push("subtask_term_signals", name, flag)
 
     def _push(self, field_name: str, key: str, value) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import socket
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from typing import Any
 
 from augment.generator import AttemptResult, run_attempt
@@ -33,7 +35,9 @@ class AttemptWorker:
 
     def attempt(self, index: int) -> AttemptResult:
         """Run attempt ``index`` (its random draws come from the seed and the index alone)."""
-        return run_attempt(self.env, self.sources, self.spec, index)
+        start = time.perf_counter()
+        result = run_attempt(self.env, self.sources, self.spec, index)
+        return replace(result, worker_s=time.perf_counter() - start)
 
 
 def ordered_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int = 0,

@@ -40,6 +40,7 @@ class AttemptResult:
     episode: Episode
     success: bool
     failed_subtask: int | str | None
+    worker_s: float = 0.0  # wall seconds the worker spent on the attempt (set by the executor)
 
 
 @dataclass

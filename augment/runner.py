@@ -60,6 +60,7 @@ class GenerateReport:
     num_successes: int = 0
     num_failures: int = 0
     num_env_steps: int = 0  # control steps of every attempt, failures included
+    worker_time_s: float = 0.0  # wall seconds workers spent inside attempts (summed over workers)
     failures_per_subtask: dict[str, int] = field(default_factory=dict)
     success_rate: float = 0.0
     wall_time_s: float = 0.0
@@ -81,6 +82,7 @@ class GenerateReport:
         """Count one attempt."""
         self.num_attempts += 1
         self.num_env_steps += len(result.episode)
+        self.worker_time_s += result.worker_s
         if result.success:
             self.num_successes += 1
         else:
@@ -191,7 +193,7 @@ def _run_folder(opts: GenerateOptions, spec: MimicSpec) -> Iterator[Path]:
             raise
 
 
-PROGRESS = ("num_attempts", "num_successes", "num_failures", "num_env_steps", "failures_per_subtask")
+PROGRESS = ("num_attempts", "num_successes", "num_failures", "num_env_steps", "worker_time_s", "failures_per_subtask")
 
 
 def _restore(report: GenerateReport, sinks: _Sinks) -> set[int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -468,7 +468,11 @@ class TabletopEnv(gym.Env):
         """Name -> world pose ``[4, 4]`` of every task object."""
         return {name: pose_from_pos_quat(*self.object_pos_quat(name)) for name in self.bodies}
 
-    def get_subtask_term_signals(self) -> dict[str, int]:
-        """Name -> 0/1 for each subtask termination signal (the task's stage flags)."""
-        flags = self.evaluate()
+    def get_subtask_term_signals(self, flags: Mapping[str, Any] | None = None) -> dict[str, int]:
+        """Name -> 0/1 for each subtask termination signal (the task's stage flags).
+
+        ``flags``: the ``info`` of the step that led to the current state, which holds the same flags
+        (saves evaluating the task again); None evaluates now.
+        """
+        flags = self.evaluate() if flags is None else flags
         return {name: int(flags[name]) for name in self.subtask_signal_names}

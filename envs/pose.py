@@ -6,6 +6,8 @@ Every function accepts a single item or a leading batch dimension, e.g. ``quat_t
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _EPS = 1e-12
@@ -14,6 +16,8 @@ _EPS = 1e-12
 def quat_to_mat(quat: np.ndarray) -> np.ndarray:
     """Unit quaternion(s) ``[..., 4]`` (x, y, z, w) -> rotation matrices ``[..., 3, 3]``."""
     q = np.asarray(quat, dtype=np.float64)
+    if q.ndim == 1:  # one quaternion: scalar math is ~10x faster than the batched form (hot in every step)
+        return _quat_to_mat_one(*q.tolist())
     q = q / np.linalg.norm(q, axis=-1, keepdims=True)
     x, y, z, w = np.moveaxis(q, -1, 0)
     rows = [
@@ -24,9 +28,19 @@ def quat_to_mat(quat: np.ndarray) -> np.ndarray:
     return np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)
 
 
+def _quat_to_mat_one(x: float, y: float, z: float, w: float) -> np.ndarray:
+    norm = math.sqrt(x * x + y * y + z * z + w * w)
+    x, y, z, w = x / norm, y / norm, z / norm, w / norm
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
 def mat_to_quat(mat: np.ndarray) -> np.ndarray:
     """Rotation matrices ``[..., 3, 3]`` -> unit quaternions ``[..., 4]`` (x, y, z, w), w >= 0."""
     m = np.asarray(mat, dtype=np.float64)
+    if m.ndim == 2:
+        return _mat_to_quat_one(m.tolist())
     batch = m.shape[:-2]
     m = m.reshape(-1, 3, 3)
     trace = np.trace(m, axis1=1, axis2=2)
@@ -51,6 +65,26 @@ def mat_to_quat(mat: np.ndarray) -> np.ndarray:
     return quat.reshape(*batch, 4)
 
 
+def _mat_to_quat_one(m: list[list[float]]) -> np.ndarray:
+    """Shepperd's method on one matrix, the same branch choice as the batched form."""
+    (m00, m01, m02), (m10, m11, m12), (m20, m21, m22) = m
+    cands = (1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22)
+    case = max(range(4), key=cands.__getitem__)
+    t = cands[case]
+    s = 0.5 / math.sqrt(t)
+    if case == 0:
+        q = [(m21 - m12) * s, (m02 - m20) * s, (m10 - m01) * s, t * s]
+    elif case == 1:
+        q = [t * s, (m01 + m10) * s, (m02 + m20) * s, (m21 - m12) * s]
+    elif case == 2:
+        q = [(m01 + m10) * s, t * s, (m12 + m21) * s, (m02 - m20) * s]
+    else:
+        q = [(m02 + m20) * s, (m12 + m21) * s, t * s, (m10 - m01) * s]
+    sign = -1.0 if q[3] < 0 else 1.0
+    norm = math.sqrt(sum(c * c for c in q))
+    return np.array([sign * c / norm for c in q])
+
+
 def _quat_from_case(m: np.ndarray, t: np.ndarray, case: int) -> np.ndarray:
     """One branch of the matrix-to-quaternion conversion (Shepperd's method)."""
     s = 0.5 / np.sqrt(t)
@@ -72,6 +106,8 @@ def _quat_from_case(m: np.ndarray, t: np.ndarray, case: int) -> np.ndarray:
 def axis_angle_to_mat(rotvec: np.ndarray) -> np.ndarray:
     """Rotation vectors ``[..., 3]`` (axis * angle, radians) -> matrices ``[..., 3, 3]`` (Rodrigues)."""
     v = np.asarray(rotvec, dtype=np.float64)
+    if v.ndim == 1:
+        return _axis_angle_to_mat_one(*v.tolist())
     angle = np.linalg.norm(v, axis=-1)[..., None, None]
     axis = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), _EPS)
     x, y, z = np.moveaxis(axis, -1, 0)
@@ -84,9 +120,25 @@ def axis_angle_to_mat(rotvec: np.ndarray) -> np.ndarray:
     return eye + np.sin(angle) * skew + (1 - np.cos(angle)) * (skew @ skew)
 
 
+def _axis_angle_to_mat_one(vx: float, vy: float, vz: float) -> np.ndarray:
+    angle = math.sqrt(vx * vx + vy * vy + vz * vz)
+    scale = max(angle, _EPS)
+    x, y, z = vx / scale, vy / scale, vz / scale
+    s, c = math.sin(angle), 1.0 - math.cos(angle)
+    # I + s K + c K^2 with K the skew matrix of the unit axis (K^2 = a a^T - I)
+    return np.array([[1 + c * (x * x - 1), -s * z + c * x * y, s * y + c * x * z],
+                     [s * z + c * x * y, 1 + c * (y * y - 1), -s * x + c * y * z],
+                     [-s * y + c * x * z, s * x + c * y * z, 1 + c * (z * z - 1)]])
+
+
 def mat_to_axis_angle(mat: np.ndarray) -> np.ndarray:
     """Rotation matrices ``[..., 3, 3]`` -> rotation vectors ``[..., 3]`` with angle in [0, pi]."""
     quat = mat_to_quat(mat)
+    if quat.ndim == 1:
+        x, y, z, w = quat.tolist()
+        sin_half = math.sqrt(x * x + y * y + z * z)
+        scale = 2.0 * math.atan2(sin_half, min(max(w, -1.0), 1.0)) / sin_half if sin_half > _EPS else 2.0
+        return np.array([x * scale, y * scale, z * scale])
     xyz, w = quat[..., :3], np.clip(quat[..., 3], -1.0, 1.0)
     sin_half = np.linalg.norm(xyz, axis=-1)
     angle = 2.0 * np.arctan2(sin_half, w)

@@ -51,14 +51,16 @@ class EpisodeBuilder:
         self.last_obs = obs
         self.rows: dict[str, list] = {k: [] for k in ("obs", "next_obs", "actions", "rewards", "successes", "states")}
         self.datagen = DatagenInfoRecorder() if with_datagen_info else None
+        self.last_info: dict[str, Any] | None = None  # the last step's info: the task's flags now
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Step the env with ``action``, recording everything; returns the new obs and info."""
         action = np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
         self.rows["states"].append(self.env.get_flat_state())
         if self.datagen is not None:
-            self.datagen.add(self.env, action)
+            self.datagen.add(self.env, action, self.last_info)
         obs, reward, _terminated, _truncated, info = self.env.step(action)
+        self.last_info = info
         for key, value in (("obs", self.last_obs), ("next_obs", obs), ("actions", action),
                            ("rewards", reward), ("successes", bool(info["success"]))):
             self.rows[key].append(value)

@@ -30,7 +30,8 @@ def test_generation_counts_and_report(generated):
     saved = json.loads((root / "k2" / "report.json").read_text())
     for key in ("num_attempts", "num_successes", "success_rate", "wall_time_s", "seed", "num_envs"):
         assert key in saved
-    assert saved["num_envs"] == 2 and saved["seed"] == 5
+    assert saved["num_envs"] == 2 and saved["seed"] == 5 and saved["executor"] == "process"
+    assert 0 < saved["worker_time_s"] <= 2 * saved["wall_time_s"]  # two workers' time inside attempts
     from PIL import Image
 
     with Image.open(root / "k2" / "report.png") as image:  # three panels side by side

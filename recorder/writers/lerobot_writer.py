@@ -132,13 +132,16 @@ class LeRobotWriter:
         self.dataset = _lerobot_dataset_class().create(
             repo_id=self.schema.repo_id, fps=self.schema.fps, root=self.root,
             robot_type=self.schema.robot_type, use_videos=True,
-            features=self.schema.features(episode.obs, episode.actions.shape[-1]),
+            features=self.schema.features(episode.obs, episode.actions.shape[-1]), **STREAMING,
         )
         meta = {"env_args": json.loads(self.schema.env_args), "recording": json.loads(self.schema.recording)}
         write_atomically(self.root / MIMICREC_META, json.dumps(meta).encode())
         _write_journal(self.root, 0)  # a crash before the first commit rolls back to "nothing committed"
 
 
+# Camera frames go straight to lerobot's encoder threads instead of through a PNG per frame and camera.
+# Its queue drops a frame when full for 0.1 s; ours holds any episode whole (frames are fed in a burst).
+STREAMING = {"streaming_encoding": True, "encoder_queue_maxsize": 1_000_000}
 JOURNAL = "meta/mimicrec_commit.json"
 MIMICREC_META = "meta/mimicrec.json"  # env_args, so that `mimicrec convert` can rebuild exact HDF5 states
 REWRITTEN = ("meta/info.json", "meta/stats.json", "meta/tasks.parquet")  # the files lerobot rewrites in place
@@ -154,7 +157,7 @@ def _lerobot_dataset_class():
 
 
 def _open_existing(root: Path, repo_id: str):
-    return _lerobot_dataset_class()(repo_id, root=root)
+    return _lerobot_dataset_class()(repo_id, root=root, **STREAMING)
 
 
 def _continue_in_new_files(dataset) -> None:
