@@ -11,8 +11,9 @@ import logging
 import multiprocessing
 import socket
 import time
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import Any
@@ -71,7 +72,8 @@ def _process_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: 
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(num_envs, mp_context=ctx, initializer=_init_process, initargs=(sources, spec)) as pool:
         try:
-            yield from _drain_in_order(pool, window=2 * num_envs, start=start)
+            yield from _in_index_order(lambda i: pool.submit(_attempt_in_process, i), Future.result,
+                                       window=2 * num_envs, start=start)
         except BrokenProcessPool as err:
             raise GenerationError(f"a generation worker process died ({err}); "
                                   "rerun with --num-envs 1 to see its error") from err
@@ -79,15 +81,15 @@ def _process_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: 
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _drain_in_order(pool: ProcessPoolExecutor, window: int, start: int = 0) -> Iterator[AttemptResult]:
-    pending: dict[int, Future] = {i: pool.submit(_attempt_in_process, i) for i in range(start, start + window)}
-    next_submit, next_yield = start + window, start
+def _in_index_order(submit: Callable[[int], Any], collect: Callable[[Any], AttemptResult], window: int,
+                    start: int) -> Iterator[AttemptResult]:
+    """Keep ``window`` attempts submitted; yield them in index order (``collect`` waits for the oldest)."""
+    pending = deque(submit(i) for i in range(start, start + window))
+    next_submit = start + window
     while True:
-        wait([pending[next_yield]], return_when=FIRST_COMPLETED)
-        result = pending.pop(next_yield).result()
-        pending[next_submit] = pool.submit(_attempt_in_process, next_submit)
+        result = collect(pending.popleft())
+        pending.append(submit(next_submit))
         next_submit += 1
-        next_yield += 1
         yield result
 
 
@@ -112,8 +114,12 @@ def _ray_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int,
         remote_worker = ray.remote(num_cpus=1)(AttemptWorker)
         sources_ref, spec_ref = ray.put(sources), ray.put(spec)  # shipped once, shared by every actor
         workers = [remote_worker.remote(sources_ref, spec_ref) for _ in range(num_envs)]
-        pool = ray.util.ActorPool(workers)
-        yield from _drain_actor_pool(ray, pool, window=2 * num_envs, start=start)
+        pool = ray.util.ActorPool(workers)  # an idle actor takes the next attempt; get_next keeps submission order
+        yield from _in_index_order(lambda i: pool.submit(lambda actor, j: actor.attempt.remote(j), i),
+                                   lambda _: pool.get_next(), window=2 * num_envs, start=start)
+    except ray.exceptions.RayActorError as err:
+        raise GenerationError(f"a Ray generation worker died ({err}); rerun with --executor process "
+                              "--num-envs 1 to see its error") from err
     finally:
         if started_here:
             ray.shutdown()
@@ -126,8 +132,7 @@ def _connect_ray(ray: Any, address: str | None) -> None:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
                  log_to_driver=False, configure_logging=True)
     except ConnectionError as err:
-        raise UsageError(f"cannot reach the Ray cluster at {address!r} ({err}); start it with `ray start --head` "
-                         "or drop --address to start a local one") from err
+        raise _unreachable(address, err) from err
 
 
 def _check_reachable(address: str) -> None:
@@ -138,21 +143,9 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=10).close()
     except OSError as err:
-        raise UsageError(f"cannot reach the Ray cluster at {address} ({err}); start it with `ray start --head` "
-                         "or drop --address to start a local one") from err
+        raise _unreachable(address, err) from err
 
 
-def _drain_actor_pool(ray: Any, pool: Any, window: int, start: int) -> Iterator[AttemptResult]:
-    """Keep ``window`` attempts queued on the pool; ``get_next`` returns them in submission (= index) order."""
-    for index in range(start, start + window):
-        pool.submit(lambda actor, i: actor.attempt.remote(i), index)
-    next_submit = start + window
-    while True:
-        try:
-            result = pool.get_next()
-        except ray.exceptions.RayActorError as err:
-            raise GenerationError(f"a Ray generation worker died ({err}); rerun with --executor process "
-                                  "--num-envs 1 to see its error") from err
-        pool.submit(lambda actor, i: actor.attempt.remote(i), next_submit)
-        next_submit += 1
-        yield result
+def _unreachable(address: str | None, err: Exception) -> UsageError:
+    return UsageError(f"cannot reach the Ray cluster at {address or 'auto'} ({err}); start it with "
+                      "`ray start --head` or drop --address to start a local one")
