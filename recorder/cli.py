@@ -88,19 +88,27 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from recorder.training import TrainOptions, train
 
-    res = train(TrainOptions(args.dataset, args.algo, args.epochs, args.steps_per_epoch, args.batch_size,
-                             seed=args.seed, out=args.out, progress=not args.quiet))
-    print(f"trained {args.algo} for {args.epochs} epochs in {res.wall_time_s:.1f} s, final loss {res.final_loss:.4f}")
-    print(f"  checkpoint: {res.checkpoint}\n  log:        {res.log_path}")
+    res = train(TrainOptions(args.dataset, args.algo, args.obs, args.epochs, args.steps_per_epoch, args.batch_size,
+                             args.rollouts, args.rollout_every, seed=args.seed, out=args.out, config=args.config,
+                             overrides=tuple(args.overrides), progress=not args.quiet))
+    print(f"trained {args.algo} for {len(res.losses)} epochs in {res.wall_time_s:.1f} s, "
+          f"final loss {res.final_loss:.4f}")
+    if res.best_epoch is not None:
+        print(f"  rollout success by epoch: {', '.join(f'{e}: {r:.0%}' for e, r in res.success.items())}; "
+              f"model.pth is epoch {res.best_epoch}")
+    print(f"  checkpoint: {res.checkpoint}\n  log:        {res.log_path}\n"
+          f"  progress:   {res.out_dir / 'progress.csv'}, {res.out_dir / 'training.png'}")
     return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from recorder.training import evaluate
+    from recorder.evaluation import evaluate
 
-    res = evaluate(args.checkpoint, args.num_rollouts, args.seed, args.task, progress=not args.quiet)
+    res = evaluate(args.checkpoint, args.num_rollouts, args.seed, args.task, progress=not args.quiet, video=args.video)
     print(f"policy success rate {res.success_rate:.1%} ({res.num_successes}/{res.num_rollouts}, "
           f"95% CI {res.ci_low:.1%}-{res.ci_high:.1%}), mean episode length {res.mean_length:.0f}")
+    if args.video:
+        print(f"  video: {args.video}")
     return 0
 
 
@@ -205,12 +213,22 @@ def _generate_parser(subs) -> None:
 
 def _train_parser(subs) -> None:
     sub = subs.add_parser("train", help="train a robomimic policy on an HDF5 dataset",
-                          description="Train robomimic BC or BC-RNN on low-dim observations; writes DIR/model.pth.")
+                          description="Train robomimic BC or BC-RNN; rollouts in the task during training pick "
+                                      "the best checkpoint, written as DIR/model.pth.")
     sub.add_argument("dataset", help="HDF5 dataset")
     sub.add_argument("--algo", default="bc-rnn", help="bc or bc-rnn (default: %(default)s)")
-    sub.add_argument("--epochs", type=int, default=50, help="training epochs (default: %(default)s)")
-    sub.add_argument("--steps-per-epoch", type=int, default=100, help="gradient steps per epoch (default: %(default)s)")
-    sub.add_argument("--batch-size", type=int, default=100, help="batch size (default: %(default)s)")
+    sub.add_argument("--obs", default="low-dim", help="low-dim or image (the dataset's cameras + proprioception) "
+                                                      "(default: %(default)s)")
+    sub.add_argument("--epochs", type=int, help="training epochs (default: the task template, else 50)")
+    sub.add_argument("--steps-per-epoch", type=int, help="gradient steps per epoch (default: template, else 100)")
+    sub.add_argument("--batch-size", type=int, help="batch size (default: template, else 100)")
+    sub.add_argument("--rollouts", type=int, help="rollouts per evaluation during training; 0: none "
+                                                  "(default: template, else 10)")
+    sub.add_argument("--rollout-every", type=int, metavar="E", help="evaluate every E epochs (default: template, "
+                                                                    "else 10)")
+    sub.add_argument("--config", help="YAML/JSON file of robomimic config values, applied after the template")
+    sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="one robomimic config value, e.g. algo.rnn.hidden_dim=400 (repeatable; applied last)")
     sub.add_argument("--seed", type=int, default=1, help="training seed (default: %(default)s)")
     sub.add_argument("--out", help="output folder (default: next datasets/train_NNN)")
     sub.set_defaults(handler=_cmd_train)
@@ -223,6 +241,7 @@ def _eval_parser(subs) -> None:
     sub.add_argument("--num-rollouts", type=int, default=20, help="episodes (default: %(default)s)")
     sub.add_argument("--task", help="task id (default: the one the policy was trained on)")
     sub.add_argument("--seed", type=int, default=0, help="base seed of the rollout scenes (default: %(default)s)")
+    sub.add_argument("--video", metavar="FILE.mp4", help="also write every rollout to one mp4 (agentview, 256x256)")
     sub.set_defaults(handler=_cmd_eval)
 
 

@@ -1,8 +1,11 @@
-"""``mimicrec train`` / ``mimicrec eval``: robomimic BC / BC-RNN on our HDF5, rollouts in our env.
+"""``mimicrec train``: robomimic 0.3.0 BC / BC-RNN on our HDF5, with rollouts in our env during training.
 
-Training drives robomimic's own ``train()`` from Python (absolute, fresh paths; its failures
-become ``TrainingError``); evaluation loads a checkpoint with robomimic's ``policy_from_checkpoint``
-and rolls it out in the task env, judging success at rest as everywhere else.
+The robomimic config is derived from the dataset (observation keys for ``--obs low-dim|image``, the
+task's episode length as rollout horizon), then the task's template ``configs/<Task>/train.yaml``,
+then the command line, then ``--config FILE``, then ``--set key=value`` (robomimic's own key paths).
+Training runs robomimic's own ``train()`` from Python; every few epochs robomimic rolls the policy
+out in our env (``recorder.robomimic_env``) and saves a checkpoint whenever the success rate is the
+best so far; ``model.pth`` is that best checkpoint. Its failures become ``TrainingError`` (exit 1).
 """
 
 from __future__ import annotations
@@ -13,21 +16,25 @@ import math
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import yaml
 from tqdm import tqdm
 
 import envs
-from envs.errors import DatasetError, MimicrecError, UsageError
+from envs.config import load_mapping
+from envs.errors import ConfigError, DatasetError, MimicrecError, UsageError
+from envs.task_config import CONFIG_ROOT
 from recorder.datasets_io import dataset_env, demo_names, open_dataset
-from recorder.paths import output_dir
-from recorder.tasks import episode_seed, make_env
+from recorder.paths import output_dir, write_atomically
 
 LOW_DIM_KEYS = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos", "object")  # joint angles left out
-EVAL_STREAM = 2
+PROPRIO_KEYS = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos")  # low-dim part of --obs image
 ALGOS = ("bc", "bc-rnn")
+OBS_MODES = ("low-dim", "image")
 
 
 class TrainingError(MimicrecError):
@@ -38,119 +45,260 @@ class TrainingError(MimicrecError):
 
 @dataclass(frozen=True)
 class TrainOptions:
-    """What ``mimicrec train`` was asked to do (defaults: a CPU-sized BC-RNN)."""
+    """What ``mimicrec train`` was asked to do; None means "from the task template or the default"."""
 
     dataset: str
     algo: str = "bc-rnn"
-    epochs: int = 50
-    steps_per_epoch: int = 100
-    batch_size: int = 100
-    rnn_hidden_dim: int = 128
-    seq_length: int = 10
+    obs: str = "low-dim"
+    epochs: int | None = None
+    steps_per_epoch: int | None = None
+    batch_size: int | None = None
+    rollouts: int | None = None  # rollouts per evaluation; 0 disables evaluation during training
+    rollout_every: int | None = None  # epochs between evaluations
     seed: int = 1
     out: str | None = None
+    config: str | None = None  # a YAML/JSON file of robomimic config values
+    overrides: tuple[str, ...] = ()  # "key.path=value" items
     progress: bool = False
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Where the run went and its final training loss."""
+    """Where the run went, its losses and rollout success per epoch, and which checkpoint is ``model.pth``."""
 
     out_dir: Path
     checkpoint: Path
     log_path: Path
     final_loss: float
     wall_time_s: float
+    losses: list[float] = field(default_factory=list)
+    success: dict[int, float] = field(default_factory=dict)  # epoch -> rollout success rate
+    best_epoch: int | None = None
 
 
-def check_dataset(path: str) -> None:
-    """The dataset exists, has the low-dim keys training uses, and its actions lie in [-1, 1]."""
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the config needs to know about a dataset."""
+
+    env_id: str
+    obs_keys: tuple[str, ...]
+    image_keys: tuple[str, ...]
+
+
+def inspect_dataset(path: str) -> DatasetInfo:
+    """The dataset's task and observation keys; DatasetError if it cannot be trained on."""
     with open_dataset(path) as file:
-        dataset_env(file)
+        env_id, _ = dataset_env(file)
         first = file["data"][demo_names(file)[0]]
-        missing = [k for k in LOW_DIM_KEYS if f"obs/{k}" not in first]
+        keys = tuple(first["obs"].keys()) if "obs" in first else ()
+        missing = [k for k in LOW_DIM_KEYS if k not in keys]
         if missing:
             raise DatasetError(f"{path}: demos lack observation key(s) {', '.join(missing)}; "
                                "train on a file written by `mimicrec record` or `generate`")
         if np.abs(first["actions"][()]).max() > 1.0:
             raise DatasetError(f"{path}: actions exceed [-1, 1]; robomimic's BC policies need normalized actions")
-
-
-def robomimic_config(opts: TrainOptions, run_dir: Path):
-    """A robomimic ``Config`` for ``opts``, writing under ``run_dir``; rollouts are left to ``mimicrec eval``."""
-    import torch
-    from robomimic.config import config_factory
-
-    config = config_factory("bc")
-    with config.values_unlocked():
-        config.experiment.name = opts.algo
-        config.experiment.validate = False
-        config.experiment.logging.terminal_output_to_txt = False
-        config.experiment.logging.log_tb = False
-        config.experiment.rollout.enabled = False
-        config.experiment.save.enabled = True
-        config.experiment.save.every_n_epochs = max(1, opts.epochs // 5)
-        config.experiment.epoch_every_n_steps = opts.steps_per_epoch
-        config.train.data = os.path.abspath(opts.dataset)
-        config.train.output_dir = str(run_dir.resolve())
-        config.train.num_epochs = opts.epochs
-        config.train.batch_size = opts.batch_size
-        config.train.seed = opts.seed
-        config.train.cuda = torch.cuda.is_available()
-        config.observation.modalities.obs.low_dim = list(LOW_DIM_KEYS)
-        config.algo.rnn.enabled = opts.algo == "bc-rnn"
-        if config.algo.rnn.enabled:
-            config.train.seq_length = opts.seq_length
-            config.algo.rnn.horizon = opts.seq_length
-            config.algo.rnn.hidden_dim = opts.rnn_hidden_dim
-            config.algo.rnn.num_layers = 2
-    return config
+    return DatasetInfo(env_id, keys, tuple(k for k in keys if k.endswith("_image")))
 
 
 def check_train_options(opts: TrainOptions) -> None:
     """Reject impossible options before anything is created."""
     if opts.algo not in ALGOS:
         raise UsageError(f"unknown --algo {opts.algo!r}; available: {', '.join(ALGOS)}")
-    for name in ("epochs", "steps_per_epoch", "batch_size"):
-        if getattr(opts, name) <= 0:
+    if opts.obs not in OBS_MODES:
+        raise UsageError(f"unknown --obs {opts.obs!r}; available: {', '.join(OBS_MODES)}")
+    for name in ("epochs", "steps_per_epoch", "batch_size", "rollout_every"):
+        if getattr(opts, name) is not None and getattr(opts, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(opts, name)}")
+    if opts.rollouts is not None and opts.rollouts < 0:
+        raise UsageError(f"--rollouts must be 0 or more, got {opts.rollouts}")
+
+
+def robomimic_config(opts: TrainOptions, info: DatasetInfo, run_dir: Path):
+    """The robomimic ``Config``: dataset-derived settings, then template, flags, file and ``--set`` items."""
+    from robomimic.config import config_factory
+
+    config = config_factory("bc")
+    with config.values_unlocked():
+        _derived_settings(config, opts, info, run_dir)
+        template = CONFIG_ROOT / envs.TASKS[info.env_id].config_name / "train.yaml"
+        if template.is_file():
+            apply_values(config, load_mapping(template), str(template))
+        apply_values(config, _flag_values(opts), "the command line")
+        if opts.config:
+            apply_values(config, load_mapping(opts.config), opts.config)
+        apply_values(config, parse_overrides(opts.overrides), "--set")
+        _consistent(config)
+    return config
+
+
+def _derived_settings(config, opts: TrainOptions, info: DatasetInfo, run_dir: Path) -> None:
+    import torch
+
+    config.experiment.name = opts.algo
+    config.experiment.validate = False
+    config.experiment.logging.terminal_output_to_txt = False
+    config.experiment.logging.log_tb = False
+    config.experiment.save.enabled = True
+    config.experiment.save.on_best_rollout_success_rate = True
+    config.experiment.save.every_n_epochs = None
+    config.experiment.rollout.enabled = True
+    config.experiment.rollout.n = 10
+    config.experiment.rollout.rate = 10
+    config.experiment.rollout.horizon = envs.TASKS[info.env_id].max_episode_steps
+    config.experiment.rollout.terminate_on_success = True
+    config.experiment.rollout.warmstart = 0
+    config.experiment.render_video = False  # --set experiment.render_video=true: robomimic's rollout videos
+    config.experiment.epoch_every_n_steps = 100
+    config.train.num_epochs = 50
+    config.train.batch_size = 100
+    config.train.data = os.path.abspath(opts.dataset)
+    config.train.output_dir = str(run_dir.resolve())
+    config.train.seed = opts.seed
+    config.train.cuda = torch.cuda.is_available()
+    config.algo.rnn.enabled = opts.algo == "bc-rnn"
+    config.algo.rnn.num_layers = 2
+    config.algo.rnn.hidden_dim = 128  # a CPU-sized recipe (the paper: 400); templates and --set change it
+    config.algo.rnn.horizon = 10
+    if opts.obs == "image":
+        if not info.image_keys:
+            raise DatasetError(f"{opts.dataset}: no camera images to train on; generate or record with --cameras, "
+                               "or train with --obs low-dim")
+        config.observation.modalities.obs.low_dim = list(PROPRIO_KEYS)
+        config.observation.modalities.obs.rgb = list(info.image_keys)
+    else:
+        config.observation.modalities.obs.low_dim = list(LOW_DIM_KEYS)
+
+
+def _consistent(config) -> None:
+    """Settings that follow from others: sequence length = RNN horizon; the last epoch is always saved."""
+    config.train.seq_length = config.algo.rnn.horizon if config.algo.rnn.enabled else 1
+    config.experiment.save.epochs = sorted({*config.experiment.save.epochs, config.train.num_epochs})
+
+
+def _flag_values(opts: TrainOptions) -> dict[str, Any]:
+    """The values the command-line flags set (only the flags given)."""
+    flags = {"train.num_epochs": opts.epochs, "experiment.epoch_every_n_steps": opts.steps_per_epoch,
+             "train.batch_size": opts.batch_size, "experiment.rollout.n": opts.rollouts,
+             "experiment.rollout.rate": opts.rollout_every}
+    values = {key: value for key, value in flags.items() if value is not None}
+    if opts.rollouts is not None:
+        values["experiment.rollout.enabled"] = opts.rollouts > 0
+    return values
+
+
+def parse_overrides(items: tuple[str, ...]) -> dict[str, Any]:
+    """``("algo.rnn.hidden_dim=400", ...)`` -> ``{"algo.rnn.hidden_dim": 400}`` (values read as YAML)."""
+    values = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set needs KEY=VALUE (e.g. algo.rnn.hidden_dim=400), got {item!r}")
+        values[key.strip()] = yaml.safe_load(raw)
+    return values
+
+
+def apply_values(config, values: dict[str, Any], source: str, prefix: str = "") -> None:
+    """Set robomimic config values from a nested or dotted mapping; an unknown key is a ConfigError."""
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        parent, _, leaf = path.rpartition(".")
+        node = config
+        for part in filter(None, parent.split(".")):
+            node = node[part] if isinstance(node, dict) and part in node else None
+            if node is None:
+                break
+        if node is None or not isinstance(node, dict) or leaf not in node:
+            raise ConfigError(f"{source}: unknown robomimic config key {path!r}; see robomimic's config for "
+                              "the bc algo (e.g. algo.rnn.hidden_dim, train.num_epochs)")
+        if isinstance(value, dict) and isinstance(node[leaf], dict):
+            apply_values(config, value, source, prefix=f"{path}.")
+        else:
+            node[leaf] = value
 
 
 def train(opts: TrainOptions) -> TrainResult:
-    """Train a policy on ``opts.dataset``; the last checkpoint is copied to ``<out>/model.pth``."""
+    """Train a policy on ``opts.dataset``; the best checkpoint (by rollout success) becomes ``<out>/model.pth``."""
     check_train_options(opts)
-    check_dataset(opts.dataset)
+    info = inspect_dataset(opts.dataset)
     start = time.perf_counter()
     with output_dir(opts.out, "train") as out:
+        config = robomimic_config(opts, info, out / "robomimic")
         log_path = out / "train_log.txt"
-        losses = _run_robomimic(robomimic_config(opts, out / "robomimic"), log_path, opts)
-        checkpoints = sorted(glob.glob(str(out / "robomimic" / "**" / "models" / "*.pth"), recursive=True),
-                             key=os.path.getmtime)
-        if not checkpoints:
-            raise TrainingError(f"robomimic saved no checkpoint; see {log_path}")
-        shutil.copyfile(checkpoints[-1], out / "model.pth")
+        history = _run_robomimic(config, log_path, opts, out)
+        best = history.best_epoch()
+        checkpoint = _checkpoint_of(out / "robomimic", best)
+        shutil.copyfile(checkpoint, out / "model.pth")
+        write_training_plot(out / "training.png", history.losses, history.success, info.env_id)
+    losses = history.losses
     return TrainResult(out, out / "model.pth", log_path, losses[-1] if losses else math.nan,
-                       time.perf_counter() - start)
+                       time.perf_counter() - start, losses, dict(history.success), best)
 
 
-def _run_robomimic(config, log_path: Path, opts: TrainOptions) -> list[float]:
-    """Run robomimic's ``train`` with its output in ``log_path`` and an epoch progress bar."""
+@dataclass
+class _History:
+    """Loss per epoch and rollout success per evaluated epoch, written to ``progress.csv`` as they come."""
+
+    csv: Path
+    losses: list[float] = field(default_factory=list)
+    success: dict[int, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    def epoch_done(self, loss: float) -> None:
+        self.losses.append(loss)
+        self._write()
+
+    def rollouts_done(self, rate: float) -> None:
+        self.success[len(self.losses)] = rate
+        self._write()
+
+    def best_epoch(self) -> int | None:
+        """The first epoch with the highest rollout success (None without rollouts)."""
+        return max(self.success, key=lambda e: (self.success[e], -e)) if self.success else None
+
+    def _write(self) -> None:
+        rows = ["epoch,loss,rollout_success_rate"]
+        rows += [f"{e},{loss:.6f},{self.success.get(e, '')}" for e, loss in enumerate(self.losses, start=1)]
+        write_atomically(self.csv, "\n".join(rows) + "\n")
+
+
+def _checkpoint_of(run_dir: Path, epoch: int | None) -> Path:
+    """The checkpoint robomimic saved at ``epoch`` (its best rollout), or its last one."""
+    saved = sorted(glob.glob(str(run_dir / "**" / "models" / "*.pth"), recursive=True), key=os.path.getmtime)
+    if epoch is not None:
+        saved = [p for p in saved if Path(p).name.startswith(f"model_epoch_{epoch}_")] or saved
+    if not saved:
+        raise TrainingError(f"robomimic saved no checkpoint in {run_dir}; raise train.num_epochs or "
+                            "set experiment.save.every_n_epochs")
+    return Path(saved[-1])
+
+
+def _run_robomimic(config, log_path: Path, opts: TrainOptions, out: Path) -> _History:
+    """Run robomimic's ``train`` with its output in ``log_path``; an epoch bar with loss and rollout success."""
     import robomimic.utils.train_utils as train_utils
     from robomimic.scripts.train import train as robomimic_train
 
-    losses: list[float] = []
-    original = train_utils.run_epoch
-    bar = tqdm(total=opts.epochs, desc="train", unit="epoch", disable=not opts.progress)
+    from recorder.robomimic_env import register_with_robomimic
 
-    def run_epoch_with_progress(*args, **kwargs):
-        stats = original(*args, **kwargs)
+    register_with_robomimic()
+    history = _History(out / "progress.csv")
+    originals = (train_utils.run_epoch, train_utils.rollout_with_stats)
+    bar = tqdm(total=config.train.num_epochs, desc="train", unit="epoch", disable=not opts.progress)
+
+    def run_epoch(*args, **kwargs):
+        stats = originals[0](*args, **kwargs)
         if not kwargs.get("validate", False):
-            losses.append(float(stats.get("Loss", math.nan)))
+            history.epoch_done(float(stats.get("Loss", math.nan)))
             bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            bar.set_postfix_str(_bar_text(history))
         return stats
 
-    train_utils.run_epoch = run_epoch_with_progress
+    def rollout_with_stats(*args, **kwargs):
+        logs, videos = originals[1](*args, **kwargs)
+        history.rollouts_done(float(np.mean([env_logs["Success_Rate"] for env_logs in logs.values()])))
+        bar.set_postfix_str(_bar_text(history))
+        return logs, videos
+
+    train_utils.run_epoch, train_utils.rollout_with_stats = run_epoch, rollout_with_stats
     try:
         with open(log_path, "w") as log, contextlib.redirect_stdout(log):
             robomimic_train(config, device=_device(config))
@@ -159,9 +307,17 @@ def _run_robomimic(config, log_path: Path, opts: TrainOptions) -> list[float]:
     except Exception as err:
         raise TrainingError(f"robomimic training failed: {type(err).__name__}: {err}; see {log_path}") from err
     finally:
-        train_utils.run_epoch = original
+        train_utils.run_epoch, train_utils.rollout_with_stats = originals
         bar.close()
-    return losses
+    return history
+
+
+def _bar_text(history: _History) -> str:
+    text = f"loss {history.losses[-1]:.4f}" if history.losses else ""
+    if history.success:
+        last = max(history.success)
+        text += f", success {history.success[last]:.0%} (epoch {last}), best {max(history.success.values()):.0%}"
+    return text
 
 
 def _device(config):
@@ -170,74 +326,25 @@ def _device(config):
     return torch_utils.get_torch_device(try_to_use_cuda=config.train.cuda)
 
 
-# ------------------------------------------------------------------ evaluation
-@dataclass(frozen=True)
-class EvalResult:
-    """Rollout outcome: success rate with a 95% Wilson interval and mean episode length."""
+def write_training_plot(path: Path, losses: list[float], success: dict[int, float], title: str) -> None:
+    """Loss (left axis) and rollout success (right axis) against epoch, as a PNG."""
+    import matplotlib
 
-    num_rollouts: int
-    num_successes: int
-    success_rate: float
-    ci_low: float
-    ci_high: float
-    mean_length: float
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a binomial proportion."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def load_policy(checkpoint: str):
-    """(robomimic rollout policy, env id, env kwargs) from a checkpoint file."""
-    if not os.path.isfile(checkpoint):
-        raise UsageError(f"checkpoint {checkpoint} not found; pass the model.pth written by `mimicrec train`")
-    try:
-        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-            import robomimic.utils.file_utils as file_utils
-            import robomimic.utils.torch_utils as torch_utils
-
-            policy, ckpt = file_utils.policy_from_checkpoint(
-                ckpt_path=checkpoint, device=torch_utils.get_torch_device(try_to_use_cuda=True), verbose=False)
-    except Exception as err:
-        raise UsageError(f"{checkpoint}: not a robomimic checkpoint ({type(err).__name__}: {err})") from err
-    meta = ckpt["env_metadata"]
-    return policy, meta["env_name"], dict(meta.get("env_kwargs", {}))
-
-
-def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None = None,
-             progress: bool = False) -> EvalResult:
-    """Roll the checkpoint's policy out ``num_rollouts`` times in its task (or ``task``)."""
-    if num_rollouts <= 0:
-        raise UsageError(f"--num-rollouts must be a positive integer, got {num_rollouts}")
-    policy, env_id, env_kwargs = load_policy(checkpoint)
-    env = make_env(task or env_id, **env_kwargs).unwrapped
-    max_steps = envs.TASKS[task or env_id].max_episode_steps
-    outcomes = []
-    try:
-        for i in tqdm(range(num_rollouts), desc="eval", unit="rollout", disable=not progress):
-            outcomes.append(rollout(policy, env, episode_seed(seed, EVAL_STREAM, i), max_steps))
-    finally:
-        env.close()
-    wins = sum(ok for ok, _ in outcomes)
-    low, high = wilson_interval(wins, num_rollouts)
-    return EvalResult(num_rollouts, wins, wins / num_rollouts, low, high,
-                      float(np.mean([n for _, n in outcomes])))
-
-
-def rollout(policy, env, seed: int, max_steps: int) -> tuple[bool, int]:
-    """One episode of ``policy`` from ``reset(seed)``; (success at rest, steps taken)."""
-    obs, _ = env.reset(seed=seed)
-    policy.start_episode()
-    for step in range(1, max_steps + 1):
-        action = policy(ob={k: np.asarray(v, dtype=np.float32) for k, v in obs.items()})
-        obs, _, terminated, _, info = env.step(action)
-        if info["success"]:
-            return True, step
-    return False, max_steps
+    fig, loss_ax = plt.subplots(figsize=(7, 4))
+    loss_ax.plot(range(1, len(losses) + 1), losses, color="tab:blue")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("training loss", color="tab:blue")
+    if success:
+        rate_ax = loss_ax.twinx()
+        rate_ax.plot(list(success), [100 * v for v in success.values()], "o-", color="tab:green")
+        rate_ax.set_ylabel("rollout success (%)", color="tab:green")
+        rate_ax.set_ylim(-5, 105)
+    loss_ax.set_title(title)
+    fig.tight_layout()
+    partial = path.with_name(path.stem + ".partial.png")
+    fig.savefig(partial)
+    plt.close(fig)
+    os.replace(partial, path)

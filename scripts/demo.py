@@ -52,7 +52,8 @@ def main() -> None:
     run([exe, "generate", str(annotated), "--num-trials", str(args.num_trials), "--num-envs", str(args.num_envs),
          "--seed", str(args.seed), "--out", str(root / "generated")])
     run([exe, "train", str(root / "generated" / "generated.hdf5"), "--algo", "bc-rnn", "--epochs", str(args.epochs),
-         "--steps-per-epoch", str(args.steps_per_epoch), "--out", str(root / "policy")])
+         "--steps-per-epoch", str(args.steps_per_epoch), "--rollouts", "5", "--rollout-every", "10",
+         "--out", str(root / "policy")])
     evaluation = run([exe, "eval", str(root / "policy" / "model.pth"), "--num-rollouts", str(args.num_rollouts)])
     summarize(root, args.num_demos, evaluation, time.perf_counter() - start)
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from augment.runner import GenerateOptions, generate
-from recorder.training import TrainOptions, evaluate, train
+from recorder.evaluation import evaluate
+from recorder.training import TrainOptions, train
 
 pytestmark = pytest.mark.slow
 
@@ -88,9 +89,9 @@ def test_no_guarantee_counts_attempts(annotated, tmp_path):
 
 def test_train_and_eval(generated, tmp_path):
     root, _ = generated
-    result = train(TrainOptions(str(root / "k2" / "generated.hdf5"), epochs=2, steps_per_epoch=5,
-                                batch_size=16, rnn_hidden_dim=32, out=str(tmp_path / "policy")))
-    assert result.checkpoint.is_file() and np.isfinite(result.final_loss)
+    result = train(TrainOptions(str(root / "k2" / "generated.hdf5"), epochs=2, steps_per_epoch=5, batch_size=16,
+                                rollouts=0, overrides=("algo.rnn.hidden_dim=32",), out=str(tmp_path / "policy")))
+    assert result.checkpoint.is_file() and np.isfinite(result.final_loss) and result.best_epoch is None
     evaluation = evaluate(str(result.checkpoint), num_rollouts=1, seed=0)
     assert evaluation.num_rollouts == 1 and 0.0 <= evaluation.ci_low <= evaluation.ci_high <= 1.0
     assert 1 <= evaluation.mean_length <= 400

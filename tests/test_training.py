@@ -1,0 +1,113 @@
+"""Training and evaluation: robomimic rollouts in our env during training, best checkpoint, robomimic's own
+train.py on our file, evaluation videos, and the error paths."""
+
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from envs.errors import ConfigError, DatasetError, UsageError
+from recorder.evaluation import evaluate
+from recorder.training import TrainOptions, inspect_dataset, robomimic_config, train
+
+pytestmark = pytest.mark.slow
+TINY = ("algo.rnn.hidden_dim=16", "experiment.rollout.horizon=15")
+
+
+def test_robomimic_creates_and_drives_our_env_through_its_own_factory(recorded):
+    import robomimic.utils.env_utils as env_utils
+    import robomimic.utils.file_utils as file_utils
+
+    from recorder.robomimic_env import register_with_robomimic
+
+    register_with_robomimic()
+    meta = file_utils.get_env_metadata_from_dataset(str(recorded.hdf5_path))
+    env = env_utils.create_env_from_metadata(env_meta=meta, render_offscreen=True)
+    assert env.name == "mimicrec-StackThree-v0" and env.action_dimension == 7
+    first = env.reset()
+    assert first["object"].shape[0] > 0 and env.is_success() == {"task": False}
+    state = env.get_state()
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(5, 7))
+    after = [env.step(a)[0]["robot0_eef_pos"] for a in actions]
+    env.reset_to(state)  # exact restore: the same actions give the same observations
+    again = [env.step(a)[0]["robot0_eef_pos"] for a in actions]
+    np.testing.assert_array_equal(after, again)
+    assert env.render(mode="rgb_array", height=64, width=48).shape == (64, 48, 3)
+    assert env.reset()["object"].tolist() != first["object"].tolist()  # each rollout episode has its own scene
+
+
+def test_training_rolls_out_every_epoch_keeps_the_best_and_writes_progress(recorded, tmp_path):
+    res = train(TrainOptions(str(recorded.hdf5_path), epochs=2, steps_per_epoch=3, batch_size=8, rollouts=2,
+                             rollout_every=1, overrides=(*TINY, "experiment.render_video=true"),
+                             out=str(tmp_path / "t")))
+    assert sorted(res.success) == [1, 2] and res.best_epoch in (1, 2) and len(res.losses) == 2
+    rows = (res.out_dir / "progress.csv").read_text().splitlines()
+    assert rows[0] == "epoch,loss,rollout_success_rate" and len(rows) == 3 and all(r.count(",") == 2 for r in rows)
+    assert (res.out_dir / "training.png").stat().st_size > 0
+    runs = list((res.out_dir / "robomimic" / "bc-rnn").iterdir())
+    best = list(runs[0].glob(f"models/model_epoch_{res.best_epoch}_mimicrec-StackThree-v0_success_*.pth"))
+    assert len(best) == 1 and best[0].read_bytes() == res.checkpoint.read_bytes()
+    assert len(list(runs[0].glob("videos/*.mp4"))) >= 1  # robomimic's own rollout videos, rendered by our env
+
+
+def test_config_layers_template_flags_file_and_set(recorded, tmp_path):
+    info = inspect_dataset(str(recorded.hdf5_path))
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("algo:\n  rnn:\n    hidden_dim: 64\ntrain:\n  batch_size: 7\n")
+    opts = TrainOptions(str(recorded.hdf5_path), epochs=3, batch_size=5, config=str(extra),
+                        overrides=("algo.rnn.horizon=4",))
+    config = robomimic_config(opts, info, tmp_path / "run")
+    assert config.train.num_epochs == 3  # flag over the template's 50
+    assert config.train.batch_size == 7 and config.algo.rnn.hidden_dim == 64  # file over flag and template
+    assert config.algo.rnn.horizon == 4 and config.train.seq_length == 4  # --set, and the sequence follows it
+    assert config.experiment.rollout.horizon == 400 and 3 in config.experiment.save.epochs
+    assert config.observation.modalities.obs.low_dim == ["robot0_eef_pos", "robot0_eef_quat",
+                                                         "robot0_gripper_qpos", "object"]
+
+
+def test_robomimics_own_train_script_runs_on_our_file(recorded, tmp_path):
+    opts = TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, batch_size=8, rollouts=0,
+                        overrides=TINY)
+    config = robomimic_config(opts, inspect_dataset(str(recorded.hdf5_path)), tmp_path / "run")
+    (tmp_path / "config.json").write_text(config.dump())
+    proc = subprocess.run([sys.executable, "-m", "robomimic.scripts.train", "--config", str(tmp_path / "config.json"),
+                           "--dataset", str(recorded.hdf5_path)], capture_output=True, text=True, timeout=300)
+    assert "finished run successfully" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert list((tmp_path / "run").glob("*/*/models/model_epoch_1.pth"))
+
+
+def test_eval_writes_a_video_of_its_rollouts(recorded, tmp_path):
+    import imageio
+
+    res = train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, batch_size=8, rollouts=0,
+                             overrides=TINY, out=str(tmp_path / "t")))
+    video = tmp_path / "eval.mp4"
+    out = evaluate(str(res.checkpoint), num_rollouts=1, seed=3, video=str(video))
+    frames = imageio.mimread(video, memtest=False)
+    assert len(frames) == out.mean_length // 2 and frames[0].shape == (256, 256, 3)
+    with pytest.raises(UsageError, match="--video must name an .mp4"):
+        evaluate(str(res.checkpoint), num_rollouts=1, video=str(tmp_path / "eval.gif"))
+
+
+@pytest.mark.parametrize(("options", "error", "message"), [
+    ({"overrides": ("algo.rnn.hiden_dim=3",)}, ConfigError, "unknown robomimic config key 'algo.rnn.hiden_dim'"),
+    ({"overrides": ("algo.rnn.hidden_dim",)}, UsageError, "--set needs KEY=VALUE"),
+    ({"obs": "image"}, DatasetError, "no camera images to train on"),
+    ({"obs": "pixels"}, UsageError, "unknown --obs 'pixels'"),
+    ({"rollouts": -1}, UsageError, "--rollouts must be 0 or more"),
+])
+def test_bad_training_options_are_clear_errors_and_leave_nothing(recorded, tmp_path, options, error, message):
+    with pytest.raises(error, match=message):
+        train(TrainOptions(str(recorded.hdf5_path), out=str(tmp_path / "t"), **options))
+    assert not (tmp_path / "t").exists()
+
+
+def test_dataset_without_training_keys_is_refused(recorded, tmp_path):
+    broken = tmp_path / "broken.hdf5"
+    with h5py.File(recorded.hdf5_path) as src, h5py.File(broken, "w") as dst:
+        src.copy(src["data"], dst, name="data")
+        del dst["data/demo_0/obs/object"]
+    with pytest.raises(DatasetError, match="lack observation key"):
+        train(TrainOptions(str(broken), out=str(tmp_path / "t")))
