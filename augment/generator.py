@@ -18,7 +18,7 @@ from augment.constraints import Link, coordination_delta, finish_subtask, hold_i
 from augment.selection import Candidate, SelectionContext, select_source
 from augment.source import SourceDemo, SourceSet, draw_subtask_ends
 from augment.spec import MimicSpec, SubtaskSpec
-from augment.waypoints import WaypointSequence, bridge, transformed_segment, with_settle_steps
+from augment.waypoints import WaypointSequence, bridge, held_object_correction, transformed_segment, with_settle_steps
 from envs.actions import DeltaEef, delta_action_to_target_pose
 from envs.pose import transform_poses_to_new_frame
 from recorder.episode import Episode, EpisodeBuilder
@@ -201,6 +201,19 @@ def _choose_source(env, demos: tuple[SourceDemo, ...], arm: _Arm, k: int, sub: S
 
 
 def _source_segment(att: _Attempt, arm: _Arm, sub: SubtaskSpec, shared: Link | None) -> WaypointSequence:
+    """The chosen source segment carried into the current scene, corrected for a held object's grip."""
+    segment = _moved_segment(att, arm, sub, shared)
+    if sub.held_object_ref is None:
+        return segment
+    demo, (start, _) = att.sources.demos[arm.source], _segment_bounds(arm.ends[arm.source], arm.k)
+    correction = held_object_correction(demo.info.eef_pose[arm.eef][start],
+                                        demo.info.object_poses[sub.held_object_ref][start],
+                                        att.env.get_robot_eef_pose(arm.eef),
+                                        att.env.get_object_poses()[sub.held_object_ref])
+    return WaypointSequence(segment.poses @ correction, segment.grippers, segment.noisy)
+
+
+def _moved_segment(att: _Attempt, arm: _Arm, sub: SubtaskSpec, shared: Link | None) -> WaypointSequence:
     """The chosen source segment carried into the current scene (coordinated: with the shared transform)."""
     demo = att.sources.demos[arm.source]
     start, end = _segment_bounds(arm.ends[arm.source], arm.k)

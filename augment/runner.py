@@ -110,6 +110,13 @@ def check_spec_fits_sources(spec: MimicSpec, sources: SourceSet) -> None:
     if sorted(spec.eefs) != names:
         raise ConfigError(f"{spec.task}: the spec's eefs {sorted(spec.eefs)} do not match the task's end effectors "
                           f"{names}; list each end effector once")
+    objects = sorted(sources.demos[0].info.object_poses) if sources.demos else []
+    for eef, eef_spec in spec.eefs.items():
+        for k, sub in enumerate(eef_spec.subtasks):
+            for key in ("object_ref", "held_object_ref"):
+                if getattr(sub, key) is not None and getattr(sub, key) not in objects:
+                    raise ConfigError(f"{spec.task}: eefs.{eef}.subtasks[{k}].{key} {getattr(sub, key)!r} is not an "
+                                      f"object of the task; use one of {', '.join(objects)}")
     for demo in sources.demos:
         for eef, eef_spec in spec.eefs.items():
             if len(demo.subtask_ends.get(eef, ())) != len(eef_spec.subtasks):

@@ -20,6 +20,7 @@ class SubtaskSpec:
     """One object-relative subtask of one end effector (defaults as Isaac Lab's)."""
 
     object_ref: str | None = None
+    held_object_ref: str | None = None  # an object in the gripper: it, not the hand, follows the source path
     term_signal: str | None = None
     term_offset_range: tuple[int, int] = (0, 0)
     selection_strategy: str = "random"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.pose import interpolate_poses, transform_poses_to_new_frame
+from envs.pose import interpolate_poses, pose_inv, transform_poses_to_new_frame
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,16 @@ def transformed_segment(target_poses: np.ndarray, grippers: np.ndarray,
     poses = target_poses if object_at_start is None else transform_poses_to_new_frame(
         target_poses, object_at_start, object_now)
     return WaypointSequence(poses, grippers, np.ones(len(poses), dtype=bool))
+
+
+def held_object_correction(eef_src: np.ndarray, held_src: np.ndarray, eef_now: np.ndarray,
+                           held_now: np.ndarray) -> np.ndarray:
+    """Right factor ``[4, 4]`` for target poses so that a held object, not the hand, follows the source path.
+
+    With ``G = eef^-1 @ held`` (how the object sits in the hand), a target ``P`` becomes
+    ``P @ G_src @ G_now^-1``: the object then reaches ``P @ G_src``, where it was in the source.
+    """
+    return pose_inv(eef_src) @ held_src @ pose_inv(pose_inv(eef_now) @ held_now)
 
 
 def bridge(start_pose: np.ndarray, segment: WaypointSequence, num_interpolation_steps: int,

@@ -121,3 +121,35 @@ def test_action_noise_and_noise_during_interpolation(env, sources, base_spec):
     np.testing.assert_array_equal(quiet[:bridge], noisy[:bridge])  # the first bridge is noise-free by default
     assert not np.array_equal(quiet[bridge:bridge + 3], noisy[bridge:bridge + 3])
     assert not np.array_equal(quiet[:bridge], interp[:bridge])
+
+
+def test_held_object_correction_makes_the_object_not_the_hand_follow_the_source():
+    from augment.waypoints import held_object_correction
+    from envs.pose import axis_angle_to_mat, make_pose
+
+    rng = np.random.default_rng(0)
+
+    def pose() -> np.ndarray:
+        return make_pose(rng.normal(size=3) * 0.1, axis_angle_to_mat(rng.normal(size=3) * 0.3))
+
+    eef_src, held_src, eef_now = pose(), pose(), pose()
+    np.testing.assert_allclose(held_object_correction(eef_src, held_src, eef_now, eef_now @ np.linalg.inv(eef_src)
+                                                      @ held_src), np.eye(4), atol=1e-12)  # same grip: no change
+    held_now, target = pose(), pose()
+    corrected = target @ held_object_correction(eef_src, held_src, eef_now, held_now)
+    grip_now, grip_src = np.linalg.inv(eef_now) @ held_now, np.linalg.inv(eef_src) @ held_src
+    np.testing.assert_allclose(corrected @ grip_now, target @ grip_src, atol=1e-12)  # the object lands as in the source
+
+
+def test_object_names_in_the_spec_must_be_the_tasks(annotated, tmp_path):
+    import yaml
+
+    from augment.runner import GenerateOptions, generate
+    from augment.spec import CONFIG_ROOT
+    from envs.errors import ConfigError
+
+    spec = yaml.safe_load((CONFIG_ROOT / "StackThree" / "mimic.yaml").read_text())
+    spec["eefs"]["robot0"]["subtasks"][1]["held_object_ref"] = "peg"
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match=r"subtasks\[1\]\.held_object_ref 'peg' is not an object of the task"):
+        generate(GenerateOptions(str(annotated), 1, out=str(tmp_path / "g"), config=str(tmp_path / "spec.yaml")))
