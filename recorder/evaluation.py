@@ -92,11 +92,13 @@ def rollout(policy, env, seed: int, max_steps: int, frames: list[np.ndarray] | N
     """One episode of ``policy`` from ``reset(seed)``; (success at rest, steps taken). Appends video frames."""
     import robomimic.utils.obs_utils as obs_utils
 
+    from recorder.robomimic_env import process_images
+
     obs, _ = env.reset(seed=seed)
     policy.start_episode()
     for step in range(1, max_steps + 1):
-        ob = {k: obs_utils.process_obs(v, obs_key=k) if obs_utils.key_is_obs_modality(k, "rgb") else
-              np.asarray(v, dtype=np.float32) for k, v in obs.items() if k in obs_utils.OBS_KEYS_TO_MODALITIES}
+        known = obs_utils.OBS_KEYS_TO_MODALITIES
+        ob = {k: np.asarray(v, dtype=np.float32) for k, v in process_images(obs).items() if k in known}
         obs, _, _terminated, _, info = env.step(policy(ob=ob))
         if frames is not None and step % VIDEO_EVERY == 0:
             frames.append(env.render_camera(VIDEO_SIZE, VIDEO_SIZE, "agentview"))

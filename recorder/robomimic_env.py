@@ -60,14 +60,8 @@ class RobomimicEnv(env_base.EnvBase):
 
     def get_observation(self, obs: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """The observation dict; images become robomimic's network layout when ``postprocess_visual_obs``."""
-        import robomimic.utils.obs_utils as obs_utils
-
         obs = dict(self.env._observe() if obs is None else obs)
-        if self.postprocess_visual_obs:
-            for key in obs:
-                if obs_utils.OBS_KEYS_TO_MODALITIES and obs_utils.key_is_obs_modality(key, "rgb"):
-                    obs[key] = obs_utils.process_obs(obs[key], obs_key=key)
-        return obs
+        return process_images(obs) if self.postprocess_visual_obs else obs
 
     def get_state(self) -> dict[str, np.ndarray]:
         """The exact simulator state (restorable with ``reset_to``)."""
@@ -118,6 +112,18 @@ class RobomimicEnv(env_base.EnvBase):
 
     def __repr__(self) -> str:
         return f"RobomimicEnv({self._env_name}, {self._kwargs})"
+
+
+def process_images(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``obs`` with each key robomimic's current obs config calls rgb in network layout (CHW float in [0, 1]).
+
+    Keys the config does not know pass unchanged (looked up with ``get``: robomimic's mapping would
+    otherwise register each unknown key as low_dim, with a printed warning).
+    """
+    import robomimic.utils.obs_utils as obs_utils
+
+    known = obs_utils.OBS_KEYS_TO_MODALITIES or {}
+    return {k: obs_utils.process_obs(v, obs_key=k) if known.get(k) == "rgb" else v for k, v in obs.items()}
 
 
 def register_with_robomimic() -> None:
