@@ -159,6 +159,8 @@ def _derived_settings(config, opts: TrainOptions, info: DatasetInfo, run_dir: Pa
     config.algo.rnn.num_layers = 2
     config.algo.rnn.hidden_dim = 128  # a CPU-sized recipe (the paper: 400); templates and --set change it
     config.algo.rnn.horizon = 10
+    rate = config.algo.optim_params.policy.learning_rate  # robomimic's 1e-4 needs ~10x the steps
+    rate.initial, rate.decay_factor, rate.scheduler_type = 1e-3, 0.1, "linear"
     if opts.obs == "image":
         if not info.image_keys:
             raise DatasetError(f"{opts.dataset}: no camera images to train on; generate or record with --cameras, "
@@ -170,8 +172,12 @@ def _derived_settings(config, opts: TrainOptions, info: DatasetInfo, run_dir: Pa
 
 
 def _consistent(config) -> None:
-    """Settings that follow from others: sequence length = RNN horizon; the last epoch is always saved."""
+    """Settings that follow from others: sequence length = RNN horizon; the last epoch is always saved;
+    a linear learning-rate schedule without epochs decays over the whole run (robomimic: no decay)."""
     config.train.seq_length = config.algo.rnn.horizon if config.algo.rnn.enabled else 1
+    rate = config.algo.optim_params.policy.learning_rate
+    if rate.scheduler_type == "linear" and not rate.epoch_schedule:
+        rate.epoch_schedule = [config.train.num_epochs]
     config.experiment.save.epochs = sorted({*config.experiment.save.epochs, config.train.num_epochs})
 
 

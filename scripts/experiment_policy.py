@@ -2,18 +2,20 @@
 
 For each task (default Stack and StackThree, D0): record 10 scripted seed demos, annotate them,
 generate N demos (default 1000), then train BC-RNN on (a) the 10 seeds and (b) the generated demos
-with the same budget (epochs x steps per epoch, the same rollouts during training, model.pth = the
-best rollout checkpoint), and evaluate each with 50 rollouts. Prints one table row per task and
-training set, with training time; everything is kept under --out.
+with the same budget (the task's template configs/<Task>/train.yaml unless flags say otherwise: epochs,
+rollouts during training, model.pth = the best rollout checkpoint), and evaluate each with 50
+rollouts. Prints one table row per task and training set, with training time; everything is kept
+under --out, and a rerun skips what is there (data, finished trainings and their evaluations).
 
     python scripts/experiment_policy.py --out datasets/experiment [--tasks Stack StackThree]
-        [--num-generated 1000] [--epochs 100] [--steps-per-epoch 100] [--eval-rollouts 50]
+        [--num-generated 1000] [--epochs E] [--steps-per-epoch S] [--eval-rollouts 50] [--sets seeds generated]
         [--set algo.rnn.hidden_dim=400 ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -36,15 +38,22 @@ def prepare(exe: str, root: Path, task: str, difficulty: str, num_generated: int
     return {"10 seeds": seeds / "demos.hdf5", f"{num_generated} generated": generated / "generated.hdf5"}
 
 
-def train_and_eval(exe: str, data: Path, out: Path, args: argparse.Namespace) -> tuple[str, float]:
-    """(eval line, training seconds) for one training set."""
+def train_and_eval(exe: str, data: Path, out: Path, args: argparse.Namespace) -> dict:
+    """{"eval": eval line, "train_s": training seconds} for one training set (kept in out/experiment.json)."""
+    record = out / "experiment.json"
+    if record.exists():
+        return json.loads(record.read_text())
+    flags = {"--epochs": args.epochs, "--steps-per-epoch": args.steps_per_epoch, "--rollouts": args.rollouts,
+             "--rollout-every": args.rollout_every}
     start = time.perf_counter()
-    run([exe, "train", str(data), "--algo", "bc-rnn", "--epochs", str(args.epochs), "--steps-per-epoch",
-         str(args.steps_per_epoch), "--rollouts", str(args.rollouts), "--rollout-every", str(args.rollout_every),
-         "--out", str(out), "--quiet", *[f"--set={item}" for item in args.overrides]])
+    run([exe, "train", str(data), "--algo", "bc-rnn", "--out", str(out), "--quiet",
+         *[str(part) for flag, value in flags.items() if value is not None for part in (flag, value)],
+         *[f"--set={item}" for item in args.overrides]])
     seconds = time.perf_counter() - start
     evaluation = run([exe, "eval", str(out / "model.pth"), "--num-rollouts", str(args.eval_rollouts), "--quiet"])
-    return evaluation.strip().splitlines()[-1], seconds
+    result = {"eval": evaluation.strip().splitlines()[-1], "train_s": round(seconds, 1)}
+    record.write_text(json.dumps(result) + "\n")
+    return result
 
 
 def main() -> None:
@@ -54,11 +63,13 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=["Stack", "StackThree"])
     parser.add_argument("--difficulty", default="D0")
     parser.add_argument("--num-generated", type=int, default=1000)
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--steps-per-epoch", type=int, default=100)
-    parser.add_argument("--rollouts", type=int, default=10, help="rollouts per evaluation during training")
-    parser.add_argument("--rollout-every", type=int, default=10)
+    parser.add_argument("--epochs", type=int, help="training epochs (default: the task template)")
+    parser.add_argument("--steps-per-epoch", type=int, help="gradient steps per epoch (default: template)")
+    parser.add_argument("--rollouts", type=int, help="rollouts per evaluation during training (default: template)")
+    parser.add_argument("--rollout-every", type=int, help="epochs between evaluations (default: template)")
     parser.add_argument("--eval-rollouts", type=int, default=50)
+    parser.add_argument("--sets", nargs="+", choices=["seeds", "generated"], default=["seeds", "generated"],
+                        help="training sets to train and evaluate (default: both)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     exe = str(Path(sys.executable).with_name("mimicrec"))
@@ -66,12 +77,16 @@ def main() -> None:
     for task in args.tasks:
         root = Path(args.out) / f"{task}_{args.difficulty}"
         for name, data in prepare(exe, root, task, args.difficulty, args.num_generated).items():
-            line, seconds = train_and_eval(exe, data, root / f"policy_{name.split()[0]}", args)
-            result = line.removeprefix("policy success rate ")
-            rows.append(f"| {task} {args.difficulty} | {name} | {result} | {seconds / 60:.1f} |")
-    print(f"\nBC-RNN, {args.epochs} epochs x {args.steps_per_epoch} steps, model.pth = best of rollouts "
-          f"({args.rollouts} every {args.rollout_every} epochs), {args.eval_rollouts} eval rollouts; "
-          f"overrides: {args.overrides or 'none'}")
+            if name.split()[1] not in args.sets:
+                continue
+            result = train_and_eval(exe, data, root / f"policy_{name.split()[0]}", args)
+            success = result["eval"].removeprefix("policy success rate ")
+            rows.append(f"| {task} {args.difficulty} | {name} | {success} | {result['train_s'] / 60:.1f} |")
+    budget = {"epochs": args.epochs, "steps per epoch": args.steps_per_epoch, "rollouts": args.rollouts,
+              "rollout every": args.rollout_every}
+    given = ", ".join(f"{k} {v}" for k, v in budget.items() if v is not None) or "the task templates"
+    print(f"\nBC-RNN, budget: {given}; model.pth = best of the rollouts during training; "
+          f"{args.eval_rollouts} eval rollouts; overrides: {args.overrides or 'none'}")
     print("| task | training data | policy success | training minutes |\n|---|---|---|---|")
     print("\n".join(rows))
 

@@ -59,7 +59,10 @@ def test_config_layers_template_flags_file_and_set(recorded, tmp_path):
     opts = TrainOptions(str(recorded.hdf5_path), epochs=3, batch_size=5, config=str(extra),
                         overrides=("algo.rnn.horizon=4",))
     config = robomimic_config(opts, info, tmp_path / "run")
-    assert config.train.num_epochs == 3  # flag over the template's 50
+    assert config.train.num_epochs == 3  # flag over the template's
+    rate = config.algo.optim_params.policy.learning_rate
+    assert rate.initial == 0.001 and rate.scheduler_type == "linear"  # the CPU recipe
+    assert list(rate.epoch_schedule) == [3]  # its linear decay ends at the last epoch the flag gives
     assert config.train.batch_size == 7 and config.algo.rnn.hidden_dim == 64  # file over flag and template
     assert config.algo.rnn.horizon == 4 and config.train.seq_length == 4  # --set, and the sequence follows it
     assert config.experiment.rollout.horizon == 400 and 3 in config.experiment.save.epochs
