@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from recorder.paths import write_atomically  # noqa: E402
 from scripts.demo import run  # noqa: E402
 
 
@@ -39,20 +40,25 @@ def prepare(exe: str, root: Path, task: str, difficulty: str, num_generated: int
 
 
 def train_and_eval(exe: str, data: Path, out: Path, args: argparse.Namespace) -> dict:
-    """{"eval": eval line, "train_s": training seconds} for one training set (kept in out/experiment.json)."""
-    record = out / "experiment.json"
-    if record.exists():
-        return json.loads(record.read_text())
+    """{"eval": eval line, "train_s": training seconds, "budget": ...} for one training set, kept in
+    out/experiment.json: a rerun with the same budget reuses it, another budget is refused."""
     flags = {"--epochs": args.epochs, "--steps-per-epoch": args.steps_per_epoch, "--rollouts": args.rollouts,
              "--rollout-every": args.rollout_every}
+    budget = [str(part) for flag, value in flags.items() if value is not None for part in (flag, value)]
+    budget += [f"--set={item}" for item in args.overrides]
+    record = out / "experiment.json"
+    if record.exists():
+        result = json.loads(record.read_text())
+        if result["budget"] != budget:
+            was, now = (" ".join(b) or "the templates" for b in (result["budget"], budget))
+            sys.exit(f"experiment: {out} was trained with {was}, not {now}; pass another --out or remove that folder")
+        return result
     start = time.perf_counter()
-    run([exe, "train", str(data), "--algo", "bc-rnn", "--out", str(out), "--quiet",
-         *[str(part) for flag, value in flags.items() if value is not None for part in (flag, value)],
-         *[f"--set={item}" for item in args.overrides]])
+    run([exe, "train", str(data), "--algo", "bc-rnn", "--out", str(out), "--quiet", *budget])
     seconds = time.perf_counter() - start
     evaluation = run([exe, "eval", str(out / "model.pth"), "--num-rollouts", str(args.eval_rollouts), "--quiet"])
-    result = {"eval": evaluation.strip().splitlines()[-1], "train_s": round(seconds, 1)}
-    record.write_text(json.dumps(result) + "\n")
+    result = {"eval": evaluation.strip().splitlines()[-1], "train_s": round(seconds, 1), "budget": budget}
+    write_atomically(record, json.dumps(result) + "\n")
     return result
 
 
