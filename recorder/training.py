@@ -161,6 +161,11 @@ def _derived_settings(config, opts: TrainOptions, info: DatasetInfo, run_dir: Pa
     config.algo.rnn.horizon = 10
     rate = config.algo.optim_params.policy.learning_rate  # robomimic's 1e-4 needs ~10x the steps
     rate.initial, rate.decay_factor, rate.scheduler_type = 1e-3, 0.1, "linear"
+    _observation_settings(config, opts, info)
+
+
+def _observation_settings(config, opts: TrainOptions, info: DatasetInfo) -> None:
+    """Observation keys for ``--obs``: low-dim (eef, gripper, objects) or images + proprioception."""
     if opts.obs == "image":
         if not info.image_keys:
             raise DatasetError(f"{opts.dataset}: no camera images to train on; generate or record with --cameras, "

@@ -26,7 +26,7 @@ from scripts.demo import run  # noqa: E402
 
 
 def prepare(exe: str, root: Path, task: str, difficulty: str, num_generated: int) -> dict[str, Path]:
-    """Seeds (10 scripted demos) and generated demos of ``task``; the two training files."""
+    """Seeds (10 scripted demos) and generated demos of ``task``: {set: (table label, training file)}."""
     seeds, annotated, generated = root / "seeds", root / "seeds" / "demos_annotated.hdf5", root / "generated"
     if not (seeds / "demos.hdf5").exists():
         run([exe, "record", "--task", f"mimicrec/{task}-v0", "--num-demos", "10", "--seed", "0",
@@ -36,7 +36,8 @@ def prepare(exe: str, root: Path, task: str, difficulty: str, num_generated: int
     if not (generated / "generated.hdf5").exists():
         run([exe, "generate", str(annotated), "--num-trials", str(num_generated), "--num-envs", "2", "--seed", "0",
              "--out", str(generated), "--quiet"])
-    return {"10 seeds": seeds / "demos.hdf5", f"{num_generated} generated": generated / "generated.hdf5"}
+    return {"seeds": ("10 seeds", seeds / "demos.hdf5"),
+            "generated": (f"{num_generated} generated", generated / "generated.hdf5")}
 
 
 def train_and_eval(exe: str, data: Path, out: Path, args: argparse.Namespace) -> dict:
@@ -82,9 +83,8 @@ def main() -> None:
     rows = []
     for task in args.tasks:
         root = Path(args.out) / f"{task}_{args.difficulty}"
-        for name, data in prepare(exe, root, task, args.difficulty, args.num_generated).items():
-            if name.split()[1] not in args.sets:
-                continue
+        training_sets = prepare(exe, root, task, args.difficulty, args.num_generated)
+        for name, data in (training_sets[key] for key in ("seeds", "generated") if key in args.sets):
             result = train_and_eval(exe, data, root / f"policy_{name.split()[0]}", args)
             success = result["eval"].removeprefix("policy success rate ")
             rows.append(f"| {task} {args.difficulty} | {name} | {success} | {result['train_s'] / 60:.1f} |")
