@@ -19,11 +19,17 @@ xvfb:
 	  echo "note: Xvfb/xdotool not installed; the keyboard test will be skipped"
 
 # (Re)install when the venv is missing or pyproject.toml changed since the last install.
+# lerobot 0.4.x asks for torch<2.11, which PyPI has only with its CUDA libraries: the venv takes ~9.5 GB
+# and a first install peaks near 14 GB (downloads unpacked beside the venv; --no-cache-dir keeps no copy).
+INSTALL_MIN_GB ?= 10
 $(STAMP): pyproject.toml
 	@echo "installing mimicrec into $(VENV) (first time: several minutes; lerobot brings torch)"
+	@test -x $(BIN)/python || { free=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); \
+	  [ "$$free" -ge $(INSTALL_MIN_GB) ] || { echo "make: error: $$free GB free on this disk; a first install" \
+	    "needs ~14 GB (the venv alone ~9.5 GB): free some space and run make again" >&2; exit 1; }; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" "setuptools>=68" wheel
-	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
+	$(BIN)/python -m pip install --quiet --no-cache-dir -e ".[dev,ray]"
 	touch $(STAMP)
 
 demo: install
