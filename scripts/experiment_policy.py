@@ -20,7 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 from recorder.paths import write_atomically  # noqa: E402
 from scripts.demo import run  # noqa: E402
 
@@ -40,22 +43,30 @@ def prepare(exe: str, root: Path, task: str, difficulty: str, num_generated: int
             "generated": (f"{num_generated} generated", generated / "generated.hdf5")}
 
 
-def train_and_eval(exe: str, data: Path, out: Path, args: argparse.Namespace) -> dict:
-    """{"eval": eval line, "train_s": training seconds, "budget": ...} for one training set, kept in
-    out/experiment.json: a rerun with the same budget reuses it, another budget is refused."""
+def budget_flags(args: argparse.Namespace) -> dict[str, int]:
+    """The budget flags given on the command line ({"--epochs": 300, ...}); the rest come from the templates."""
     flags = {"--epochs": args.epochs, "--steps-per-epoch": args.steps_per_epoch, "--rollouts": args.rollouts,
              "--rollout-every": args.rollout_every}
-    budget = [str(part) for flag, value in flags.items() if value is not None for part in (flag, value)]
-    budget += [f"--set={item}" for item in args.overrides]
+    return {flag: value for flag, value in flags.items() if value is not None}
+
+
+def train_and_eval(exe: str, data: Path, out: Path, args: argparse.Namespace, task: str) -> dict:
+    """{"eval": eval line, "train_s": training seconds, "budget": ...} for one training set, kept in
+    out/experiment.json: a rerun with the same budget (flags and the task template's values) reuses it,
+    another budget is refused."""
+    template = yaml.safe_load((ROOT / "configs" / task / "train.yaml").read_text())
+    flags = [str(part) for flag, value in budget_flags(args).items() for part in (flag, value)]
+    flags += [f"--set={item}" for item in args.overrides]
+    budget = [f"template={json.dumps(template, sort_keys=True)}", *flags]
     record = out / "experiment.json"
     if record.exists():
         result = json.loads(record.read_text())
         if result["budget"] != budget:
-            was, now = (" ".join(b) or "the templates" for b in (result["budget"], budget))
+            was, now = (" ".join(b) or "an unrecorded budget" for b in (result["budget"], budget))
             sys.exit(f"experiment: {out} was trained with {was}, not {now}; pass another --out or remove that folder")
         return result
     start = time.perf_counter()
-    run([exe, "train", str(data), "--algo", "bc-rnn", "--out", str(out), "--quiet", *budget])
+    run([exe, "train", str(data), "--algo", "bc-rnn", "--out", str(out), "--quiet", *flags])
     seconds = time.perf_counter() - start
     evaluation = run([exe, "eval", str(out / "model.pth"), "--num-rollouts", str(args.eval_rollouts), "--quiet"])
     result = {"eval": evaluation.strip().splitlines()[-1], "train_s": round(seconds, 1), "budget": budget}
@@ -85,12 +96,11 @@ def main() -> None:
         root = Path(args.out) / f"{task}_{args.difficulty}"
         training_sets = prepare(exe, root, task, args.difficulty, args.num_generated)
         for name, data in (training_sets[key] for key in ("seeds", "generated") if key in args.sets):
-            result = train_and_eval(exe, data, root / f"policy_{name.split()[0]}", args)
+            result = train_and_eval(exe, data, root / f"policy_{name.split()[0]}", args, task)
             success = result["eval"].removeprefix("policy success rate ")
             rows.append(f"| {task} {args.difficulty} | {name} | {success} | {result['train_s'] / 60:.1f} |")
-    budget = {"epochs": args.epochs, "steps per epoch": args.steps_per_epoch, "rollouts": args.rollouts,
-              "rollout every": args.rollout_every}
-    given = ", ".join(f"{k} {v}" for k, v in budget.items() if v is not None) or "the task templates"
+    given = ", ".join(f"{flag[2:].replace('-', ' ')} {value}" for flag, value in budget_flags(args).items())
+    given = given or "the task templates"
     print(f"\nBC-RNN, budget: {given}; model.pth = best of the rollouts during training; "
           f"{args.eval_rollouts} eval rollouts; overrides: {args.overrides or 'none'}")
     print("| task | training data | policy success | training minutes |\n|---|---|---|---|")
