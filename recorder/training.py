@@ -128,6 +128,7 @@ def robomimic_config(opts: TrainOptions, info: DatasetInfo, run_dir: Path):
             apply_values(config, load_mapping(opts.config), opts.config)
         apply_values(config, parse_overrides(opts.overrides), "--set")
         _consistent(config)
+    _refuse_broken_settings(config)
     return config
 
 
@@ -186,6 +187,15 @@ def _consistent(config) -> None:
     config.experiment.save.epochs = sorted({*config.experiment.save.epochs, config.train.num_epochs})
 
 
+def _refuse_broken_settings(config) -> None:
+    """Settings robomimic 0.3.0 accepts but cannot run correctly: a ``ConfigError`` naming the fix."""
+    if config.train.hdf5_normalize_obs:
+        # 0.3.0 normalizes every training batch twice (its SequenceDataset, then postprocess_batch_for_training)
+        # and its dataset's shape check fails on any sequence longer than 1.
+        raise ConfigError("train.hdf5_normalize_obs=true is broken in robomimic 0.3.0 (training batches are "
+                          "normalized twice, BC-RNN sequences fail its shape check); leave it false")
+
+
 def _flag_values(opts: TrainOptions) -> dict[str, Any]:
     """The values the command-line flags set (only the flags given)."""
     flags = {"train.num_epochs": opts.epochs, "experiment.epoch_every_n_steps": opts.steps_per_epoch,
@@ -232,17 +242,28 @@ def train(opts: TrainOptions) -> TrainResult:
     check_train_options(opts)
     info = inspect_dataset(opts.dataset)
     start = time.perf_counter()
-    with output_dir(opts.out, "train") as out:
-        config = robomimic_config(opts, info, out / "robomimic")
+    with output_dir(opts.out, "train", keep_data=True) as out:
         log_path = out / "train_log.txt"
-        history = _run_robomimic(config, log_path, opts, out)
-        best = history.best_epoch()
-        checkpoint = _checkpoint_of(out / "robomimic", best)
-        shutil.copyfile(checkpoint, out / "model.pth")
-        write_training_plot(out / "training.png", history.losses, history.success, info.env_id)
+        try:
+            config = robomimic_config(opts, info, out / "robomimic")
+            history = _run_robomimic(config, log_path, opts, out)
+            best = history.best_epoch()
+            checkpoint = _checkpoint_of(out / "robomimic", best)
+            shutil.copyfile(checkpoint, out / "model.pth")
+            write_training_plot(out / "training.png", history.losses, history.success, info.env_id)
+        except BaseException:
+            _keep_only(out, log_path)  # a failed run leaves its log (if robomimic started), nothing else
+            raise
     losses = history.losses
     return TrainResult(out, out / "model.pth", log_path, losses[-1] if losses else math.nan,
                        time.perf_counter() - start, losses, dict(history.success), best)
+
+
+def _keep_only(folder: Path, kept: Path) -> None:
+    """Delete everything in ``folder`` but ``kept``."""
+    for entry in folder.iterdir():
+        if entry != kept:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
 @dataclass
@@ -316,7 +337,8 @@ def _run_robomimic(config, log_path: Path, opts: TrainOptions, out: Path) -> _Hi
     except MimicrecError:
         raise
     except Exception as err:
-        raise TrainingError(f"robomimic training failed: {type(err).__name__}: {err}; see {log_path}") from err
+        raise TrainingError(f"robomimic training failed: {type(err).__name__}: {err}; its log is kept in {log_path} "
+                            f"(remove {out} before training into it again)") from err
     finally:
         train_utils.run_epoch, train_utils.rollout_with_stats = originals
         bar.close()

@@ -10,7 +10,7 @@ import pytest
 
 from envs.errors import ConfigError, DatasetError, UsageError
 from recorder.evaluation import evaluate
-from recorder.training import TrainOptions, inspect_dataset, robomimic_config, train
+from recorder.training import TrainingError, TrainOptions, inspect_dataset, robomimic_config, train
 
 pytestmark = pytest.mark.slow
 TINY = ("algo.rnn.hidden_dim=16", "experiment.rollout.horizon=15")
@@ -100,11 +100,21 @@ def test_eval_writes_a_video_of_its_rollouts(recorded, tmp_path):
     ({"obs": "image"}, DatasetError, "no camera images to train on"),
     ({"obs": "pixels"}, UsageError, "unknown --obs 'pixels'"),
     ({"rollouts": -1}, UsageError, "--rollouts must be 0 or more"),
+    ({"overrides": ("train.hdf5_normalize_obs=true",)}, ConfigError, "hdf5_normalize_obs=true is broken in robomimic"),
 ])
 def test_bad_training_options_are_clear_errors_and_leave_nothing(recorded, tmp_path, options, error, message):
     with pytest.raises(error, match=message):
         train(TrainOptions(str(recorded.hdf5_path), out=str(tmp_path / "t"), **options))
     assert not (tmp_path / "t").exists()
+
+
+def test_a_failed_robomimic_run_keeps_its_log_and_nothing_else(recorded, tmp_path):
+    out = tmp_path / "t"
+    with pytest.raises(TrainingError, match=f"hidden_size must be greater than zero.*log is kept in {out}"):
+        train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=1, rollouts=0,
+                           overrides=("algo.rnn.hidden_dim=0",), out=str(out)))
+    assert [p.name for p in out.iterdir()] == ["train_log.txt"]
+    assert "\"hidden_dim\": 0" in (out / "train_log.txt").read_text()  # robomimic's own output up to the failure
 
 
 def test_dataset_without_training_keys_is_refused(recorded, tmp_path):
