@@ -113,6 +113,11 @@ def check_train_options(opts: TrainOptions) -> None:
         raise UsageError(f"--rollouts must be 0 or more, got {opts.rollouts}")
 
 
+def template_path(env_id: str) -> Path:
+    """The task's training template ``configs/<Task>/train.yaml`` (it may not exist)."""
+    return CONFIG_ROOT / envs.TASKS[env_id].config_name / "train.yaml"
+
+
 def robomimic_config(opts: TrainOptions, info: DatasetInfo, run_dir: Path):
     """The robomimic ``Config``: dataset-derived settings, then template, flags, file and ``--set`` items."""
     from robomimic.config import config_factory
@@ -120,7 +125,7 @@ def robomimic_config(opts: TrainOptions, info: DatasetInfo, run_dir: Path):
     config = config_factory("bc")
     with config.values_unlocked():
         _derived_settings(config, opts, info, run_dir)
-        template = CONFIG_ROOT / envs.TASKS[info.env_id].config_name / "train.yaml"
+        template = template_path(info.env_id)
         if template.is_file():
             apply_values(config, load_mapping(template), str(template))
         apply_values(config, _flag_values(opts), "the command line")

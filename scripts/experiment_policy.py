@@ -20,11 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from envs.config import load_mapping  # noqa: E402
 from recorder.paths import write_atomically  # noqa: E402
+from recorder.training import template_path  # noqa: E402
 from scripts.demo import run  # noqa: E402
 
 
@@ -54,7 +53,7 @@ def train_and_eval(exe: str, data: Path, out: Path, args: argparse.Namespace, ta
     """{"eval": eval line, "train_s": training seconds, "budget": ...} for one training set, kept in
     out/experiment.json: a rerun with the same budget (flags and the task template's values) reuses it,
     another budget is refused."""
-    template = yaml.safe_load((ROOT / "configs" / task / "train.yaml").read_text())
+    template = load_mapping(template_path(f"mimicrec/{task}-v0"))
     flags = [str(part) for flag, value in budget_flags(args).items() for part in (flag, value)]
     flags += [f"--set={item}" for item in args.overrides]
     budget = [f"template={json.dumps(template, sort_keys=True)}", *flags]
