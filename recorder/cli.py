@@ -90,13 +90,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     res = train(TrainOptions(args.dataset, args.algo, args.obs, args.epochs, args.steps_per_epoch, args.batch_size,
                              args.rollouts, args.rollout_every, seed=args.seed, out=args.out, config=args.config,
-                             overrides=tuple(args.overrides), progress=not args.quiet))
+                             overrides=tuple(args.overrides), progress=not args.quiet, init=args.init))
     print(f"trained {args.algo} for {len(res.losses)} epochs in {res.wall_time_s:.1f} s, "
           f"final loss {res.final_loss:.4f}")
     if res.best_epoch is not None:
         print(f"  rollout success by epoch: {', '.join(f'{e}: {r:.0%}' for e, r in res.success.items())}; "
               f"model.pth is epoch {res.best_epoch}")
-    print(f"  checkpoint: {res.checkpoint}\n  log:        {res.log_path}\n"
+    print(f"  checkpoint: {res.checkpoint} (the last epoch's: {res.out_dir / 'last.pth'})\n"
+          f"  log:        {res.log_path}\n"
           f"  progress:   {res.out_dir / 'progress.csv'}, {res.out_dir / 'training.png'}")
     return 0
 
@@ -214,7 +215,8 @@ def _generate_parser(subs) -> None:
 def _train_parser(subs) -> None:
     sub = subs.add_parser("train", help="train a robomimic policy on an HDF5 dataset",
                           description="Train robomimic BC or BC-RNN; rollouts in the task during training pick "
-                                      "the best checkpoint, written as DIR/model.pth.")
+                                      "the best checkpoint, written as DIR/model.pth (the last epoch's: "
+                                      "DIR/last.pth).")
     sub.add_argument("dataset", help="HDF5 dataset")
     sub.add_argument("--algo", default="bc-rnn", help="bc or bc-rnn (default: %(default)s)")
     sub.add_argument("--obs", default="low-dim", help="low-dim or image (the dataset's cameras + proprioception) "
@@ -229,6 +231,8 @@ def _train_parser(subs) -> None:
     sub.add_argument("--config", help="YAML/JSON file of robomimic config values, applied after the template")
     sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="one robomimic config value, e.g. algo.rnn.hidden_dim=400 (repeatable; applied last)")
+    sub.add_argument("--init", metavar="CHECKPOINT",
+                     help="start from this checkpoint's network weights (e.g. a finished run's DIR/last.pth)")
     sub.add_argument("--seed", type=int, default=1, help="training seed (default: %(default)s)")
     sub.add_argument("--out", help="output folder (default: next datasets/train_NNN)")
     sub.set_defaults(handler=_cmd_train)

@@ -5,7 +5,8 @@ task's episode length as rollout horizon), then the task's template ``configs/<T
 then the command line, then ``--config FILE``, then ``--set key=value`` (robomimic's own key paths).
 Training runs robomimic's own ``train()`` from Python; every few epochs robomimic rolls the policy
 out in our env (``recorder.robomimic_env``) and saves a checkpoint whenever the success rate is the
-best so far; ``model.pth`` is that best checkpoint. Its failures become ``TrainingError`` (exit 1).
+best so far; ``model.pth`` is that best checkpoint and ``last.pth`` the last epoch's. ``--init``
+starts a run from a checkpoint's weights. Its failures become ``TrainingError`` (exit 1).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class TrainOptions:
     config: str | None = None  # a YAML/JSON file of robomimic config values
     overrides: tuple[str, ...] = ()  # "key.path=value" items
     progress: bool = False
+    init: str | None = None  # a checkpoint whose network weights the run starts from
 
 
 @dataclass(frozen=True)
@@ -239,32 +241,51 @@ def apply_values(config, values: dict[str, Any], source: str, prefix: str = "") 
         if isinstance(value, dict) and isinstance(node[leaf], dict):
             apply_values(config, value, source, prefix=f"{path}.")
         else:
-            node[leaf] = value
+            node[leaf] = _typed_like(node[leaf], value, f"{source}: {path}")
+
+
+def _typed_like(current: Any, value: Any, where: str) -> Any:
+    """``value`` for a key that holds ``current``: a number written as text that YAML reads as a string
+    (``2e-4``, ``1e3``) becomes the number; any other text for a number or a yes/no key is a ConfigError."""
+    if not isinstance(value, str) or not isinstance(current, (bool, int, float)):
+        return value
+    if not isinstance(current, bool):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            return int(number) if isinstance(current, int) and number.is_integer() else number
+    kind = "true or false" if isinstance(current, bool) else "a number"
+    raise ConfigError(f"{where} takes {kind}, got {value!r}")
 
 
 def train(opts: TrainOptions) -> TrainResult:
     """Train a policy on ``opts.dataset``; the best checkpoint (by rollout success) becomes ``<out>/model.pth``."""
     check_train_options(opts)
     info = inspect_dataset(opts.dataset)
+    init = load_init_checkpoint(opts.init) if opts.init else None
     start = time.perf_counter()
     with output_dir(opts.out, "train", keep_data=True) as out:
         log_path = out / "train_log.txt"
         try:
             config = robomimic_config(opts, info, out / "robomimic")
-            history = _run_robomimic(config, log_path, opts, out)
+            history = _run_robomimic(config, log_path, opts, out, init)
             best = history.best_epoch()
             checkpoint = _checkpoint_of(out / "robomimic", best)
             shutil.copyfile(checkpoint, out / "model.pth")
+            shutil.copyfile(_checkpoint_of(out / "robomimic", None), out / "last.pth")
             write_training_plot(out / "training.png", history.losses, history.success, info.env_id)
-        except BaseException:
-            _keep_only(out, log_path)  # a failed run leaves its log (if robomimic started), nothing else
+        except BaseException as err:
+            # a run robomimic failed leaves its log, nothing else; one refused (a ConfigError) leaves nothing
+            _keep_only(out, log_path if isinstance(err, TrainingError) else None)
             raise
     losses = history.losses
     return TrainResult(out, out / "model.pth", log_path, losses[-1] if losses else math.nan,
                        time.perf_counter() - start, losses, dict(history.success), best)
 
 
-def _keep_only(folder: Path, kept: Path) -> None:
+def _keep_only(folder: Path, kept: Path | None) -> None:
     """Delete everything in ``folder`` but ``kept``."""
     for entry in folder.iterdir():
         if entry != kept:
@@ -309,8 +330,45 @@ def _checkpoint_of(run_dir: Path, epoch: int | None) -> Path:
     return Path(saved[-1])
 
 
-def _run_robomimic(config, log_path: Path, opts: TrainOptions, out: Path) -> _History:
+def load_init_checkpoint(path: str) -> dict[str, Any]:
+    """The checkpoint ``--init`` names (robomimic's checkpoint dict); UsageError if it is not one."""
+    import torch
+
+    if not os.path.isfile(path):
+        raise UsageError(f"--init {path}: no such file; pass a model.pth or last.pth of `mimicrec train`")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        _ = ckpt["model"], ckpt["shape_metadata"]["all_shapes"], ckpt["shape_metadata"]["ac_dim"]
+    except Exception as err:
+        raise UsageError(f"--init {path}: not a robomimic checkpoint ({type(err).__name__}: {err})") from err
+    ckpt["path"] = path
+    return ckpt
+
+
+def _initialized_factory(factory, init: dict[str, Any]):
+    """robomimic's ``algo_factory`` whose model starts from ``init``'s weights; ConfigError if they do not fit."""
+    def make_model(*args, **kwargs):
+        model = factory(*args, **kwargs)
+        shapes = {k: list(v) for k, v in kwargs["obs_key_shapes"].items()}
+        theirs = {k: list(v) for k, v in init["shape_metadata"]["all_shapes"].items()}
+        if shapes != theirs or kwargs["ac_dim"] != init["shape_metadata"]["ac_dim"]:
+            raise ConfigError(f"--init {init['path']}: its policy takes {theirs} -> {init['shape_metadata']['ac_dim']} "
+                              f"actions, this run {shapes} -> {kwargs['ac_dim']}; start from a policy trained on "
+                              "the same observations and actions")
+        try:
+            model.deserialize(init["model"])
+        except RuntimeError as err:
+            first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
+            raise ConfigError(f"--init {init['path']}: its network differs from this run's ({first}); train with "
+                              "the algo settings it was trained with (e.g. the same algo.rnn.hidden_dim)") from err
+        print(f"mimicrec: the policy starts from the weights of {init['path']}")
+        return model
+    return make_model
+
+
+def _run_robomimic(config, log_path: Path, opts: TrainOptions, out: Path, init: dict[str, Any] | None) -> _History:
     """Run robomimic's ``train`` with its output in ``log_path``; an epoch bar with loss and rollout success."""
+    import robomimic.scripts.train as robomimic_script
     import robomimic.utils.train_utils as train_utils
     from robomimic.scripts.train import train as robomimic_train
 
@@ -336,6 +394,9 @@ def _run_robomimic(config, log_path: Path, opts: TrainOptions, out: Path) -> _Hi
         return logs, videos
 
     train_utils.run_epoch, train_utils.rollout_with_stats = run_epoch, rollout_with_stats
+    factory = robomimic_script.algo_factory
+    if init is not None:
+        robomimic_script.algo_factory = _initialized_factory(factory, init)
     try:
         with open(log_path, "w") as log, contextlib.redirect_stdout(log):
             robomimic_train(config, device=_device(config))
@@ -346,6 +407,7 @@ def _run_robomimic(config, log_path: Path, opts: TrainOptions, out: Path) -> _Hi
                             f"(remove {out} before training into it again)") from err
     finally:
         train_utils.run_epoch, train_utils.rollout_with_stats = originals
+        robomimic_script.algo_factory = factory
         bar.close()
     return history
 

@@ -1,15 +1,18 @@
 """Issue-6 experiment: does generated data make better policies? BC-RNN on 10 seeds vs 1000 generated demos.
 
-For each task (default Stack and StackThree, D0): record 10 scripted seed demos, annotate them,
-generate N demos (default 1000), then train BC-RNN on (a) the 10 seeds and (b) the generated demos
-with the same budget (the task's template configs/<Task>/train.yaml unless flags say otherwise: epochs,
-rollouts during training, model.pth = the best rollout checkpoint), and evaluate each with 50
-rollouts. Prints one table row per task and training set, with training time; everything is kept
-under --out, and a rerun skips what is there (data, finished trainings and their evaluations).
+For each task (default Stack and StackThree, D0): record 10 scripted seed demos, annotate them, generate
+N demos (default 1000), then train BC-RNN on (a) the 10 seeds and (b) the generated demos with the same
+budget (the task's template configs/<Task>/train.yaml unless flags say otherwise: epochs, rollouts
+during training, model.pth = the best rollout checkpoint), and evaluate model.pth and the last epoch's
+last.pth with 50 rollouts each. With --then-epochs N each training goes on for N more epochs from its
+last checkpoint (``mimicrec train --init DIR/last.pth``, a fresh learning-rate schedule, --then-set
+values on top) and that continuation is evaluated too. Prints one table row per task and training set
+(and continuation), with training time; everything is kept under --out, and a rerun skips what is there
+(data, finished trainings and their evaluations).
 
     python scripts/experiment_policy.py --out datasets/experiment [--tasks Stack StackThree]
         [--num-generated 1000] [--epochs E] [--steps-per-epoch S] [--eval-rollouts 50] [--sets seeds generated]
-        [--set algo.rnn.hidden_dim=400 ...]
+        [--set algo.rnn.hidden_dim=400 ...] [--then-epochs 300 --then-set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -49,13 +52,19 @@ def budget_flags(args: argparse.Namespace) -> dict[str, int]:
     return {flag: value for flag, value in flags.items() if value is not None}
 
 
-def train_and_eval(exe: str, data: Path, out: Path, args: argparse.Namespace, task: str) -> dict:
-    """{"eval": eval line, "train_s": training seconds, "budget": ...} for one training set, kept in
+def training_flags(args: argparse.Namespace, init: Path | None) -> list[str]:
+    """`mimicrec train` flags of the first training (``init`` None) or of its continuation from ``init``."""
+    if init is None:
+        flags = [str(part) for flag, value in budget_flags(args).items() for part in (flag, value)]
+        return flags + [f"--set={item}" for item in args.overrides]
+    return ["--epochs", str(args.then_epochs), "--init", str(init), *(f"--set={item}" for item in args.then_overrides)]
+
+
+def train_and_eval(exe: str, data: Path, out: Path, task: str, flags: list[str], eval_rollouts: int) -> dict:
+    """{"eval": eval line, "train_s": training seconds, "budget": ...} for one training, kept in
     out/experiment.json: a rerun with the same budget (flags and the task template's values) reuses it,
     another budget is refused."""
     template = load_mapping(template_path(f"mimicrec/{task}-v0"))
-    flags = [str(part) for flag, value in budget_flags(args).items() for part in (flag, value)]
-    flags += [f"--set={item}" for item in args.overrides]
     budget = [f"template={json.dumps(template, sort_keys=True)}", *flags]
     record = out / "experiment.json"
     if record.exists():
@@ -67,10 +76,31 @@ def train_and_eval(exe: str, data: Path, out: Path, args: argparse.Namespace, ta
     start = time.perf_counter()
     run([exe, "train", str(data), "--algo", "bc-rnn", "--out", str(out), "--quiet", *flags])
     seconds = time.perf_counter() - start
-    evaluation = run([exe, "eval", str(out / "model.pth"), "--num-rollouts", str(args.eval_rollouts), "--quiet"])
-    result = {"eval": evaluation.strip().splitlines()[-1], "train_s": round(seconds, 1), "budget": budget}
+    result = {"eval": evaluate(exe, out / "model.pth", eval_rollouts), "train_s": round(seconds, 1), "budget": budget}
+    if (out / "last.pth").read_bytes() != (out / "model.pth").read_bytes():
+        result["eval_last"] = evaluate(exe, out / "last.pth", eval_rollouts)
     write_atomically(record, json.dumps(result) + "\n")
     return result
+
+
+def evaluate(exe: str, checkpoint: Path, rollouts: int) -> str:
+    """`mimicrec eval`'s result line for ``checkpoint``, without its "policy success rate " prefix."""
+    output = run([exe, "eval", str(checkpoint), "--num-rollouts", str(rollouts), "--quiet"])
+    return output.strip().splitlines()[-1].removeprefix("policy success rate ")
+
+
+def table_rows(exe: str, data: Path, out: Path, args: argparse.Namespace, task: str, name: str) -> list[str]:
+    """The table row of one training set, and of its continuation with --then-epochs."""
+    first = train_and_eval(exe, data, out, task, training_flags(args, None), args.eval_rollouts)
+    runs = [(name, first)]
+    if args.then_epochs:
+        then = train_and_eval(exe, data, out.with_name(f"{out.name}_then{args.then_epochs}"), task,
+                              training_flags(args, out / "last.pth"), args.eval_rollouts)
+        total = first["train_s"] + then["train_s"]
+        runs.append((f"{name}, {args.then_epochs} more epochs", {**then, "train_s": total}))
+    return [f"| {task} {args.difficulty} | {label} | {result['eval'].removeprefix('policy success rate ')} | "
+            f"{result.get('eval_last', 'the same checkpoint')} | {result['train_s'] / 60:.1f} |"
+            for label, result in runs]
 
 
 def main() -> None:
@@ -88,6 +118,9 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", choices=["seeds", "generated"], default=["seeds", "generated"],
                         help="training sets to train and evaluate (default: both)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--then-epochs", type=int, help="continue each training this many epochs from its last.pth")
+    parser.add_argument("--then-set", dest="then_overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="robomimic config values of the continuation (e.g. its learning rate)")
     args = parser.parse_args()
     exe = str(Path(sys.executable).with_name("mimicrec"))
     rows = []
@@ -95,14 +128,15 @@ def main() -> None:
         root = Path(args.out) / f"{task}_{args.difficulty}"
         training_sets = prepare(exe, root, task, args.difficulty, args.num_generated)
         for name, data in (training_sets[key] for key in ("seeds", "generated") if key in args.sets):
-            result = train_and_eval(exe, data, root / f"policy_{name.split()[0]}", args, task)
-            success = result["eval"].removeprefix("policy success rate ")
-            rows.append(f"| {task} {args.difficulty} | {name} | {success} | {result['train_s'] / 60:.1f} |")
+            rows += table_rows(exe, data, root / f"policy_{name.split()[0]}", args, task, name)
     given = ", ".join(f"{flag[2:].replace('-', ' ')} {value}" for flag, value in budget_flags(args).items())
     given = given or "the task templates"
-    print(f"\nBC-RNN, budget: {given}; model.pth = best of the rollouts during training; "
+    if args.then_epochs:
+        given += (f", then {args.then_epochs} more epochs from the last checkpoint with "
+                  f"{args.then_overrides or 'no overrides'}")
+    print(f"\nBC-RNN, budget: {given}; model.pth = best of the rollouts during training, last.pth = last epoch; "
           f"{args.eval_rollouts} eval rollouts; overrides: {args.overrides or 'none'}")
-    print("| task | training data | policy success | training minutes |\n|---|---|---|---|")
+    print("| task | training data | model.pth success | last.pth success | training minutes |\n|---|---|---|---|---|")
     print("\n".join(rows))
 
 

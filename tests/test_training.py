@@ -50,6 +50,8 @@ def test_training_rolls_out_every_epoch_keeps_the_best_and_writes_progress(recor
     runs = list((res.out_dir / "robomimic" / "bc-rnn").iterdir())
     best = list(runs[0].glob(f"models/model_epoch_{res.best_epoch}_mimicrec-StackThree-v0_success_*.pth"))
     assert len(best) == 1 and best[0].read_bytes() == res.checkpoint.read_bytes()
+    last = list(runs[0].glob("models/model_epoch_2*.pth"))
+    assert len(last) == 1 and last[0].read_bytes() == (res.out_dir / "last.pth").read_bytes()
     assert len(list(runs[0].glob("videos/*.mp4"))) >= 1  # robomimic's own rollout videos, rendered by our env
 
 
@@ -69,6 +71,32 @@ def test_config_layers_template_flags_file_and_set(recorded, tmp_path):
     assert config.experiment.rollout.horizon == 400 and 3 in config.experiment.save.epochs
     assert config.observation.modalities.obs.low_dim == ["robot0_eef_pos", "robot0_eef_quat",
                                                          "robot0_gripper_qpos", "object"]
+
+
+def test_numbers_yaml_reads_as_text_are_numbers(recorded, tmp_path):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("train:\n  num_epochs: 1e2\n")  # YAML 1.1 reads 1e2 and 2e-4 (no dot) as strings
+    opts = TrainOptions(str(recorded.hdf5_path), config=str(extra),
+                        overrides=("algo.optim_params.policy.learning_rate.initial=2e-4",))
+    config = robomimic_config(opts, inspect_dataset(str(recorded.hdf5_path)), tmp_path / "run")
+    assert config.algo.optim_params.policy.learning_rate.initial == 2e-4
+    assert config.train.num_epochs == 100 and isinstance(config.train.num_epochs, int)
+
+
+def test_init_starts_from_a_checkpoints_weights_and_refuses_another_network(recorded, tmp_path):
+    import torch
+
+    first = train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, batch_size=8, rollouts=0,
+                               overrides=TINY, out=str(tmp_path / "first")))
+    frozen = (*TINY, "algo.optim_params.policy.learning_rate.initial=0")  # no change: weights stay the init's
+    again = train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, batch_size=8, rollouts=0,
+                               overrides=frozen, init=str(first.out_dir / "last.pth"), out=str(tmp_path / "again")))
+    before, after = (torch.load(r.checkpoint, weights_only=False)["model"] for r in (first, again))
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    with pytest.raises(ConfigError, match="its network differs from this run's.*algo.rnn.hidden_dim"):
+        train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, rollouts=0, init=str(first.checkpoint),
+                           overrides=("algo.rnn.hidden_dim=8",), out=str(tmp_path / "other")))
+    assert not (tmp_path / "other").exists()
 
 
 def test_robomimics_own_train_script_runs_on_our_file(recorded, tmp_path):
@@ -102,6 +130,9 @@ def test_eval_writes_a_video_of_its_rollouts(recorded, tmp_path):
     ({"obs": "pixels"}, UsageError, "unknown --obs 'pixels'"),
     ({"rollouts": -1}, UsageError, "--rollouts must be 0 or more"),
     ({"overrides": ("train.hdf5_normalize_obs=true",)}, ConfigError, "hdf5_normalize_obs=true is broken in robomimic"),
+    ({"overrides": ("train.batch_size=many",)}, ConfigError, "train.batch_size takes a number, got 'many'"),
+    ({"overrides": ("train.cuda=maybe",)}, ConfigError, "train.cuda takes true or false, got 'maybe'"),
+    ({"init": "missing.pth"}, UsageError, "--init missing.pth: no such file"),
 ])
 def test_bad_training_options_are_clear_errors_and_leave_nothing(recorded, tmp_path, options, error, message):
     with pytest.raises(error, match=message):
