@@ -277,8 +277,8 @@ def train(opts: TrainOptions) -> TrainResult:
             shutil.copyfile(_checkpoint_of(out / "robomimic", None), out / "last.pth")
             write_training_plot(out / "training.png", history.losses, history.success, info.env_id)
         except BaseException as err:
-            # a run robomimic failed leaves its log, nothing else; one refused (a ConfigError) leaves nothing
-            _keep_only(out, log_path if isinstance(err, TrainingError) else None)
+            # a failed or interrupted run leaves its log, nothing else; one refused (a ConfigError) leaves nothing
+            _keep_only(out, None if isinstance(err, ConfigError) else log_path)
             raise
     losses = history.losses
     return TrainResult(out, out / "model.pth", log_path, losses[-1] if losses else math.nan,
@@ -370,7 +370,6 @@ def _run_robomimic(config, log_path: Path, opts: TrainOptions, out: Path, init: 
     """Run robomimic's ``train`` with its output in ``log_path``; an epoch bar with loss and rollout success."""
     import robomimic.scripts.train as robomimic_script
     import robomimic.utils.train_utils as train_utils
-    from robomimic.scripts.train import train as robomimic_train
 
     from recorder.robomimic_env import register_with_robomimic
 
@@ -399,7 +398,7 @@ def _run_robomimic(config, log_path: Path, opts: TrainOptions, out: Path, init: 
         robomimic_script.algo_factory = _initialized_factory(factory, init)
     try:
         with open(log_path, "w") as log, contextlib.redirect_stdout(log):
-            robomimic_train(config, device=_device(config))
+            robomimic_script.train(config, device=_device(config))
     except MimicrecError:
         raise
     except Exception as err:
