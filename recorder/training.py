@@ -348,18 +348,19 @@ def load_init_checkpoint(path: str) -> dict[str, Any]:
 def _initialized_factory(factory, init: dict[str, Any]):
     """robomimic's ``algo_factory`` whose model starts from ``init``'s weights; ConfigError if they do not fit."""
     def make_model(*args, **kwargs):
-        model = factory(*args, **kwargs)
         shapes = {k: list(v) for k, v in kwargs["obs_key_shapes"].items()}
         theirs = {k: list(v) for k, v in init["shape_metadata"]["all_shapes"].items()}
         if shapes != theirs or kwargs["ac_dim"] != init["shape_metadata"]["ac_dim"]:
             raise ConfigError(f"--init {init['path']}: its policy takes {theirs} -> {init['shape_metadata']['ac_dim']} "
                               f"actions, this run {shapes} -> {kwargs['ac_dim']}; start from a policy trained on "
                               "the same observations and actions")
+        model = factory(*args, **kwargs)
         try:
             model.deserialize(init["model"])
         except RuntimeError as err:
-            first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
-            raise ConfigError(f"--init {init['path']}: its network differs from this run's ({first}); train with "
+            lines = str(err).splitlines()  # torch: a header line, then one line per mismatched tensor
+            detail = lines[1].strip() if len(lines) > 1 else str(err)
+            raise ConfigError(f"--init {init['path']}: its network differs from this run's ({detail}); train with "
                               "the algo settings it was trained with (e.g. the same algo.rnn.hidden_dim)") from err
         print(f"mimicrec: the policy starts from the weights of {init['path']}")
         return model

@@ -84,9 +84,9 @@ def train_and_eval(exe: str, data: Path, out: Path, task: str, flags: list[str],
 
 
 def evaluate(exe: str, checkpoint: Path, rollouts: int) -> str:
-    """`mimicrec eval`'s result line for ``checkpoint``, without its "policy success rate " prefix."""
+    """`mimicrec eval`'s result line for ``checkpoint``."""
     output = run([exe, "eval", str(checkpoint), "--num-rollouts", str(rollouts), "--quiet"])
-    return output.strip().splitlines()[-1].removeprefix("policy success rate ")
+    return output.strip().splitlines()[-1]
 
 
 def table_rows(exe: str, data: Path, out: Path, args: argparse.Namespace, task: str, name: str) -> list[str]:
@@ -98,9 +98,14 @@ def table_rows(exe: str, data: Path, out: Path, args: argparse.Namespace, task: 
                               training_flags(args, out / "last.pth"), args.eval_rollouts)
         total = first["train_s"] + then["train_s"]
         runs.append((f"{name}, {args.then_epochs} more epochs", {**then, "train_s": total}))
-    return [f"| {task} {args.difficulty} | {label} | {result['eval'].removeprefix('policy success rate ')} | "
-            f"{result.get('eval_last', 'the same checkpoint')} | {result['train_s'] / 60:.1f} |"
+    return [f"| {task} {args.difficulty} | {label} | {success(result['eval'])} | "
+            f"{success(result.get('eval_last', 'the same checkpoint'))} | {result['train_s'] / 60:.1f} |"
             for label, result in runs]
+
+
+def success(eval_line: str) -> str:
+    """The table cell of an eval result line (its "policy success rate " prefix dropped)."""
+    return eval_line.removeprefix("policy success rate ")
 
 
 def main() -> None:
