@@ -90,12 +90,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     res = train(TrainOptions(args.dataset, args.algo, args.obs, args.epochs, args.steps_per_epoch, args.batch_size,
                              args.rollouts, args.rollout_every, seed=args.seed, out=args.out, config=args.config,
-                             overrides=tuple(args.overrides), progress=not args.quiet, init=args.init))
+                             overrides=tuple(args.overrides), progress=not args.quiet, init=args.init,
+                             pick_rollouts=args.pick_rollouts))
     print(f"trained {args.algo} for {len(res.losses)} epochs in {res.wall_time_s:.1f} s, "
           f"final loss {res.final_loss:.4f}")
     if res.best_epoch is not None:
         print(f"  rollout success by epoch: {', '.join(f'{e}: {r:.0%}' for e, r in res.success.items())}; "
               f"model.pth is epoch {res.best_epoch}")
+    if res.pick:
+        print(f"  picked by {args.pick_rollouts} more rollouts each: "
+              f"{', '.join(f'epoch {e}: {r:.0%}' for e, r in res.pick.items())} ({res.out_dir / 'pick.json'})")
     print(f"  checkpoint: {res.checkpoint} (the last epoch's: {res.out_dir / 'last.pth'})\n"
           f"  log:        {res.log_path}\n"
           f"  progress:   {res.out_dir / 'progress.csv'}, {res.out_dir / 'training.png'}")
@@ -233,6 +237,9 @@ def _train_parser(subs) -> None:
                      help="one robomimic config value, e.g. algo.rnn.hidden_dim=400 (repeatable; applied last)")
     sub.add_argument("--init", metavar="CHECKPOINT",
                      help="start from this checkpoint's network weights (e.g. a finished run's DIR/last.pth)")
+    sub.add_argument("--pick-rollouts", type=int, default=0, metavar="N",
+                     help="pick model.pth among the 3 best rollout checkpoints and the last one by N fresh "
+                          "rollouts each (default: 0, the best training rollout score)")
     sub.add_argument("--seed", type=int, default=1, help="training seed (default: %(default)s)")
     sub.add_argument("--out", help="output folder (default: next datasets/train_NNN)")
     sub.set_defaults(handler=_cmd_train)

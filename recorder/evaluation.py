@@ -64,20 +64,24 @@ def load_policy(checkpoint: str):
 
 
 def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None = None,
-             progress: bool = False, video: str | None = None) -> EvalResult:
-    """Roll the checkpoint's policy out ``num_rollouts`` times in its task (or ``task``); ``video``: an mp4."""
+             progress: bool = False, video: str | None = None, stream: int = EVAL_STREAM,
+             max_steps: int | None = None) -> EvalResult:
+    """Roll the checkpoint's policy out ``num_rollouts`` times in its task (or ``task``); ``video``: an mp4.
+
+    Scenes come from (``seed``, ``stream``, rollout index); ``max_steps`` defaults to the task's episode length.
+    """
     if num_rollouts <= 0:
         raise UsageError(f"--num-rollouts must be a positive integer, got {num_rollouts}")
     if video is not None and not video.endswith(".mp4"):
         raise UsageError(f"--video must name an .mp4 file, got {video}")
     policy, env_id, env_kwargs = load_policy(checkpoint)
     env = make_env(task or env_id, **env_kwargs).unwrapped
-    max_steps = envs.TASKS[task or env_id].max_episode_steps
+    max_steps = max_steps or envs.TASKS[task or env_id].max_episode_steps
     frames: list[np.ndarray] | None = [] if video else None
     outcomes = []
     try:
         for i in tqdm(range(num_rollouts), desc="eval", unit="rollout", disable=not progress):
-            outcomes.append(rollout(policy, env, episode_seed(seed, EVAL_STREAM, i), max_steps, frames))
+            outcomes.append(rollout(policy, env, episode_seed(seed, stream, i), max_steps, frames))
     finally:
         env.close()
     if video:

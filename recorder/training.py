@@ -5,8 +5,9 @@ task's episode length as rollout horizon), then the task's template ``configs/<T
 then the command line, then ``--config FILE``, then ``--set key=value`` (robomimic's own key paths).
 Training runs robomimic's own ``train()`` from Python; every few epochs robomimic rolls the policy
 out in our env (``recorder.robomimic_env``) and saves a checkpoint whenever the success rate is the
-best so far; ``model.pth`` is that best checkpoint and ``last.pth`` the last epoch's. ``--init``
-starts a run from a checkpoint's weights. Its failures become ``TrainingError`` (exit 1).
+best so far; ``model.pth`` is that best checkpoint (or, with ``--pick-rollouts N``, the best of the
+top few and the last by N fresh rollouts each: ``recorder.checkpoint_pick``) and ``last.pth`` the last
+epoch's. ``--init`` starts a run from a checkpoint's weights. Its failures become ``TrainingError`` (exit 1).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -31,6 +32,9 @@ from envs.errors import ConfigError, DatasetError, MimicrecError, UsageError
 from envs.task_config import CONFIG_ROOT
 from recorder.datasets_io import dataset_env, demo_names, open_dataset
 from recorder.paths import output_dir, write_atomically
+
+if TYPE_CHECKING:
+    from recorder.checkpoint_pick import Pick
 
 LOW_DIM_KEYS = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos", "object")  # joint angles left out
 PROPRIO_KEYS = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos")  # low-dim part of --obs image
@@ -62,6 +66,7 @@ class TrainOptions:
     overrides: tuple[str, ...] = ()  # "key.path=value" items
     progress: bool = False
     init: str | None = None  # a checkpoint whose network weights the run starts from
+    pick_rollouts: int = 0  # >0: model.pth = the best of the top rollout checkpoints and the last by N rollouts
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     success: dict[int, float] = field(default_factory=dict)  # epoch -> rollout success rate
     best_epoch: int | None = None
+    pick: dict[int, float] = field(default_factory=dict)  # finalist epoch -> success in the --pick-rollouts rollouts
 
 
 @dataclass(frozen=True)
@@ -111,8 +117,9 @@ def check_train_options(opts: TrainOptions) -> None:
     for name in ("epochs", "steps_per_epoch", "batch_size", "rollout_every"):
         if getattr(opts, name) is not None and getattr(opts, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(opts, name)}")
-    if opts.rollouts is not None and opts.rollouts < 0:
-        raise UsageError(f"--rollouts must be 0 or more, got {opts.rollouts}")
+    for name in ("rollouts", "pick_rollouts"):
+        if getattr(opts, name) is not None and getattr(opts, name) < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(opts, name)}")
 
 
 def template_path(env_id: str) -> Path:
@@ -135,6 +142,8 @@ def robomimic_config(opts: TrainOptions, info: DatasetInfo, run_dir: Path):
             apply_values(config, load_mapping(opts.config), opts.config)
         apply_values(config, parse_overrides(opts.overrides), "--set")
         _consistent(config)
+        if opts.pick_rollouts:
+            _save_rollout_epochs(config)
     _refuse_broken_settings(config)
     return config
 
@@ -192,6 +201,15 @@ def _consistent(config) -> None:
     if rate.scheduler_type == "linear" and not rate.epoch_schedule:
         rate.epoch_schedule = [config.train.num_epochs]
     config.experiment.save.epochs = sorted({*config.experiment.save.epochs, config.train.num_epochs})
+
+
+def _save_rollout_epochs(config) -> None:
+    """Keep a checkpoint at every epoch the run rolls out (the candidates of ``--pick-rollouts``)."""
+    rollout = config.experiment.rollout
+    if rollout.enabled:
+        evaluated = range(rollout.rate, config.train.num_epochs + 1, rollout.rate)
+        config.experiment.save.epochs = sorted({*config.experiment.save.epochs,
+                                                *(e for e in evaluated if e > rollout.warmstart)})
 
 
 def _refuse_broken_settings(config) -> None:
@@ -271,9 +289,8 @@ def train(opts: TrainOptions) -> TrainResult:
         try:
             config = robomimic_config(opts, info, out / "robomimic")
             history = _run_robomimic(config, log_path, opts, out, init)
-            best = history.best_epoch()
-            checkpoint = _checkpoint_of(out / "robomimic", best)
-            shutil.copyfile(checkpoint, out / "model.pth")
+            best, pick = _choose_model(config, opts, history, out)
+            shutil.copyfile(_checkpoint_of(out / "robomimic", best), out / "model.pth")
             shutil.copyfile(_checkpoint_of(out / "robomimic", None), out / "last.pth")
             write_training_plot(out / "training.png", history.losses, history.success, info.env_id)
         except BaseException as err:
@@ -282,7 +299,20 @@ def train(opts: TrainOptions) -> TrainResult:
             raise
     losses = history.losses
     return TrainResult(out, out / "model.pth", log_path, losses[-1] if losses else math.nan,
-                       time.perf_counter() - start, losses, dict(history.success), best)
+                       time.perf_counter() - start, losses, dict(history.success), best, pick.scores if pick else {})
+
+
+def _choose_model(config, opts: TrainOptions, history: _History, out: Path) -> tuple[int | None, Pick | None]:
+    """The epoch that becomes model.pth (None: the last) and, with ``--pick-rollouts``, the pick behind it."""
+    if not opts.pick_rollouts or not history.success:
+        return history.best_epoch(), None
+    from recorder.checkpoint_pick import finalists, pick_checkpoint, write_pick
+
+    candidates = {epoch: _checkpoint_of(out / "robomimic", epoch)
+                  for epoch in finalists(history.success, len(history.losses))}
+    pick = pick_checkpoint(candidates, opts.pick_rollouts, opts.seed, config.experiment.rollout.horizon)
+    write_pick(out / "pick.json", pick, history.success)
+    return pick.epoch, pick
 
 
 def _keep_only(folder: Path, kept: Path | None) -> None:
@@ -322,8 +352,9 @@ class _History:
 def _checkpoint_of(run_dir: Path, epoch: int | None) -> Path:
     """The checkpoint robomimic saved at ``epoch`` (its best rollout), or its last one."""
     saved = sorted(glob.glob(str(run_dir / "**" / "models" / "*.pth"), recursive=True), key=os.path.getmtime)
-    if epoch is not None:
-        saved = [p for p in saved if Path(p).name.startswith(f"model_epoch_{epoch}_")] or saved
+    if epoch is not None:  # model_epoch_E.pth (a listed epoch) or model_epoch_E_<env>_success_<rate>.pth
+        name = f"model_epoch_{epoch}"
+        saved = [p for p in saved if Path(p).stem == name or Path(p).name.startswith(name + "_")] or saved
     if not saved:
         raise TrainingError(f"robomimic saved no checkpoint in {run_dir}; raise train.num_epochs or "
                             "set experiment.save.every_n_epochs")

@@ -3,7 +3,8 @@
 For each task (default Stack and StackThree, D0): record 10 scripted seed demos, annotate them, generate
 N demos (default 1000), then train BC-RNN on (a) the 10 seeds and (b) the generated demos with the same
 budget (the task's template configs/<Task>/train.yaml unless flags say otherwise: epochs, rollouts
-during training, model.pth = the best rollout checkpoint), and evaluate model.pth and the last epoch's
+during training, model.pth = the best rollout checkpoint, or with --pick-rollouts N the best of the top three
+and the last by N fresh rollouts each), and evaluate model.pth and the last epoch's
 last.pth with 50 rollouts each. With --then-epochs N each training goes on for N more epochs from its
 last checkpoint (``mimicrec train --init DIR/last.pth``, a fresh learning-rate schedule, --then-set
 values on top) and that continuation is evaluated too. Prints one table row per task and training set
@@ -12,7 +13,7 @@ values on top) and that continuation is evaluated too. Prints one table row per 
 
     python scripts/experiment_policy.py --out datasets/experiment [--tasks Stack StackThree]
         [--num-generated 1000] [--epochs E] [--steps-per-epoch S] [--eval-rollouts 50] [--sets seeds generated]
-        [--set algo.rnn.hidden_dim=400 ...] [--then-epochs 300 --then-set KEY=VALUE ...]
+        [--set algo.rnn.hidden_dim=400 ...] [--then-epochs 300 --then-set KEY=VALUE ...] [--pick-rollouts 50]
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def prepare(exe: str, root: Path, task: str, difficulty: str, num_generated: int
 def budget_flags(args: argparse.Namespace) -> dict[str, int]:
     """The budget flags given on the command line ({"--epochs": 300, ...}); the rest come from the templates."""
     flags = {"--epochs": args.epochs, "--steps-per-epoch": args.steps_per_epoch, "--rollouts": args.rollouts,
-             "--rollout-every": args.rollout_every}
+             "--rollout-every": args.rollout_every, "--pick-rollouts": args.pick_rollouts}
     return {flag: value for flag, value in flags.items() if value is not None}
 
 
@@ -57,7 +58,9 @@ def training_flags(args: argparse.Namespace, init: Path | None) -> list[str]:
     if init is None:
         flags = [str(part) for flag, value in budget_flags(args).items() for part in (flag, value)]
         return flags + [f"--set={item}" for item in args.overrides]
-    return ["--epochs", str(args.then_epochs), "--init", str(init), *(f"--set={item}" for item in args.then_overrides)]
+    pick = ["--pick-rollouts", str(args.pick_rollouts)] if args.pick_rollouts is not None else []
+    return ["--epochs", str(args.then_epochs), "--init", str(init), *pick,
+            *(f"--set={item}" for item in args.then_overrides)]
 
 
 def train_and_eval(exe: str, data: Path, out: Path, task: str, flags: list[str], eval_rollouts: int) -> dict:
@@ -119,6 +122,9 @@ def main() -> None:
     parser.add_argument("--steps-per-epoch", type=int, help="gradient steps per epoch (default: template)")
     parser.add_argument("--rollouts", type=int, help="rollouts per evaluation during training (default: template)")
     parser.add_argument("--rollout-every", type=int, help="epochs between evaluations (default: template)")
+    parser.add_argument("--pick-rollouts", type=int,
+                        help="model.pth picked among the best rollout checkpoints and the last by this many "
+                             "rollouts each (`mimicrec train --pick-rollouts`; default: off)")
     parser.add_argument("--eval-rollouts", type=int, default=50)
     parser.add_argument("--sets", nargs="+", choices=["seeds", "generated"], default=["seeds", "generated"],
                         help="training sets to train and evaluate (default: both)")
@@ -139,7 +145,8 @@ def main() -> None:
     if args.then_epochs:
         given += (f", then {args.then_epochs} more epochs from the last checkpoint with "
                   f"{args.then_overrides or 'no overrides'}")
-    print(f"\nBC-RNN, budget: {given}; model.pth = best of the rollouts during training, last.pth = last epoch; "
+    picked = f"picked by {args.pick_rollouts} fresh rollouts each" if args.pick_rollouts else "during training"
+    print(f"\nBC-RNN, budget: {given}; model.pth = best of the rollouts {picked}, last.pth = last epoch; "
           f"{args.eval_rollouts} eval rollouts; overrides: {args.overrides or 'none'}")
     print("| task | training data | model.pth success | last.pth success | training minutes |\n|---|---|---|---|---|")
     print("\n".join(rows))

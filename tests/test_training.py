@@ -1,6 +1,7 @@
 """Training and evaluation: robomimic rollouts in our env during training, best checkpoint, robomimic's own
 train.py on our file, evaluation videos, and the error paths."""
 
+import json
 import re
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from envs.errors import ConfigError, DatasetError, UsageError
+from recorder.checkpoint_pick import finalists
 from recorder.evaluation import evaluate
 from recorder.training import TrainingError, TrainOptions, inspect_dataset, robomimic_config, train
 
@@ -97,6 +99,28 @@ def test_init_starts_from_a_checkpoints_weights_and_refuses_another_network(reco
         train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, rollouts=0, init=str(first.checkpoint),
                            overrides=("algo.rnn.hidden_dim=8",), out=str(tmp_path / "other")))
     assert not (tmp_path / "other").exists()
+
+
+def test_finalists_are_the_best_training_scores_later_first_and_the_last_epoch():
+    assert finalists({10: 0.5, 20: 0.9, 30: 0.9, 40: 0.7, 50: 0.6}, 60) == [20, 30, 40, 60]
+    assert finalists({10: 0.5, 20: 0.5, 30: 0.5}, 30, count=2) == [20, 30]
+    assert finalists({}, 5) == [5]
+
+
+def test_pick_rollouts_choose_model_pth_among_the_finalists_by_fresh_rollouts(recorded, tmp_path):
+    res = train(TrainOptions(str(recorded.hdf5_path), epochs=4, steps_per_epoch=2, batch_size=8, rollouts=1,
+                             rollout_every=1, pick_rollouts=2, overrides=TINY, out=str(tmp_path / "t")))
+    record = json.loads((res.out_dir / "pick.json").read_text())
+    assert record["rollouts_each"] == 2 and record["picked_epoch"] == res.best_epoch
+    assert [f["epoch"] for f in record["finalists"]] == finalists(res.success, 4) == sorted(res.pick)
+    assert all(f["training_success"] == res.success[f["epoch"]] for f in record["finalists"])
+    assert res.best_epoch == max(res.pick, key=lambda epoch: (res.pick[epoch], epoch))  # later among equals
+    models = next((res.out_dir / "robomimic" / "bc-rnn").iterdir()) / "models"
+    kept = {int(path.stem.split("_")[2]): path for path in models.glob("model_epoch_*.pth")}
+    assert sorted(kept) == [1, 2, 3, 4]  # a checkpoint at every evaluated epoch
+    assert kept[res.best_epoch].read_bytes() == res.checkpoint.read_bytes()
+    with pytest.raises(UsageError, match="--pick-rollouts must be 0 or more"):
+        train(TrainOptions(str(recorded.hdf5_path), pick_rollouts=-1, out=str(tmp_path / "bad")))
 
 
 def test_robomimics_own_train_script_runs_on_our_file(recorded, tmp_path):
