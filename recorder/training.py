@@ -350,7 +350,7 @@ class _History:
 
 
 def _checkpoint_of(run_dir: Path, epoch: int | None) -> Path:
-    """The checkpoint robomimic saved at ``epoch`` (its best rollout), or its last one."""
+    """The checkpoint robomimic saved at ``epoch`` (a best rollout or a listed epoch), or its last one."""
     saved = sorted(glob.glob(str(run_dir / "**" / "models" / "*.pth"), recursive=True), key=os.path.getmtime)
     if epoch is not None:  # model_epoch_E.pth (a listed epoch) or model_epoch_E_<env>_success_<rate>.pth
         name = f"model_epoch_{epoch}"
