@@ -98,6 +98,7 @@ class TabletopEnv(gym.Env):
         self.robot = self.robots[0]
         self.bodies = self._load_objects()
         self._exclude_fixed_pairs()
+        self._join_islands()
         self._clean_state = self._save_clean_state()
         self._state_file = self._make_state_file()
         scale = action_scale if action_scale is not None else self.config.robot.action_scale
@@ -122,7 +123,9 @@ class TabletopEnv(gym.Env):
         if gui:  # the viewer's own shortcuts (w: wireframe, g: panels, ...) would fire on teleop keys
             client.configureDebugVisualizer(p.COV_ENABLE_KEYBOARD_SHORTCUTS, 0)
         client.setAdditionalSearchPath(pybullet_data.getDataPath())
-        client.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
+        # Islands are grouped from the broadphase's pairs, which depend on the world's history; with
+        # no early exit every solve runs all its iterations, so grouping cannot change a result.
+        client.setPhysicsEngineParameter(deterministicOverlappingPairs=1, solverResidualThreshold=0)
         client.setGravity(0, 0, -9.81)
         client.setTimeStep(1.0 / SIM_HZ)
         return client
@@ -159,6 +162,25 @@ class TabletopEnv(gym.Env):
                 for link_a in range(-1, self.client.getNumJoints(body_a)):
                     for link_b in range(-1, self.client.getNumJoints(body_b)):
                         self.client.setCollisionFilterPair(body_a, body_b, link_a, link_b, 0)
+
+    def _join_islands(self) -> None:
+        """Tie every robot into the first one's simulation island with constraints of zero force.
+
+        Bullet solves joint motors in the order of an unstable sort on island ids, and the ids come
+        from a union-find over the broadphase's pairs, whose order (and lazily dropped stale pairs)
+        depend on the world's history and survive a restore. With motors in two islands (two robots)
+        a restored world could solve them in another order than the original run did, and the
+        last-bit difference grows (BimanualLift: 2 of 100 continuations drifted). In one island
+        every motor's sort key is equal, so their order no longer depends on what ran before.
+        Objects carry no motors; what their grouping could change, the solver's fixed iteration
+        count (``_connect``) rules out. A point-to-point constraint unites islands; with
+        ``maxForce=0`` its impulse is clamped to zero, so it moves nothing.
+        """
+        anchor = self.robots[0].body
+        for robot in self.robots[1:]:  # link 0 moves: a fixed base is in no island
+            tie = self.client.createConstraint(anchor, 0, robot.body, 0, p.JOINT_POINT2POINT,
+                                               [0, 0, 0], [0, 0, 0], [0, 0, 0])
+            self.client.changeConstraint(tie, maxForce=0)
 
     def _save_clean_state(self) -> int:
         """Snapshot the world as built, objects resting on the table, contacts detected.
