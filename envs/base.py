@@ -71,7 +71,7 @@ class TabletopEnv(gym.Env):
     def __init__(self, difficulty: str = "D0", control_freq: int | None = None, action_mode: str | None = None,
                  action_scale: dict[str, Any] | None = None, cameras: list[dict[str, Any]] | None = None,
                  renderer: str | None = None, robot_visuals: str | None = None, render_mode: str | None = None,
-                 gui: bool = False) -> None:
+                 gui: bool = False, solver_iterations: int | None = None) -> None:
         self.config = load_task_config(self.config_name)
         control_freq = control_freq or self.config.robot.control_freq
         if SIM_HZ % control_freq:
@@ -89,7 +89,8 @@ class TabletopEnv(gym.Env):
         self.camera_specs = parse_cameras(cameras)
         self.renderer_name, self.robot_visuals = renderer, robot_visuals
         self.gui = gui
-        self.client = self._connect(gui)
+        self.solver_iterations = self.config.scene.solver_iterations if solver_iterations is None else solver_iterations
+        self.client = self._connect(gui, self.solver_iterations)
         # before any body exists: pybullet's EGL renderer only sees shapes created after it loads
         self.cameras = CameraRig(self.client, self.camera_specs, renderer)
         self.plane, self.table = self._build_static_scene()
@@ -116,7 +117,9 @@ class TabletopEnv(gym.Env):
         return difficulty
 
     @staticmethod
-    def _connect(gui: bool):
+    def _connect(gui: bool, solver_iterations: int):
+        if isinstance(solver_iterations, bool) or not isinstance(solver_iterations, int) or solver_iterations <= 0:
+            raise TaskError(f"solver_iterations={solver_iterations!r}: expected a positive integer (e.g. 20)")
         if gui and not os.environ.get("DISPLAY"):
             raise TaskError("--gui needs a display: set DISPLAY, or run under `xvfb-run -a`")
         client = connect(gui)
@@ -125,7 +128,8 @@ class TabletopEnv(gym.Env):
         client.setAdditionalSearchPath(pybullet_data.getDataPath())
         # Islands are grouped from the broadphase's pairs, which depend on the world's history; with
         # no early exit every solve runs all its iterations, so grouping cannot change a result.
-        client.setPhysicsEngineParameter(deterministicOverlappingPairs=1, solverResidualThreshold=0)
+        client.setPhysicsEngineParameter(deterministicOverlappingPairs=1, solverResidualThreshold=0,
+                                         numSolverIterations=solver_iterations)
         client.setGravity(0, 0, -9.81)
         client.setTimeStep(1.0 / SIM_HZ)
         return client
@@ -317,7 +321,7 @@ class TabletopEnv(gym.Env):
         return {"difficulty": self.difficulty, "control_freq": self.control_freq,
                 "action_mode": self.action_mode.name, "action_scale": dict(self.action_mode.scale),
                 "cameras": [vars(spec) for spec in self.camera_specs], "renderer": self.renderer_name,
-                "robot_visuals": self.robot_visuals}
+                "robot_visuals": self.robot_visuals, "solver_iterations": self.solver_iterations}
 
     @property
     def kinematics(self) -> PandaKinematics:

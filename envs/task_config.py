@@ -19,9 +19,11 @@ CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs"
 
 @dataclass(frozen=True)
 class SceneConfig:
-    """What is built: ``robot_visuals`` ``simple`` (collision meshes drawn; fast) or ``stock``."""
+    """What is built and how it is simulated: ``robot_visuals`` ``simple`` (collision meshes drawn; fast)
+    or ``stock``; ``solver_iterations``, the contact solver's iterations per substep (always all of them)."""
 
     robot_visuals: str = "simple"
+    solver_iterations: int = 20
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ def load_task_config(name: str) -> TaskConfig:
     config = from_mapping(TaskConfig, {**data, "path": str(path)}, str(path))
     if not config.randomization:
         raise ConfigError(f"{path}: randomization must declare at least one level (e.g. D0)")
-    if config.rollout.max_episode_steps <= 0 or config.robot.control_freq <= 0:
-        raise ConfigError(f"{path}: rollout.max_episode_steps and robot.control_freq must be positive")
+    counts = {"rollout.max_episode_steps": config.rollout.max_episode_steps,
+              "robot.control_freq": config.robot.control_freq,
+              "scene.solver_iterations": config.scene.solver_iterations}
+    if not_positive := [key for key, value in counts.items() if value <= 0]:
+        raise ConfigError(f"{path}: {' and '.join(not_positive)} must be positive")
     return config

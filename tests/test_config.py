@@ -99,6 +99,7 @@ def test_every_task_config_loads_and_drives_the_env(task):
     (lambda d: d["sensors"].update(cameras=[{"name": "agentview", "fov": 3}]),
      "sensors.cameras[0]: unknown key(s) fov"),
     (lambda d: d["observation"].pop("state_keys"), "missing required key 'state_keys'"),
+    (lambda d: d["scene"].update(solver_iterations=0), "scene.solver_iterations must be positive"),
 ])
 def test_bad_task_config_names_file_and_key(config_root, mutate, fragment):
     path = edit_gym_yaml(config_root, "Stack", mutate)

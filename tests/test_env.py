@@ -229,6 +229,21 @@ def test_gui_without_display_fails_clearly(monkeypatch):
         gym.make(TASK, gui=True)
 
 
+def test_solver_iterations_come_from_the_config_or_a_kwarg_and_are_stored():
+    env = gym.make(TASK).unwrapped
+    assert env.client.getPhysicsEngineParameters()["numSolverIterations"] == env.config.scene.solver_iterations
+    assert env.env_kwargs["solver_iterations"] == env.config.scene.solver_iterations
+    env.close()
+    env = gym.make(TASK, solver_iterations=35).unwrapped
+    assert env.client.getPhysicsEngineParameters()["numSolverIterations"] == 35
+    rebuilt = gym.make(TASK, **env.env_kwargs).unwrapped
+    assert rebuilt.solver_iterations == 35
+    rebuilt.close()
+    env.close()
+    with pytest.raises(TaskError, match="solver_iterations=0: expected a positive integer"):
+        gym.make(TASK, solver_iterations=0)
+
+
 def test_unknown_difficulty_fails_clearly():
     with pytest.raises(TaskError, match="D0"):
         gym.make(TASK, difficulty="D9")

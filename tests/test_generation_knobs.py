@@ -1,8 +1,9 @@
 """Every per-subtask and generation knob of mimic.yaml changes an attempt exactly as documented.
 
 Attempts are run directly (``run_attempt``) on the session's annotated StackThree seeds with
-``random`` selection, so the random stream, and with it the source segments, do not depend on the
-knob being varied: the per-subtask step counts then differ by exactly what the knob adds.
+``random`` selection and, where a knob changes a subtask's length, no action noise, so the random
+stream, and with it the source segments, do not depend on the knob being varied: the per-subtask
+step counts then differ by exactly what the knob adds.
 """
 
 from dataclasses import replace
@@ -32,6 +33,13 @@ def base_spec():
     return replace(spec, eefs={"robot0": replace(eef, subtasks=subtasks)})
 
 
+@pytest.fixture(scope="module")
+def quiet_spec(base_spec):
+    """``base_spec`` without action noise: no draw then depends on a subtask's length (a longer subtask
+    would otherwise shift the stream that picks the next subtask's source, ``select_src_per_subtask``)."""
+    return with_subtasks(base_spec, action_noise=0.0)
+
+
 def with_subtasks(spec, **changes):
     eef = spec.eefs["robot0"]
     return replace(spec, eefs={"robot0": replace(eef, subtasks=tuple(replace(s, **changes) for s in eef.subtasks))})
@@ -50,10 +58,10 @@ def steps_per_subtask(result, num_subtasks=4):
     return np.array([(labels == k).sum() for k in range(num_subtasks - 1)])  # the last one also holds at rest
 
 
-def test_interpolation_and_fixed_steps_lengthen_every_subtask(env, sources, base_spec):
-    base = steps_per_subtask(attempt(env, sources, base_spec))
-    more_interp = steps_per_subtask(attempt(env, sources, with_subtasks(base_spec, num_interpolation_steps=8)))
-    fixed = steps_per_subtask(attempt(env, sources, with_subtasks(base_spec, num_fixed_steps=4)))
+def test_interpolation_and_fixed_steps_lengthen_every_subtask(env, sources, quiet_spec):
+    base = steps_per_subtask(attempt(env, sources, quiet_spec))
+    more_interp = steps_per_subtask(attempt(env, sources, with_subtasks(quiet_spec, num_interpolation_steps=8)))
+    fixed = steps_per_subtask(attempt(env, sources, with_subtasks(quiet_spec, num_fixed_steps=4)))
     np.testing.assert_array_equal(more_interp - base, 3)
     np.testing.assert_array_equal(fixed - base, 4)
 
@@ -77,20 +85,20 @@ def test_with_settle_steps_inserts_noise_free_holds():
     assert seq.noisy.tolist() == [True, True, False, False, True, True, False, False, True]
 
 
-def test_term_offsets_move_the_boundaries(env, sources, base_spec):
+def test_term_offsets_move_the_boundaries(env, sources, quiet_spec):
     def offsets(low):  # same width, so the same random draws: every offset moves by exactly the low change
-        subs = base_spec.eefs["robot0"].subtasks
+        subs = quiet_spec.eefs["robot0"].subtasks
         subs = (*(replace(s, term_offset_range=(low, low + 2)) for s in subs[:-1]), subs[-1])
-        return replace(base_spec, eefs={"robot0": replace(base_spec.eefs["robot0"], subtasks=subs)})
+        return replace(quiet_spec, eefs={"robot0": replace(quiet_spec.eefs["robot0"], subtasks=subs)})
 
     a = steps_per_subtask(attempt(env, sources, offsets(0)))
     b = steps_per_subtask(attempt(env, sources, offsets(5)))
     assert (b - a).tolist() == [5, 0, 0]
 
 
-def test_transform_first_robot_pose_adds_the_measured_pose_to_later_segments(env, sources, base_spec):
-    base = steps_per_subtask(attempt(env, sources, base_spec))
-    first = steps_per_subtask(attempt(env, sources, with_generation(base_spec, transform_first_robot_pose=True)))
+def test_transform_first_robot_pose_adds_the_measured_pose_to_later_segments(env, sources, quiet_spec):
+    base = steps_per_subtask(attempt(env, sources, quiet_spec))
+    first = steps_per_subtask(attempt(env, sources, with_generation(quiet_spec, transform_first_robot_pose=True)))
     assert (first - base).tolist() == [0, 1, 1]
 
 
