@@ -9,6 +9,7 @@ Every mode's scaling is plain JSON (``scale``), stored in the env kwargs so a da
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -62,8 +63,8 @@ class ActionMode:
         """Action dimension (arm + 1 gripper)."""
         return len(self.names)
 
-    def command(self, env, robot, action: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(target position, quaternion) for IK, or (None, joint targets) for direct joint control."""
+    def command(self, env, robot, action: np.ndarray) -> tuple[tuple | None, np.ndarray | None]:
+        """((target position, quaternion), None) for IK, or (None, joint targets) for direct joint control."""
         raise NotImplementedError
 
     def target_pose(self, env, robot, action: np.ndarray) -> np.ndarray:
@@ -83,13 +84,16 @@ class DeltaEef(ActionMode):
     default_scale = {"pos": 0.05, "rot": 0.5}
 
     def command(self, env, robot, action):
-        """Target = measured eef pose moved by the scaled deltas (pybullet's C quaternion helpers)."""
-        pos, quat = robot.eef_pos_quat()
-        rotvec = self.scale["rot"] * action[3:6]
-        angle = float(np.linalg.norm(rotvec))
-        delta = env.client.getQuaternionFromAxisAngle(rotvec / angle, angle) if angle > 0 else (0, 0, 0, 1)
+        """Target = measured eef pose moved by the scaled deltas (plain floats, pybullet's C quaternion helpers)."""
+        (x, y, z), quat = robot.eef_state()
+        dx, dy, dz, rx, ry, rz = (float(v) for v in action[:6])
+        scale_pos, scale_rot = self.scale["pos"], self.scale["rot"]
+        rx, ry, rz = scale_rot * rx, scale_rot * ry, scale_rot * rz
+        angle = math.sqrt(rx * rx + ry * ry + rz * rz)
+        delta = env.client.getQuaternionFromAxisAngle((rx / angle, ry / angle, rz / angle), angle) if angle > 0 \
+            else (0, 0, 0, 1)
         _, target_quat = env.client.multiplyTransforms((0, 0, 0), delta, (0, 0, 0), quat)
-        return (pos + self.scale["pos"] * action[:3], np.asarray(target_quat)), None
+        return ((x + scale_pos * dx, y + scale_pos * dy, z + scale_pos * dz), target_quat), None
 
     def target_pose(self, env, robot, action):
         """The measured eef pose moved by the scaled deltas."""

@@ -71,7 +71,7 @@ class TabletopEnv(gym.Env):
     def __init__(self, difficulty: str = "D0", control_freq: int | None = None, action_mode: str | None = None,
                  action_scale: dict[str, Any] | None = None, cameras: list[dict[str, Any]] | None = None,
                  renderer: str | None = None, robot_visuals: str | None = None, render_mode: str | None = None,
-                 gui: bool = False, solver_iterations: int | None = None) -> None:
+                 gui: bool = False, solver_iterations: int | None = None, ik: str | None = None) -> None:
         self.config = load_task_config(self.config_name)
         control_freq = control_freq or self.config.robot.control_freq
         if SIM_HZ % control_freq:
@@ -94,7 +94,8 @@ class TabletopEnv(gym.Env):
         # before any body exists: pybullet's EGL renderer only sees shapes created after it loads
         self.cameras = CameraRig(self.client, self.camera_specs, renderer)
         self.plane, self.table = self._build_static_scene()
-        self.robots = [Panda(self.client, pos, robot_visuals, f"robot{i}")
+        self.ik = ik or self.config.robot.ik
+        self.robots = [Panda(self.client, pos, robot_visuals, f"robot{i}", self.ik)
                        for i, (pos, _) in enumerate(self.robot_bases)]
         self.robot = self.robots[0]
         self.bodies = self._load_objects()
@@ -321,7 +322,7 @@ class TabletopEnv(gym.Env):
         return {"difficulty": self.difficulty, "control_freq": self.control_freq,
                 "action_mode": self.action_mode.name, "action_scale": dict(self.action_mode.scale),
                 "cameras": [vars(spec) for spec in self.camera_specs], "renderer": self.renderer_name,
-                "robot_visuals": self.robot_visuals, "solver_iterations": self.solver_iterations}
+                "robot_visuals": self.robot_visuals, "solver_iterations": self.solver_iterations, "ik": self.ik}
 
     @property
     def kinematics(self) -> PandaKinematics:
@@ -354,15 +355,16 @@ class TabletopEnv(gym.Env):
 
     # ----------------------------------------------------------------- observations
     def _observe(self) -> dict[str, np.ndarray]:
-        eef_pos = self.robot.eef_pos_quat()[0]
+        robots = {}
+        for robot in self.robots:  # one query per reading (they are a good part of a step's own cost)
+            (pos, quat), qpos = robot.eef_state(), robot.joint_positions()
+            robots.update({f"{robot.name}_joint_pos": qpos[:7], f"{robot.name}_eef_pos": pos,
+                           f"{robot.name}_eef_quat": quat, f"{robot.name}_gripper_qpos": qpos[7:]})
+        eef_x, eef_y, eef_z = robots[f"{self.robot.name}_eef_pos"]
         poses = [self.client.getBasePositionAndOrientation(b) for b in self.bodies.values()]
-        rel = [np.asarray(pos) - eef_pos for pos, _ in poses]
-        obs = {"object": np.concatenate([np.concatenate([pos, quat]) for pos, quat in poses] + rel)}
-        for robot in self.robots:
-            pos, quat = robot.eef_pos_quat()
-            obs.update({f"{robot.name}_joint_pos": robot.arm_qpos(), f"{robot.name}_eef_pos": pos,
-                        f"{robot.name}_eef_quat": quat, f"{robot.name}_gripper_qpos": robot.finger_qpos()})
-        obs = {k: v.astype(np.float32) for k, v in obs.items()}
+        objects = [v for pos, quat in poses for v in (*pos, *quat)]
+        objects += [v for (x, y, z), _ in poses for v in (x - eef_x, y - eef_y, z - eef_z)]
+        obs = {k: np.array(v, dtype=np.float32) for k, v in {"object": objects, **robots}.items()}
         return {**obs, **self.cameras.observe(self.robot.body, TABLE_TOP_Z)}
 
     def _info(self) -> dict[str, Any]:
@@ -422,6 +424,10 @@ class TabletopEnv(gym.Env):
         """World position ``[3]`` and quaternion ``[4]`` of object ``name``."""
         pos, quat = self.client.getBasePositionAndOrientation(self.bodies[name])
         return np.asarray(pos), np.asarray(quat)
+
+    def object_position(self, name: str) -> tuple[float, float, float]:
+        """World position of object ``name`` as plain floats (cheaper than arrays for task checks)."""
+        return self.client.getBasePositionAndOrientation(self.bodies[name])[0]
 
     def object_at_rest(self, name: str) -> bool:
         """Whether the object's linear and angular speeds are below the rest thresholds."""

@@ -6,6 +6,8 @@ bottom up; the stage flags, subtask signals and success condition follow from th
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,15 +94,14 @@ class CubeTaskEnv(TabletopEnv):
 
     def on(self, top: str, bottom: str) -> bool:
         """``top`` rests on ``bottom``: aligned, one cube height above it, touching."""
-        top_pos, _ = self.object_pos_quat(top)
-        bottom_pos, _ = self.object_pos_quat(bottom)
-        aligned = np.linalg.norm(top_pos[:2] - bottom_pos[:2]) < STACK_XY_TOL
-        height = abs(top_pos[2] - bottom_pos[2] - 2 * CUBE_HALF) < STACK_Z_TOL
-        return bool(aligned and height and self.in_contact(top, bottom))
+        (top_x, top_y, top_z), (bottom_x, bottom_y, bottom_z) = self.object_position(top), self.object_position(bottom)
+        aligned = math.hypot(top_x - bottom_x, top_y - bottom_y) < STACK_XY_TOL
+        height = abs(top_z - bottom_z - 2 * CUBE_HALF) < STACK_Z_TOL
+        return aligned and height and self.in_contact(top, bottom)
 
     def on_table(self, name: str) -> bool:
         """The cube sits on the table top."""
-        return bool(abs(self.object_pos_quat(name)[0][2] - TABLE_TOP_Z - CUBE_HALF) < STACK_Z_TOL)
+        return abs(self.object_position(name)[2] - TABLE_TOP_Z - CUBE_HALF) < STACK_Z_TOL
 
     def all_at_rest(self) -> bool:
         """Every object is at rest."""
@@ -108,7 +109,7 @@ class CubeTaskEnv(TabletopEnv):
 
     def _gripper_clear_of(self, min_eef_z: float, names: list[str] | None = None) -> bool:
         """The gripper is commanded open, above ``min_eef_z`` and touches none of ``names`` (default: all)."""
-        return (self.gripper_command < 0 and self.robot.eef_pos_quat()[0][2] > min_eef_z
+        return (self.gripper_command < 0 and self.robot.eef_state()[0][2] > min_eef_z
                 and not any(self.robot_touches(name) for name in names or self.bodies))
 
 
@@ -122,13 +123,14 @@ class StackEnvBase(CubeTaskEnv):
     """
 
     @classmethod
-    def stack_pairs(cls) -> list[tuple[str, str]]:
+    @functools.cache
+    def stack_pairs(cls) -> tuple[tuple[str, str], ...]:
         """(cube, the cube it goes on), bottom-up."""
         names = list(cls.objects)
-        return list(zip(names[1:], names[:-1], strict=True))
+        return tuple(zip(names[1:], names[:-1], strict=True))
 
     def _gripper_clear(self) -> bool:
-        return self._gripper_clear_of(self.object_pos_quat(list(self.objects)[-1])[0][2] + EEF_CLEARANCE)
+        return self._gripper_clear_of(self.object_position(list(self.objects)[-1])[2] + EEF_CLEARANCE)
 
     def evaluate(self) -> dict[str, bool]:
         """``success`` and the stage flags (see the class docstring)."""
@@ -182,7 +184,7 @@ class LiftEnv(CubeTaskEnv):
     def evaluate(self) -> dict[str, bool]:
         """``success``, ``grasp_red`` and ``lifted`` (see the class docstring)."""
         held = self.grasped("cube_red")
-        bottom = self.object_pos_quat("cube_red")[0][2] - CUBE_HALF
+        bottom = self.object_position("cube_red")[2] - CUBE_HALF
         lifted = held and bottom - TABLE_TOP_Z >= LIFT_HEIGHT
         return {"grasp_red": held, "lifted": bool(lifted), "success": bool(lifted and self.all_at_rest())}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
 from envs.base import TABLE_TOP_Z, ObjectSpec
 from envs.cubes import EEF_CLEARANCE, CubeTaskEnv
@@ -36,15 +36,14 @@ class PegInsertEnv(CubeTaskEnv):
 
     def inserted(self) -> bool:
         """The peg stands in the socket: aligned axes, bottom deep enough."""
-        peg, socket = self.object_pos_quat("peg")[0], self.object_pos_quat("socket")[0]
-        aligned = np.linalg.norm(peg[:2] - socket[:2]) < ALIGN_TOL
-        deep = peg[2] - PEG_HALF[2] < TABLE_TOP_Z + SOCKET_HEIGHT - INSERT_DEPTH
-        return bool(aligned and deep)
+        (peg_x, peg_y, peg_z), (socket_x, socket_y, _) = self.object_position("peg"), self.object_position("socket")
+        aligned = math.hypot(peg_x - socket_x, peg_y - socket_y) < ALIGN_TOL
+        return aligned and peg_z - PEG_HALF[2] < TABLE_TOP_Z + SOCKET_HEIGHT - INSERT_DEPTH
 
     def evaluate(self) -> dict[str, bool]:
         """``success``, ``grasp_peg`` and ``peg_inserted`` (see the class docstring)."""
         held = self.grasped("peg")
         inserted = self.inserted() and not held
-        peg_top = self.object_pos_quat("peg")[0][2] + PEG_HALF[2]
+        peg_top = self.object_position("peg")[2] + PEG_HALF[2]
         success = inserted and self._gripper_clear_of(peg_top + EEF_CLEARANCE / 2, ["peg"]) and self.all_at_rest()
         return {"grasp_peg": held, "peg_inserted": inserted, "success": success}

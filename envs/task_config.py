@@ -28,11 +28,13 @@ class SceneConfig:
 
 @dataclass(frozen=True)
 class RobotConfig:
-    """Control: rate, action mode and its scaling (see ``envs.actions``)."""
+    """Control: rate, action mode and its scaling (see ``envs.actions``), and the IK solver (``dls`` or
+    ``nullspace``, see ``envs.panda.Panda.solve_ik``)."""
 
     control_freq: int = 20
     action_mode: str = "delta_eef"
     action_scale: dict[str, Any] = field(default_factory=dict)
+    ik: str = "dls"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 from envs.errors import DatasetError, UsageError
 from recorder.datasets_io import dataset_env, open_dataset
 from recorder.episode import Episode, EpisodeBuilder
-from recorder.tasks import env_args, lerobot_schema, make_env
+from recorder.tasks import env_args, lerobot_schema, make_env, stored_env_kwargs
 from recorder.writers.lerobot_writer import MIMICREC_META, LeRobotWriter, committed_data_files
 from recorder.writers.robomimic_hdf5 import RobomimicHDF5Writer, read_episodes
 
@@ -81,7 +81,7 @@ def _lerobot_to_hdf5(src: Path, dst: Path) -> int:
         raise DatasetError(f"{src}: no {MIMICREC_META}; only LeRobot datasets written by mimicrec can be "
                            "converted to HDF5 (it rebuilds exact simulator states by replaying seeds)")
     args = json.loads(meta.read_text())["env_args"]
-    env = make_env(args["env_name"], **args["env_kwargs"]).unwrapped
+    env = make_env(args["env_name"], **stored_env_kwargs(args["env_kwargs"])).unwrapped
     writer = RobomimicHDF5Writer(str(dst), env_args(args["env_name"], env.env_kwargs))
     try:
         for index, frames in _lerobot_episodes(src):

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 import envs
 from envs.errors import UsageError
-from recorder.tasks import episode_seed, make_env
+from recorder.tasks import episode_seed, make_env, stored_env_kwargs
 
 EVAL_STREAM = 2
 VIDEO_SIZE = 256
@@ -60,7 +60,7 @@ def load_policy(checkpoint: str):
     except Exception as err:
         raise UsageError(f"{checkpoint}: not a robomimic checkpoint ({type(err).__name__}: {err})") from err
     meta = ckpt["env_metadata"]
-    return policy, meta["env_name"], dict(meta.get("env_kwargs", {}))
+    return policy, meta["env_name"], stored_env_kwargs(dict(meta.get("env_kwargs", {})))
 
 
 def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None = None,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import robomimic.envs.env_base as env_base
 
-from recorder.tasks import ENV_TYPE, episode_seed, make_env
+from recorder.tasks import ENV_TYPE, episode_seed, make_env, stored_env_kwargs
 
 ROLLOUT_STREAM = 3  # seed stream of rollouts during training (eval uses its own)
 
@@ -23,7 +23,7 @@ class RobomimicEnv(env_base.EnvBase):
     def __init__(self, env_name: str, render: bool = False, render_offscreen: bool = False,
                  use_image_obs: bool = False, postprocess_visual_obs: bool = True, seed: int = 0,
                  **kwargs: Any) -> None:
-        self._env_name, self._kwargs = env_name, dict(kwargs)
+        self._env_name, self._kwargs = env_name, stored_env_kwargs(kwargs)  # from a dataset's env_args
         self.env = make_env(env_name, **kwargs).unwrapped
         self.postprocess_visual_obs = postprocess_visual_obs
         self.use_image_obs = use_image_obs

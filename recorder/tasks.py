@@ -31,11 +31,20 @@ def env_args(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
     return {"env_name": env_id, "type": ENV_TYPE, "env_kwargs": dict(env_kwargs)}
 
 
+# What a stored env_kwargs lacking the key was recorded with: these kwargs came after their behaviour.
+RECORDED_BEFORE_KWARG = {"ik": "nullspace"}
+
+
+def stored_env_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Env kwargs read from a dataset or checkpoint, completed so the env behaves as when it was recorded."""
+    return {**RECORDED_BEFORE_KWARG, **env_kwargs}
+
+
 def read_env_args(raw: str, source: str) -> tuple[str, dict[str, Any]]:
     """Parse ``env_args`` JSON from a dataset into (env id, kwargs), or raise ``DatasetError``."""
     try:
         meta = json.loads(raw)
-        return meta["env_name"], dict(meta.get("env_kwargs", {}))
+        return meta["env_name"], stored_env_kwargs(dict(meta.get("env_kwargs", {})))
     except (ValueError, KeyError, TypeError) as err:
         raise DatasetError(f"{source}: data/env_args is not valid mimicrec metadata ({err}); "
                            "record the file with `mimicrec record`") from err

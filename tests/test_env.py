@@ -1,3 +1,5 @@
+import json
+
 import gymnasium as gym
 import numpy as np
 import pybullet as p
@@ -9,6 +11,7 @@ from envs.actions import ACTION_MODES, DeltaEef, delta_action_to_target_pose, ta
 from envs.errors import TaskError
 from recorder.devices.scripted import make_expert
 from recorder.record import run_scripted_episode
+from recorder.tasks import read_env_args
 from scripts.check_exactness import replays_exactly
 
 TASK = "mimicrec/StackThree-v0"
@@ -242,6 +245,45 @@ def test_solver_iterations_come_from_the_config_or_a_kwarg_and_are_stored():
     env.close()
     with pytest.raises(TaskError, match="solver_iterations=0: expected a positive integer"):
         gym.make(TASK, solver_iterations=0)
+
+
+def reach_error_mm(env, target_pos, target_quat) -> float:
+    """How far (mm) the grasp frame would be from ``target_pos`` at the joint angles IK returns."""
+    qpos = env.robot.solve_ik(target_pos, target_quat)
+    base = env.client.getBasePositionAndOrientation(env.robot.body)
+    return 1e3 * float(np.linalg.norm(env.kinematics.eef_pose(qpos, *base)[:3, 3] - target_pos))
+
+
+def test_dls_ik_reaches_targets_the_nullspace_solver_stops_short_of():
+    errors = {}
+    for ik in ("dls", "nullspace"):
+        env = gym.make(TASK, ik=ik).unwrapped
+        env.reset(seed=0)
+        pos, quat = env.robot.eef_pos_quat()
+        errors[ik] = [reach_error_mm(env, pos + np.array([d, 0.3 * d, -d]), quat) for d in (0.005, 0.02, 0.05)]
+        env.close()
+    assert max(errors["dls"]) < 0.05, errors
+    assert min(errors["nullspace"]) > 0.1, errors
+
+
+def test_ik_comes_from_the_config_or_a_kwarg_and_is_stored():
+    env = gym.make(TASK).unwrapped
+    assert env.ik == env.config.robot.ik == env.env_kwargs["ik"] == "dls"
+    env.close()
+    env = gym.make(TASK, ik="nullspace").unwrapped
+    rebuilt = gym.make(TASK, **env.env_kwargs).unwrapped
+    assert rebuilt.robot.ik == "nullspace"
+    rebuilt.close()
+    env.close()
+    with pytest.raises(TaskError, match="unknown ik 'newton'; use one of dls, nullspace"):
+        gym.make(TASK, ik="newton")
+
+
+def test_datasets_recorded_before_the_ik_kwarg_replay_with_the_nullspace_solver():
+    _, kwargs = read_env_args(json.dumps({"env_name": TASK, "env_kwargs": {"difficulty": "D0"}}), "old.hdf5")
+    assert kwargs == {"difficulty": "D0", "ik": "nullspace"}
+    _, kwargs = read_env_args(json.dumps({"env_name": TASK, "env_kwargs": {"ik": "dls"}}), "new.hdf5")
+    assert kwargs == {"ik": "dls"}
 
 
 def test_unknown_difficulty_fails_clearly():
