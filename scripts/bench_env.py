@@ -175,5 +175,6 @@ def main(rounds: int = 10) -> None:
     print(f"2 processes vs 1 ({TASK}): {two / one:.2f}x aggregate throughput")
     report_cameras(*camera_speeds(rounds))
 
+
 if __name__ == "__main__":
     main()
