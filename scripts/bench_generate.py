@@ -27,7 +27,7 @@ from augment.annotate import annotate  # noqa: E402
 from augment.runner import GenerateOptions, GenerateReport, generate  # noqa: E402
 from recorder.inspect import replay  # noqa: E402
 from recorder.record import RecordOptions, record  # noqa: E402
-from scripts.bench_env import bare_steps_per_s  # noqa: E402
+from scripts.bench_env import bare_steps_per_s, verdict  # noqa: E402
 
 TARGETS = {"success": 0.80, "demos_per_hour": 10_000, "overhead": 1.25, "scaling": 1.85, "camera_per_hour": 2_000}
 CAMERAS = [{"name": "agentview", "width": 84, "height": 84}, {"name": "robot0_eye_in_hand", "width": 84, "height": 84}]
@@ -52,10 +52,6 @@ def replay_rate(hdf5: str) -> float:
     """Fraction of the saved demos that succeed again when replayed from their initial state."""
     results = replay(hdf5)
     return sum(r.replay_success for r in results) / max(len(results), 1)
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "GAP"
 
 
 def main() -> None:
