@@ -21,12 +21,14 @@ import numpy as np
 from augment.annotate_manual import MANUAL_BINDINGS, MarkSession, QuitAnnotation, mark_in_viewer
 from augment.spec import MimicSpec, load_mimic_spec
 from envs.errors import DatasetError, UsageError
-from recorder.datasets_io import dataset_env, demo_names, open_dataset, read_actions_and_initial_state
+from envs.interface import MimicEnv
+from recorder.dataset.episode import Episode
+from recorder.dataset.reading import dataset_env, demo_names, open_dataset
+from recorder.dataset.replay import replay_demo
+from recorder.dataset.tasks import make_env
+from recorder.dataset.writers.robomimic_hdf5 import write_masks
 from recorder.devices.keyboard import KeyListener
-from recorder.episode import Episode, EpisodeBuilder
 from recorder.record import show_bindings
-from recorder.tasks import make_env
-from recorder.writers.robomimic_hdf5 import write_masks
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +40,6 @@ class AnnotateResult:
     out_path: Path
     kept: list[str] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
-
-
-def replay_demo(env, actions: np.ndarray, initial_state: np.ndarray, seed: int) -> Episode:
-    """Restore ``initial_state`` exactly and replay ``actions``, recording obs, states and datagen info."""
-    env.reset(seed=seed)
-    env.set_state(initial_state)
-    builder = EpisodeBuilder(env, seed, env.unwrapped._observe())
-    for action in actions:
-        builder.step(action)
-    return builder.build()
 
 
 def subtask_ends(signals: dict[str, np.ndarray], term_signals: list[str], length: int) -> list[int]:
@@ -90,7 +82,7 @@ def annotate(in_path: str, out_path: str | None = None, mode: str = "auto",
     with open_dataset(in_path) as src:
         env_id, env_kwargs = dataset_env(src)
         spec = load_mimic_spec(config, env_id)
-        env = make_env(env_id, **env_kwargs, gui=mode == "manual").unwrapped
+        env = make_env(env_id, **env_kwargs, gui=mode == "manual")
         keys = KeyListener() if mode == "manual" else None
         try:
             if keys is not None:
@@ -108,7 +100,7 @@ def annotate(in_path: str, out_path: str | None = None, mode: str = "auto",
 BoundsOf = Callable[[str, Episode], dict[str, list[int]]]  # (demo name, replayed episode) -> ends per eef
 
 
-def _annotate_file(src: h5py.File, env, bounds_of: BoundsOf, spec: MimicSpec, out: Path) -> AnnotateResult:
+def _annotate_file(src: h5py.File, env: MimicEnv, bounds_of: BoundsOf, spec: MimicSpec, out: Path) -> AnnotateResult:
     result = AnnotateResult(out)
     partial = str(out) + ".partial"
     try:
@@ -137,11 +129,10 @@ def _annotate_file(src: h5py.File, env, bounds_of: BoundsOf, spec: MimicSpec, ou
     return result
 
 
-def _annotate_demo(src: h5py.File, dst: h5py.File, name: str, env, bounds_of: BoundsOf,
+def _annotate_demo(src: h5py.File, dst: h5py.File, name: str, env: MimicEnv, bounds_of: BoundsOf,
                    result: AnnotateResult) -> int:
     demo = src["data"][name]
-    actions, initial_state = read_actions_and_initial_state(demo, src.filename)
-    episode = replay_demo(env, actions, initial_state, int(demo.attrs.get("seed", 0)))
+    episode = replay_demo(env, demo, src.filename)
     try:
         if not episode.success:
             raise ValueError("replay from the stored initial state does not end in success")
@@ -168,7 +159,7 @@ def _auto_bounds(spec: MimicSpec) -> BoundsOf:
     return lambda name, episode: {eef: _eef_bounds(episode, eef_spec) for eef, eef_spec in spec.eefs.items()}
 
 
-def _manual_bounds(env, spec: MimicSpec, keys: KeyListener) -> BoundsOf:
+def _manual_bounds(env: MimicEnv, spec: MimicSpec, keys: KeyListener) -> BoundsOf:
     """Boundaries marked by hand in the viewer; marks that break the offsets are refused on Enter."""
     needed = {eef: len(eef_spec.subtasks) - 1 for eef, eef_spec in spec.eefs.items()}
 
@@ -196,7 +187,8 @@ def _manual_bounds(env, spec: MimicSpec, keys: KeyListener) -> BoundsOf:
 
 
 def _say(line: str) -> None:
-    print(line, flush=True)
+    """Tell the person annotating (the log, at the level that is always shown)."""
+    log.warning("%s", line)
 
 
 def _eef_bounds(episode: Episode, eef_spec) -> list[int]:

@@ -22,7 +22,7 @@ from augment.generator import AttemptResult, run_attempt
 from augment.source import SourceSet
 from augment.spec import MimicSpec
 from envs.errors import GenerationError, UsageError
-from recorder.tasks import make_env
+from recorder.dataset.tasks import make_env
 
 EXECUTORS = ("process", "ray")
 
@@ -31,7 +31,7 @@ class AttemptWorker:
     """One env and the run's inputs; runs whole attempts by index."""
 
     def __init__(self, sources: SourceSet, spec: MimicSpec) -> None:
-        self.env = make_env(sources.env_id, **sources.env_kwargs).unwrapped
+        self.env = make_env(sources.env_id, **sources.env_kwargs)
         self.sources, self.spec = sources, spec
 
     def attempt(self, index: int) -> AttemptResult:

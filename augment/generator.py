@@ -20,9 +20,10 @@ from augment.source import SourceDemo, SourceSet, draw_subtask_ends
 from augment.spec import MimicSpec, SubtaskSpec
 from augment.waypoints import WaypointSequence, bridge, held_object_correction, transformed_segment, with_settle_steps
 from envs.actions import DeltaEef, delta_action_to_target_pose
+from envs.interface import MimicEnv
 from envs.pose import transform_poses_to_new_frame
-from recorder.episode import Episode, EpisodeBuilder
-from recorder.tasks import episode_seed
+from recorder.dataset.episode import Episode, EpisodeBuilder
+from recorder.dataset.tasks import episode_seed
 
 GENERATE_STREAM = 1
 MAX_REST_STEPS = 15  # extra hold steps after the last waypoint, waiting for objects to come to rest
@@ -75,7 +76,7 @@ class _Attempt:
     labels: dict[str, list[list[int]]] = field(default_factory=lambda: {"subtask_index": [], "src_demo_index": []})
 
 
-def run_attempt(env, sources: SourceSet, spec: MimicSpec, index: int) -> AttemptResult:
+def run_attempt(env: MimicEnv, sources: SourceSet, spec: MimicSpec, index: int) -> AttemptResult:
     """Generate one episode into ``env`` and judge it at the end, at rest."""
     rng = np.random.default_rng([spec.generation.seed, GENERATE_STREAM, index])
     scene_seed = episode_seed(spec.generation.seed, GENERATE_STREAM, index)
@@ -186,7 +187,7 @@ def _plan(att: _Attempt, arm: _Arm) -> None:
     arm.waypoints, arm.step = WaypointSequence.concat([lead, segment]), 0
 
 
-def _choose_source(env, demos: tuple[SourceDemo, ...], arm: _Arm, k: int, sub: SubtaskSpec,
+def _choose_source(env: MimicEnv, demos: tuple[SourceDemo, ...], arm: _Arm, k: int, sub: SubtaskSpec,
                    rng: np.random.Generator) -> int:
     now = env.get_object_poses()[sub.object_ref] if sub.object_ref else None
     candidates = []

@@ -7,11 +7,9 @@ seed and the spec, never on the number of workers or their timing.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,9 +22,9 @@ from augment.report_plot import AttemptTrace, write_report_png
 from augment.source import SourceSet, load_sources
 from augment.spec import MimicSpec, load_mimic_spec, with_seed
 from envs.errors import ConfigError, DatasetError, GenerationError, UsageError
-from recorder.paths import RUN_FILE, output_dir, read_run_file, write_atomically
-from recorder.tasks import env_args, lerobot_schema, make_env
-from recorder.writers import RunDatasets
+from recorder.dataset.paths import write_atomically
+from recorder.dataset.run import Run, read_run_file, resumed_options, run_folder
+from recorder.dataset.tasks import env_args, lerobot_schema, make_env
 
 
 @dataclass(frozen=True)
@@ -125,20 +123,10 @@ def check_spec_fits_sources(spec: MimicSpec, sources: SourceSet) -> None:
                                    f"{len(eef_spec.subtasks)}; annotate again with this spec (--config)")
 
 
-def resumed_options(opts: GenerateOptions) -> GenerateOptions:
-    """``opts`` with the input, seed, spec and cameras of the run being resumed."""
-    if opts.resume is None:
-        return opts
-    if opts.out is not None or opts.input_path:
-        raise UsageError("--resume continues a run with its own input and folder; drop INPUT and --out")
-    started = read_run_file(opts.resume, "generate")
-    return replace(opts, **{key: value for key, value in started.items() if key in RUN_OPTIONS})
-
-
 def generate(opts: GenerateOptions) -> GenerateReport:
     """Generate demos from the annotated file ``opts.input_path`` into a new run folder (or resume one)."""
     check_options(opts)
-    opts = resumed_options(opts)
+    opts = resumed_options(opts, "generate", RUN_OPTIONS, {"out": "--out", "input_path": "INPUT"})
     sources = load_sources(opts.input_path)
     if opts.cameras is not None:
         sources = replace(sources, env_kwargs={**sources.env_kwargs, "cameras": opts.cameras})
@@ -150,25 +138,43 @@ def generate(opts: GenerateOptions) -> GenerateReport:
                             num_trials=opts.num_trials, guarantee=guarantee, keep_failed=keep_failed,
                             input_path=str(opts.input_path), spec=asdict(spec))
     start, trace = time.perf_counter(), AttemptTrace()
-    with _run_folder(opts, spec) as out:
+    with run_folder("generate", opts.out, opts.resume) as out:
         report.output_hdf5, report.output_lerobot = str(out / "generated.hdf5"), str(out / "lerobot")
-        sinks = _Sinks(sources, report, out, opts.resume is not None)
-        trace.region = sinks.placement_region
+        run, trace.region = _open_run(out, sources, report, opts, spec)
         try:
-            committed = _restore(report, sinks) if opts.resume else set()
-            _run(sources, spec, opts, report, sinks, committed, trace)
+            committed = _restore(report, run) if opts.resume else set()
+            _run(sources, spec, opts, report, run, committed, trace)
         except (GenerationError, KeyboardInterrupt):  # a run that ends early keeps and finishes what it made
-            sinks.commit(_progress(report))
-            sinks.close()
+            run.commit(_progress(report))
+            run.close()
             raise
         except BaseException:
-            sinks.abort()
+            run.abort()
             raise
-        sinks.close()
+        run.close()
         report.wall_time_s = time.perf_counter() - start
         report.demos_per_minute = 60.0 * report.num_successes / max(report.wall_time_s, 1e-9)
         _write_reports(out, report, trace, spec, resumed=opts.resume is not None)
     return report
+
+
+def _open_run(out: Path, sources: SourceSet, report: GenerateReport, opts: GenerateOptions,
+              spec: MimicSpec) -> tuple[Run, tuple | None]:
+    """The run's datasets and run.json (what ``--resume`` needs), and the task's placement region (plots)."""
+    env = make_env(sources.env_id, **sources.env_kwargs)
+    try:
+        schema, region = lerobot_schema(sources.env_id, env), env.placement_region()
+    finally:
+        env.close()
+    resumed = opts.resume is not None
+    started = read_run_file(out, "generate") if resumed else {
+        **{key: getattr(opts, key) for key in RUN_OPTIONS}, "seed": spec.generation.seed,
+        "input_path": os.path.abspath(opts.input_path), "config": os.path.abspath(opts.config) if opts.config else None}
+    attrs = {"mimic_source": os.path.abspath(sources.path), "seed": report.seed}
+    run = Run(out, Path(report.output_hdf5).name, env_args(sources.env_id, sources.env_kwargs), schema, started,
+              attrs, keep_failed=report.keep_failed, resume=resumed, commit_every_s=opts.commit_every_s)
+    report.num_failed_kept = run.failed.count if run.failed else 0
+    return run, region
 
 
 def _write_reports(out: Path, report: GenerateReport, trace: AttemptTrace, spec: MimicSpec, resumed: bool) -> None:
@@ -182,78 +188,42 @@ def _write_reports(out: Path, report: GenerateReport, trace: AttemptTrace, spec:
                      f"({report.success_rate:.1%}); plots: {session}{len(trace.success)} attempts")
 
 
-@contextlib.contextmanager
-def _run_folder(opts: GenerateOptions, spec: MimicSpec) -> Iterator[Path]:
-    if opts.resume is not None:
-        yield Path(opts.resume)
-        return
-    with output_dir(opts.out, "generate", keep_data=True) as out:
-        started = {**{key: getattr(opts, key) for key in RUN_OPTIONS}, "seed": spec.generation.seed,
-                   "input_path": os.path.abspath(opts.input_path),
-                   "config": os.path.abspath(opts.config) if opts.config else None}
-        _write_json(out / RUN_FILE, started)
-        try:
-            yield out
-        except BaseException:
-            if [p.name for p in out.iterdir()] == [RUN_FILE]:  # nothing was committed: leave nothing behind
-                (out / RUN_FILE).unlink()
-            raise
-
-
 PROGRESS = ("num_attempts", "num_successes", "num_failures", "num_env_steps", "worker_time_s", "failures_per_subtask")
 
 
-def _restore(report: GenerateReport, sinks: _Sinks) -> set[int]:
+def _restore(report: GenerateReport, run: Run) -> set[int]:
     """Counters of the resumed run as of its last commit; returns the attempt indices already saved."""
-    for key, value in (sinks.kept.hdf5.progress or {}).items():
+    for key, value in (run.kept.hdf5.progress or {}).items():
         setattr(report, key, value)
     if report.num_attempts:
         report.success_rate = report.num_successes / report.num_attempts
-    return set().union(*(group.hdf5.committed_attrs("attempt_index") for group in sinks.groups))
+    return set().union(*(group.hdf5.committed_attrs("attempt_index") for group in run.groups))
 
 
-class _Sinks(RunDatasets):
-    """The run's datasets: successes, and (with ``keep_failed``) failures under ``failed/``."""
-
-    def __init__(self, sources: SourceSet, report: GenerateReport, out: Path, resume: bool) -> None:
-        env = make_env(sources.env_id, **sources.env_kwargs).unwrapped
-        try:
-            schema = lerobot_schema(sources.env_id, env)
-            self.placement_region = env.placement_region()
-        finally:
-            env.close()
-        attrs = {"mimic_source": os.path.abspath(sources.path), "seed": report.seed}
-        super().__init__(out, Path(report.output_hdf5).name, env_args(sources.env_id, sources.env_kwargs), schema,
-                         attrs, keep_failed=report.keep_failed, resume=resume)
-        report.num_failed_kept = self.failed.count if self.failed else 0
-
-    def file(self, result: AttemptResult, report: GenerateReport) -> None:
-        """Write a success, or a failure (with the subtask it failed at) when failures are kept."""
-        if result.success:
-            self.write(result.episode, kept=True)
-        elif self.failed is not None:
-            attrs = {**result.episode.attrs, "failed_subtask": result.failed_subtask}
-            self.write(replace(result.episode, attrs=attrs), kept=False)
-            report.num_failed_kept += 1
+def _file(run: Run, result: AttemptResult, report: GenerateReport) -> None:
+    """Write a success, or a failure (with the subtask it failed at) when failures are kept."""
+    if result.success:
+        run.write(result.episode, kept=True)
+    elif run.failed is not None:
+        attrs = {**result.episode.attrs, "failed_subtask": result.failed_subtask}
+        run.write(replace(result.episode, attrs=attrs), kept=False)
+        report.num_failed_kept += 1
 
 
 def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: GenerateReport,
-         sinks: _Sinks, committed: set[int], trace: AttemptTrace) -> None:
+         run: Run, committed: set[int], trace: AttemptTrace) -> None:
     max_failures = spec.max_failures(opts.num_trials)
     if _finished(report, opts.num_trials):
         return
     done = report.num_successes if report.guarantee else report.num_attempts
     with tqdm(total=opts.num_trials, initial=done, desc="generate", unit="demo" if report.guarantee else "attempt",
               disable=not opts.progress) as bar:
-        last_commit = time.perf_counter()
         for result in ordered_results(sources, spec, opts.num_envs, report.num_attempts, opts.executor, opts.address):
             report.add(result)
             trace.add(result)
             if result.index not in committed:  # saved before a crash: counted, not repeated
-                sinks.file(result, report)
-            if time.perf_counter() - last_commit >= opts.commit_every_s:
-                sinks.commit(_progress(report))
-                last_commit = time.perf_counter()
+                _file(run, result, report)
+            run.commit_if_due(_progress(report))
             bar.update(1 if (result.success or not report.guarantee) else 0)
             bar.set_postfix_str(_live_status(report))
             if _finished(report, opts.num_trials):
@@ -261,7 +231,7 @@ def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: Gen
             if report.num_failures >= max_failures:
                 report.stopped_by_failure_bound = True
                 break
-    sinks.commit(_progress(report))
+    run.commit(_progress(report))
     if report.num_successes == 0:
         raise GenerationError(f"no attempt succeeded in {report.num_attempts} attempts (failures per subtask: "
                               f"{report.failures_per_subtask}); check the seed demos and the spec's offsets/noise")

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from augment.datagen_info import DatagenInfo
 from envs.errors import DatasetError
-from recorder.datasets_io import dataset_env, demo_names, open_dataset
+from recorder.dataset.datagen_info import DatagenInfo
+from recorder.dataset.reading import dataset_env, demo_names, open_dataset
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import envs
 from envs.config import from_mapping, load_mapping
 from envs.errors import ConfigError
 
-CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs"
 SELECTION_STRATEGIES = ("random", "nearest_neighbor_object", "nearest_neighbor_robot_distance")
 CONSTRAINT_TYPES = ("sequential", "coordination")
 COORDINATION_SCHEMES = ("replay", "transform", "translate")
@@ -87,14 +87,9 @@ class MimicSpec:
         return bound if bound is not None else max(50, 5 * num_trials)
 
 
-def task_config_dir(env_id: str) -> Path:
-    """``configs/<Task>`` for an id like ``mimicrec/StackThree-v0``."""
-    return CONFIG_ROOT / env_id.split("/")[-1].rsplit("-v", 1)[0]
-
-
 def load_mimic_spec(path: str | Path | None = None, env_id: str | None = None) -> MimicSpec:
-    """Load and validate a Mimic spec from ``path`` or the task's default ``mimic.yaml``."""
-    path = Path(path) if path else task_config_dir(env_id or "") / "mimic.yaml"
+    """Load and validate a Mimic spec from ``path`` or the task's own (``configs/<Task>/mimic.yaml``)."""
+    path = Path(path) if path else envs.task_config_file(env_id or "", "mimic")
     spec = from_mapping(MimicSpec, load_mapping(path), str(path))
     validate_spec(spec, str(path))
     return spec

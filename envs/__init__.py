@@ -6,12 +6,15 @@ registered id to its class and default episode length.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+from pathlib import Path
 
 import gymnasium as gym
 
 from envs import quiet  # noqa: F401  (imports pybullet without its banner)
-from envs.task_config import load_task_config
+from envs.errors import ConfigError, TaskError
+from envs.task_config import config_file, load_task_config
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,31 @@ TASKS: dict[str, TaskEntry] = {}
 
 
 def register_task(entry: TaskEntry) -> None:
-    """Register a task with gymnasium and in ``TASKS``; registering an id twice raises."""
+    """Register a task with gymnasium and in ``TASKS``; registering an id twice raises, and so does a
+    gym.yaml whose ``task`` names another id."""
     if entry.env_id in TASKS:
         raise ValueError(f"task {entry.env_id!r} is already registered")
+    config = load_task_config(entry.config_name)
+    if config.task != entry.env_id:
+        raise ConfigError(f"{config.path}: task {config.task!r} does not match the id it is registered as; "
+                          f"set task: {entry.env_id}")
     TASKS[entry.env_id] = entry
     if entry.env_id not in gym.registry:
         gym.register(entry.env_id, entry_point=entry.entry_point, max_episode_steps=entry.max_episode_steps)
+
+
+def task_entry(env_id: str) -> TaskEntry:
+    """The registered task ``env_id``; an unknown id raises ``TaskError`` naming the nearest known one."""
+    if env_id not in TASKS:
+        close = difflib.get_close_matches(env_id, list(TASKS), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise TaskError(f"unknown task {env_id!r}: {hint}known tasks: {', '.join(TASKS)}")
+    return TASKS[env_id]
+
+
+def task_config_file(env_id: str, kind: str) -> Path:
+    """A registered task's config file of ``kind`` (gym, mimic, action_bank, train); see ``config_file``."""
+    return config_file(task_entry(env_id).config_name, kind)
 
 
 register_task(TaskEntry("mimicrec/Lift-v0", "envs.cubes:LiftEnv", "Lift"))

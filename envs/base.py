@@ -26,7 +26,7 @@ from envs.bullet import connect
 from envs.cameras import CameraRig, CameraSpec, observation_spaces, parse_cameras
 from envs.errors import TaskError
 from envs.panda import FINGER_JOINTS, Panda, PandaKinematics
-from envs.pose import pose_from_pos_quat, yaw_quat
+from envs.pose import mat_to_quat, pose_from_pos_quat, yaw_quat
 from envs.task_config import load_task_config
 
 SIM_HZ = 240
@@ -247,7 +247,7 @@ class TabletopEnv(gym.Env):
         return path
 
     def _make_observation_space(self) -> spaces.Dict:
-        obs = self._observe()
+        obs = self.observe()
         low_dim = {k: spaces.Box(-np.inf, np.inf, v.shape, np.float32) for k, v in obs.items() if v.dtype == np.float32}
         return spaces.Dict({**low_dim, **observation_spaces(self.camera_specs)})
 
@@ -293,7 +293,7 @@ class TabletopEnv(gym.Env):
         for name, (pos, quat) in self._sample_object_poses(self.np_random).items():
             self.client.resetBasePositionAndOrientation(self.bodies[name], pos, quat)
             self.client.resetBaseVelocity(self.bodies[name], [0, 0, 0], [0, 0, 0])
-        return self._observe(), self._info()
+        return self.observe(), self._info()
 
     def step(self, action: np.ndarray):
         """Apply a normalized action (see ``envs.actions``) for one control period (``substeps`` sim steps)."""
@@ -314,7 +314,7 @@ class TabletopEnv(gym.Env):
             self.client.configureDebugVisualizer(p.COV_ENABLE_RENDERING, 1)
         info = self._info()
         reward = float(info["success"])
-        return self._observe(), reward, bool(info["success"]), False, info
+        return self.observe(), reward, bool(info["success"]), False, info
 
     @property
     def env_kwargs(self) -> dict[str, Any]:
@@ -353,8 +353,21 @@ class TabletopEnv(gym.Env):
         if getattr(self, "_state_file", None) and os.path.exists(self._state_file):
             os.unlink(self._state_file)
 
+    @property
+    def viewer_open(self) -> bool:
+        """Whether the simulation is still connected (False once a person closed the viewer)."""
+        return self.client is not None and self.client.isConnected()
+
+    def show_text_lines(self, lines: list[str]) -> None:
+        """Draw ``lines`` in the viewer (top left of the table); nothing without one."""
+        if not self.gui:
+            return
+        for i, line in enumerate(lines):
+            self.client.addUserDebugText(line, [0.1, 0.55, 1.25 - 0.045 * i], textColorRGB=[0, 0, 0], textSize=1.1)
+
     # ----------------------------------------------------------------- observations
-    def _observe(self) -> dict[str, np.ndarray]:
+    def observe(self) -> dict[str, np.ndarray]:
+        """The observation of the current state (what ``reset`` and ``step`` return), without stepping."""
         robots = {}
         for robot in self.robots:  # one query per reading (they are a good part of a step's own cost)
             (pos, quat), qpos = robot.eef_state(), robot.joint_positions()
@@ -479,6 +492,14 @@ class TabletopEnv(gym.Env):
     def get_robot_eef_pose(self, eef_name: str = "robot0") -> np.ndarray:
         """World pose ``[4, 4]`` of an end effector (the frame actions are expressed in)."""
         return self.robot_of(eef_name).eef_pose()
+
+    def reach_error(self, pose: np.ndarray, eef_name: str = "robot0") -> float:
+        """How far (m) iterated IK from the arm's current joints leaves its grasp frame from ``pose`` ``[4, 4]``
+        (on a kinematics-only copy: the world is not touched)."""
+        robot = self.robot_of(eef_name)
+        base_pos, base_quat = self.client.getBasePositionAndOrientation(robot.body)
+        return self.kinematics.reach_error(pose[:3, 3], mat_to_quat(pose[:3, :3]), robot.arm_qpos(),
+                                           base_pos, base_quat)
 
     def target_eef_pose_to_action(self, target_eef_pose: np.ndarray, gripper_action: np.ndarray,
                                   eef_name: str = "robot0") -> np.ndarray:

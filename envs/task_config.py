@@ -85,17 +85,26 @@ class TaskConfig:
     path: str = ""
 
 
-def task_config_path(name: str) -> Path:
-    """``configs/<name>/gym.yaml`` (or ``gym.json`` when only that exists)."""
+CONFIG_KINDS = ("gym", "mimic", "action_bank", "train")  # the files a task folder may hold
+
+
+def config_file(name: str, kind: str) -> Path:
+    """The task's ``kind`` file in ``configs/<name>/``: ``<kind>.yaml``, else ``<kind>.json``.
+
+    The one lookup rule for every config file: YAML wins when both exist; when neither does, the
+    ``.yaml`` path is returned (loading it then fails with an error naming it).
+    """
+    if kind not in CONFIG_KINDS:
+        raise ValueError(f"unknown config kind {kind!r}; use one of {', '.join(CONFIG_KINDS)}")
     folder = CONFIG_ROOT / name
-    yaml_path, json_path = folder / "gym.yaml", folder / "gym.json"
+    yaml_path, json_path = folder / f"{kind}.yaml", folder / f"{kind}.json"
     return json_path if json_path.is_file() and not yaml_path.is_file() else yaml_path
 
 
 @functools.cache
 def load_task_config(name: str) -> TaskConfig:
     """Load and validate ``configs/<name>/gym.yaml`` (cached; configs are immutable)."""
-    path = task_config_path(name)
+    path = config_file(name, "gym")
     data = load_mapping(path)
     if "path" in data:
         raise ConfigError(f"{path}: unknown key(s) path")

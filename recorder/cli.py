@@ -27,8 +27,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
+    from recorder.dataset.tasks import camera_kwargs
     from recorder.record import RecordOptions, record
-    from recorder.tasks import camera_kwargs
 
     res = record(RecordOptions(args.task, args.num_demos, args.seed, args.out, args.difficulty, args.device,
                                args.action_mode, camera_kwargs(args.cameras, args.image_size),
@@ -61,7 +61,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from augment.runner import GenerateOptions, generate
 
     guarantee = False if args.no_guarantee else None
-    from recorder.tasks import camera_kwargs
+    from recorder.dataset.tasks import camera_kwargs
 
     if args.commit_every <= 0:
         raise UsageError(f"--commit-every must be positive, got {args.commit_every}")
@@ -86,7 +86,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from recorder.training import TrainOptions, train
+    from recorder.policy.train import TrainOptions, train
 
     res = train(TrainOptions(args.dataset, args.algo, args.obs, args.epochs, args.steps_per_epoch, args.batch_size,
                              args.rollouts, args.rollout_every, seed=args.seed, out=args.out, config=args.config,
@@ -107,7 +107,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from recorder.evaluation import evaluate
+    from recorder.policy.evaluate import evaluate
 
     res = evaluate(args.checkpoint, args.num_rollouts, args.seed, args.task, progress=not args.quiet, video=args.video)
     print(f"policy success rate {res.success_rate:.1%} ({res.num_successes}/{res.num_rollouts}, "
@@ -118,7 +118,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from recorder.inspect import replay
+    from recorder.dataset.replay import replay
 
     results = replay(args.file, args.demo, args.video)
     for r in results:
@@ -131,7 +131,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from recorder.inspect import dataset_info
+    from recorder.dataset.info import dataset_info
 
     for info in dataset_info(args.path):
         print("\n".join(info.lines()))
@@ -164,8 +164,8 @@ def _record_parser(subs) -> None:
     sub.add_argument("--preview", action="store_true", help="open the viewer and run without saving")
     sub.add_argument("--no-save", action="store_true", help="run the loop but write nothing to disk")
     sub.add_argument("--difficulty", default="D0", help="randomization level: D0, D1, D2 (default: %(default)s)")
-    sub.add_argument("--action-mode", default="delta_eef",
-                     help="delta_eef, abs_eef or joint_pos (default: %(default)s)")
+    sub.add_argument("--action-mode", help="delta_eef, abs_eef or joint_pos (default: the task's gym.yaml "
+                                           "robot.action_mode; delta_eef for the built-in tasks)")
     sub.add_argument("--gui", action="store_true", help="show pybullet's viewer while recording (needs a display)")
     _add_camera_flags(sub)
     sub.add_argument("--seed", type=int, default=0, help="base seed of the episode scenes (default: %(default)s)")
@@ -277,7 +277,7 @@ def _convert_parser(subs) -> None:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from recorder.convert import convert
+    from recorder.dataset.convert import convert
 
     count = convert(args.input, args.to, args.output)
     print(f"converted {count} episodes: {args.output}")

@@ -10,23 +10,21 @@ ends, so Ctrl-C, quit, a crash or ``kill -9`` keeps every finished episode in bo
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 import envs
 from envs.errors import GenerationError, UsageError
+from envs.interface import TaskEnv
+from recorder.dataset.episode import Episode, EpisodeBuilder
+from recorder.dataset.run import Run, read_run_file, resumed_options, run_folder
+from recorder.dataset.tasks import env_args, episode_seed, lerobot_schema, make_env
 from recorder.devices.base import Device, Event, make_device
-from recorder.episode import Episode, EpisodeBuilder
-from recorder.paths import RUN_FILE, output_dir, read_run_file, write_atomically
-from recorder.tasks import env_args, episode_seed, lerobot_schema, make_env
-from recorder.writers import RunDatasets
 
 log = logging.getLogger(__name__)
 RECORD_STREAM = 0
@@ -42,7 +40,7 @@ class RecordOptions:
     out: str | None = None
     difficulty: str = "D0"
     device: str = "scripted"
-    action_mode: str = "delta_eef"
+    action_mode: str | None = None  # None: the task's gym.yaml (robot.action_mode)
     cameras: list[dict] | None = None
     gui: bool = False
     max_attempts: int | None = None
@@ -87,7 +85,7 @@ def check_options(opts: RecordOptions) -> None:
         raise UsageError(f"--steps-after-success must be >= 0, got {opts.steps_after_success}")
 
 
-def run_episode(env, device: Device, seed: int, max_steps: int, steps_after_success: int = 0,
+def run_episode(env: TaskEnv, device: Device, seed: int, max_steps: int, steps_after_success: int = 0,
                 pace_hz: float | None = None, on_step: Callable[[int, bool], None] | None = None) -> EpisodeOutcome:
     """Reset to ``seed`` and let ``device`` act until success (+ ``steps_after_success``), done or the limit.
 
@@ -114,7 +112,7 @@ def run_episode(env, device: Device, seed: int, max_steps: int, steps_after_succ
     return EpisodeOutcome(builder.build(attrs=attrs))
 
 
-def run_scripted_episode(env, env_id: str, seed: int, max_steps: int) -> Episode:
+def run_scripted_episode(env: TaskEnv, env_id: str, seed: int, max_steps: int) -> Episode:
     """Reset to ``seed`` and let the task's action bank act until success or ``max_steps``."""
     return run_episode(env, make_device("scripted", env_id), seed, max_steps).episode
 
@@ -132,53 +130,23 @@ def reached_success(episode: Episode) -> bool:
     return bool(episode.successes.any())
 
 
-class _Sinks(RunDatasets):
-    """The run's datasets (kept, and failed ones with ``keep_failed``) and its ``run.json``."""
-
-    def __init__(self, out: Path, opts: RecordOptions, env, attempts: int = 0) -> None:
-        super().__init__(out, "demos.hdf5", env_args(opts.env_id, env.env_kwargs), lerobot_schema(opts.env_id, env),
-                         keep_failed=opts.keep_failed, resume=opts.resume is not None)
-        self.opts, self.attempts = opts, attempts
-        self.save_progress(attempts)
-
-    def file(self, episode: Episode, kept: bool) -> None:
-        """Write ``episode`` to the kept or failed datasets and commit it."""
-        self.write(episode, kept)
-        self.commit()
-
-    def save_progress(self, attempts: int) -> None:
-        """Rewrite ``run.json``: the scene options (for ``--resume``) and the attempts made."""
-        self.attempts = attempts
-        state = {key: getattr(self.opts, key) for key in SCENE_OPTIONS}
-        write_atomically(self.out / RUN_FILE, json.dumps({**state, "attempts": attempts}, indent=2))
-
-    def close(self) -> None:
-        """Finish the datasets (the committed episodes); a run that kept nothing leaves no ``run.json``."""
-        super().close()
-        if not any(group.count for group in self.groups):
-            (self.out / RUN_FILE).unlink(missing_ok=True)
-
-
-def show_bindings(env, bindings: tuple[tuple[str, str], ...]) -> None:
-    """Print key bindings to the log and show them in the viewer, if one is open."""
+def show_bindings(env: TaskEnv, bindings: tuple[tuple[str, str], ...]) -> None:
+    """Log the key bindings and draw them in the viewer, if one is open."""
     if not bindings:
         return
     lines = [f"{keys:>20}  {what}" for keys, what in bindings]
     log.warning("controls:\n%s", "\n".join(lines))
-    if getattr(env, "gui", False):
-        for i, (keys, what) in enumerate(bindings):
-            env.client.addUserDebugText(f"{keys}: {what}", [0.1, 0.55, 1.25 - 0.045 * i], textColorRGB=[0, 0, 0],
-                                        textSize=1.1)
+    env.show_text_lines([f"{keys}: {what}" for keys, what in bindings])
 
 
 def record(opts: RecordOptions) -> RecordResult:
     """Record until the run folder holds ``opts.num_demos`` successful demos; returns the result."""
     check_options(opts)
-    opts = resumed_options(opts)
+    opts = resumed_options(opts, "record", SCENE_OPTIONS, {"out": "--out"})
     device = make_device(opts.device, opts.env_id, opts.sensitivity)
     gui = opts.gui or getattr(device, "needs_gui", False)
-    env = make_env(opts.env_id, difficulty=opts.difficulty, action_mode=opts.action_mode,
-                   cameras=opts.cameras, gui=gui).unwrapped
+    env = make_env(opts.env_id, difficulty=opts.difficulty, action_mode=opts.action_mode, cameras=opts.cameras,
+                   gui=gui)
     start = time.perf_counter()
     try:
         device.connect(env)
@@ -186,44 +154,33 @@ def record(opts: RecordOptions) -> RecordResult:
         if not opts.save:
             saved, attempts, failed, stopped = _record_loop(env, device, opts, None)
             return RecordResult(None, None, None, saved, attempts, time.perf_counter() - start, failed, stopped)
-        with run_folder(opts) as (out, attempts):
-            sinks = _Sinks(out, opts, env, attempts)
+        with run_folder("record", opts.out, opts.resume) as out:
+            run = _open_run(out, opts, env)
             try:
-                saved, attempts, failed, stopped = _record_loop(env, device, opts, sinks)
+                saved, attempts, failed, stopped = _record_loop(env, device, opts, run)
             finally:  # whatever stopped the run, the committed episodes are finished in both formats
-                sinks.close()
+                run.close()
     finally:
         device.close()
         env.close()
-    return RecordResult(out, sinks.paths[0], sinks.paths[1], saved, attempts, time.perf_counter() - start,
+    return RecordResult(out, run.paths[0], run.paths[1], saved, attempts, time.perf_counter() - start,
                         failed, stopped)
 
 
-@contextlib.contextmanager
-def run_folder(opts: RecordOptions) -> Iterator[tuple[Path, int]]:
-    """(folder, attempts made before): a new numbered folder, or the one being resumed."""
-    if opts.resume is None:
-        with output_dir(opts.out, "record", keep_data=True) as out:
-            yield out, 0
-        return
-    yield Path(opts.resume), int(read_run_file(opts.resume, "record")["attempts"])
+def _open_run(out: Path, opts: RecordOptions, env: TaskEnv) -> Run:
+    """The run's datasets and run.json (scene options and attempts; a resumed run's seeds go on from them)."""
+    attempts = int(read_run_file(out, "record")["attempts"]) if opts.resume is not None else 0
+    state = {**{key: getattr(opts, key) for key in SCENE_OPTIONS}, "attempts": attempts,
+             "action_mode": env.action_mode.name}  # as resolved (flag, else gym.yaml): a resume keeps it
+    return Run(out, "demos.hdf5", env_args(opts.env_id, env.env_kwargs), lerobot_schema(opts.env_id, env), state,
+               keep_failed=opts.keep_failed, resume=opts.resume is not None)
 
 
-def resumed_options(opts: RecordOptions) -> RecordOptions:
-    """``opts`` with the scene options of the run being resumed (its seeds continue where it stopped)."""
-    if opts.resume is None:
-        return opts
-    if opts.out is not None:
-        raise UsageError("--resume continues a run in its own folder; drop --out")
-    state = read_run_file(opts.resume, "record")
-    return replace(opts, **{key: state[key] for key in SCENE_OPTIONS})
-
-
-def _record_loop(env, device: Device, opts: RecordOptions, sinks: _Sinks | None) -> tuple[int, int, int, bool]:
+def _record_loop(env: TaskEnv, device: Device, opts: RecordOptions, run: Run | None) -> tuple[int, int, int, bool]:
     """Episodes until ``num_demos`` are kept; returns (kept, attempts, failed kept, interrupted)."""
-    max_steps = envs.TASKS[opts.env_id].max_episode_steps
-    kept, failed = (sinks.kept.count, sinks.failed.count if sinks.failed else 0) if sinks else (0, 0)
-    attempts = sinks.attempts if sinks else 0
+    max_steps = envs.task_entry(opts.env_id).max_episode_steps
+    kept, failed = (run.kept.count, run.failed.count if run.failed else 0) if run else (0, 0)
+    attempts = run.state["attempts"] if run else 0
     allowed = opts.max_attempts or (2 * (opts.num_demos - kept) + 10 if not device.paced else None)
     max_attempts = None if allowed is None else attempts + allowed
     pace = env.control_freq if device.paced else None
@@ -242,16 +199,16 @@ def _record_loop(env, device: Device, opts: RecordOptions, sinks: _Sinks | None)
             attempts += 1
             if outcome.quit:
                 return kept, attempts, failed, True
-            if sinks is not None:  # before the episode is committed: a resumed run never reuses this seed
-                sinks.save_progress(attempts)
-            kept, failed = _file_episode(outcome.episode, sinks, kept, failed)
+            if run is not None:  # before the episode is committed: a resumed run never reuses this seed
+                run.save_state(attempts=attempts)
+            kept, failed = _file_episode(outcome.episode, run, kept, failed)
             bar.update(kept - bar.n)
             bar.set_postfix_str(_status(attempts, outcome.episode, kept, device))
     except KeyboardInterrupt:
         log.warning("interrupted: keeping the %d episodes finished so far", kept)
         return kept, attempts, failed, True
     except Exception:  # pybullet.error once the person closes the viewer
-        if env.client.isConnected():
+        if env.viewer_open:
             raise
         log.warning("the viewer was closed: keeping the %d episodes finished so far", kept)
         return kept, attempts, failed, True
@@ -260,17 +217,20 @@ def _record_loop(env, device: Device, opts: RecordOptions, sinks: _Sinks | None)
     return kept, attempts, failed, False
 
 
-def _file_episode(episode: Episode | None, sinks: _Sinks | None, kept: int, failed: int) -> tuple[int, int]:
+def _file_episode(episode: Episode | None, run: Run | None, kept: int, failed: int) -> tuple[int, int]:
+    """Write and commit a finished episode to the kept or failed datasets; returns the new counts."""
     if episode is None:
         log.info("episode discarded")
         return kept, failed
     if reached_success(episode):
-        if sinks is not None:
-            sinks.file(episode, kept=True)
+        if run is not None:
+            run.write(episode, kept=True)
+            run.commit_if_due()
         return kept + 1, failed
-    log.info("episode failed after %d steps%s", len(episode), "; kept in failed/" if sinks and sinks.failed else "")
-    if sinks is not None and sinks.failed is not None:
-        sinks.file(episode, kept=False)
+    log.info("episode failed after %d steps%s", len(episode), "; kept in failed/" if run and run.failed else "")
+    if run is not None and run.failed is not None:
+        run.write(episode, kept=False)
+        run.commit_if_due()
         return kept, failed + 1
     return kept, failed
 

@@ -18,8 +18,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import envs  # noqa: E402
 from envs.base import IK_SUBSTEPS  # noqa: E402
+from recorder.dataset.tasks import make_env  # noqa: E402
 from recorder.devices.scripted import make_expert  # noqa: E402
-from recorder.tasks import make_env  # noqa: E402
 
 TASK = "mimicrec/StackThree-v0"
 CONTROL_STEPS = 600
@@ -45,7 +45,7 @@ def expert_actions(env, seed: int, steps: int = 150, task: str = TASK) -> list[n
 
 def timed_env_loop(n: int = CONTROL_STEPS, task: str = TASK, **env_kwargs) -> tuple[float, float]:
     """(start, end) wall-clock times of ``n`` control steps replaying expert actions (env built before)."""
-    env = make_env(task, **env_kwargs).unwrapped
+    env = make_env(task, **env_kwargs)
     episodes = [(seed, expert_actions(env, seed, task=task)) for seed in range(2)]
     done, start = 0, time.perf_counter()
     while done < n:
@@ -61,7 +61,7 @@ def timed_env_loop(n: int = CONTROL_STEPS, task: str = TASK, **env_kwargs) -> tu
 
 def recorded_motor_commands(seed: int = 0, task: str = TASK) -> list[tuple[list[float], list[tuple[int, np.ndarray]]]]:
     """Per control step: every robot's gripper command, and the (robot, arm targets) the env set."""
-    env = make_env(task).unwrapped
+    env = make_env(task)
     actions = expert_actions(env, seed, task=task)
     env.reset(seed=seed)
     commands: list[tuple[list[float], list[tuple[int, np.ndarray]]]] = []
@@ -93,7 +93,7 @@ def replay_motor_commands(env, seed: int, commands) -> None:
 def bare_steps_per_s(n: int = CONTROL_STEPS, task: str = TASK) -> float:
     """Control steps per second of a bare loop replaying the env's motor commands."""
     commands = recorded_motor_commands(task=task)
-    env = make_env(task).unwrapped
+    env = make_env(task)
     done, start = 0, time.perf_counter()
     while done < n:
         replay_motor_commands(env, 0, commands[: n - done])
@@ -145,7 +145,7 @@ def overhead(task: str, rounds: int) -> tuple[float, float, list[float]]:
     Each round replays the expert's episodes from seeds 0 and 1, each first as bare motor commands,
     then through the env, so the host's speed changes hit both sides of a pair alike.
     """
-    env, bare_env = make_env(task).unwrapped, make_env(task).unwrapped
+    env, bare_env = make_env(task), make_env(task)
     episodes = [(seed, expert_actions(env, seed, task=task), recorded_motor_commands(seed, task)) for seed in (0, 1)]
     bare_times, env_times = [], []
     for _ in range(rounds):

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from augment.annotate import annotate  # noqa: E402
 from augment.runner import GenerateOptions, GenerateReport, generate  # noqa: E402
-from recorder.inspect import replay  # noqa: E402
+from recorder.dataset.replay import replay  # noqa: E402
 from recorder.record import RecordOptions, record  # noqa: E402
 from scripts.bench_env import bare_steps_per_s, verdict  # noqa: E402
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from envs.base import TabletopEnv  # noqa: E402
-from recorder.tasks import make_env  # noqa: E402
+from recorder.dataset.tasks import make_env  # noqa: E402
 from scripts.bench_env import expert_actions  # noqa: E402
 from scripts.bench_generate import run, seeds  # noqa: E402
 
@@ -40,7 +40,7 @@ def settings(iterations: list[int]) -> dict[str, dict[str, float]]:
 
 def step_seconds(task: str, compared: dict[str, dict], blocks: int) -> dict[str, list[float]]:
     """Per setting, the seconds of each block's replay of two expert episodes (settings shuffled per block)."""
-    env = make_env(f"mimicrec/{task}-v0").unwrapped
+    env = make_env(f"mimicrec/{task}-v0")
     episodes = [(seed, expert_actions(env, seed, task=f"mimicrec/{task}-v0")) for seed in range(2)]
     seconds, order = {label: [] for label in compared}, random.Random(0)
     for _ in range(blocks):

@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import envs  # noqa: E402
+from recorder.dataset.tasks import make_env  # noqa: E402
 from recorder.devices.scripted import make_expert  # noqa: E402
-from recorder.tasks import make_env  # noqa: E402
 
 
 def expert_run(env, task: str, seed: int, steps: int) -> list[dict]:
@@ -38,7 +38,7 @@ def same(a: list[dict], b: list[dict]) -> bool:
 
 def continuation_mismatches(task: str, runs: int) -> int:
     """Runs whose random continuation differs between the original run and after a restore."""
-    env, bad = make_env(task).unwrapped, 0
+    env, bad = make_env(task), 0
     for run in range(runs):
         expert_run(env, task, seed=1, steps=45)
         saved = env.get_state()
@@ -74,7 +74,7 @@ def replays_exactly(env, replayer, task: str, run: int, steps: int = 200) -> boo
 
 def replay_mismatches(task: str, runs: int, steps: int = 200) -> int:
     """Scripted episodes, recorded after random episodes, that do not replay bit for bit."""
-    env, replayer = make_env(task).unwrapped, make_env(task).unwrapped
+    env, replayer = make_env(task), make_env(task)
     return sum(not replays_exactly(env, replayer, task, run, steps) for run in range(runs))
 
 

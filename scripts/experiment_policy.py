@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from envs.config import load_mapping  # noqa: E402
-from recorder.paths import write_atomically  # noqa: E402
-from recorder.training import template_path  # noqa: E402
+from recorder.dataset.paths import write_atomically  # noqa: E402
+from recorder.policy.train import template_path  # noqa: E402
 from scripts.demo import run  # noqa: E402
 
 

@@ -36,9 +36,9 @@ def annotated(recorded, tmp_path_factory):
 @pytest.fixture
 def env():
     """A fresh StackThree env (closed after the test)."""
-    from recorder.tasks import make_env
+    from recorder.dataset.tasks import make_env
 
-    e = make_env(TASK).unwrapped
+    e = make_env(TASK)
     yield e
     e.close()
 
@@ -46,12 +46,12 @@ def env():
 @pytest.fixture
 def make_task_env():
     """Factory ``make_task_env(task_id)`` of unwrapped envs, all closed after the test."""
-    from recorder.tasks import make_env
+    from recorder.dataset.tasks import make_env
 
     made = []
 
     def make(task: str):
-        made.append(make_env(task).unwrapped)
+        made.append(make_env(task))
         return made[-1]
 
     yield make
@@ -83,3 +83,29 @@ def wait_for_line(log, text: str, proc: subprocess.Popen, timeout_s: float = 120
     while log.read_text().count(text) < count:
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.1)
+
+
+@pytest.fixture
+def config_root(tmp_path, monkeypatch):
+    """A copy of configs/ that tests may break; the loader cache is cleared around the test."""
+    import shutil
+
+    from envs import task_config
+
+    root = tmp_path / "configs"
+    shutil.copytree(task_config.CONFIG_ROOT, root)
+    monkeypatch.setattr(task_config, "CONFIG_ROOT", root)
+    task_config.load_task_config.cache_clear()
+    yield root
+    task_config.load_task_config.cache_clear()
+
+
+def edit_config(root, name: str, kind: str, mutate) -> object:
+    """Apply ``mutate`` to the YAML mapping of ``root/<name>/<kind>.yaml``; returns the file's path."""
+    import yaml
+
+    path = root / name / f"{kind}.yaml"
+    data = yaml.safe_load(path.read_text())
+    mutate(data)
+    path.write_text(yaml.safe_dump(data))
+    return path

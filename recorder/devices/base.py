@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from envs.errors import UsageError
+from envs.interface import MimicEnv, TaskEnv
 from envs.pose import axis_angle_to_mat, make_pose
 
 log = logging.getLogger(__name__)
@@ -58,14 +59,14 @@ class Device(ABC):
     paced = True
     bindings: tuple[tuple[str, str], ...] = ()
 
-    def connect(self, env) -> None:  # noqa: B027
+    def connect(self, env: TaskEnv) -> None:  # noqa: B027
         """Open the device (threads and handles start here, never in ``__init__``)."""
 
-    def start_episode(self, env) -> None:  # noqa: B027
+    def start_episode(self, env: TaskEnv) -> None:  # noqa: B027
         """Called after each reset, before the first ``step``."""
 
     @abstractmethod
-    def step(self, env) -> Step:
+    def step(self, env: MimicEnv) -> Step:
         """The action and events of the next control step."""
 
     def close(self) -> None:  # noqa: B027
@@ -92,14 +93,14 @@ class TeleopDevice(Device):
     def read(self) -> TeleopCommand:
         """The command accumulated since the last call."""
 
-    def start_episode(self, env) -> None:  # noqa: D102
+    def start_episode(self, env: TaskEnv) -> None:  # noqa: D102
         self.targets = {eef: env.get_robot_eef_pose(eef) for eef in env.eef_names}
         self.grippers = dict.fromkeys(env.eef_names, -1.0)
         self.active = 0
         # drop motion pressed before the episode began (e.g. while the last one was saved), keep a quit
         self._pending = self.read().events & {Event.QUIT}
 
-    def step(self, env) -> Step:  # noqa: D102
+    def step(self, env: MimicEnv) -> Step:  # noqa: D102
         command = self.read()
         eef = env.eef_names[self.active]
         self.targets[eef] = command_to_target(self.targets[eef], command, self.sensitivity)

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 
 from envs.errors import TaskError
+from envs.interface import TaskEnv
 from recorder.devices.base import Event, TeleopCommand, TeleopDevice, register_device
 
 # key -> (translation axis or None, rotation axis or None, sign)
@@ -111,7 +112,7 @@ class KeyboardDevice(TeleopDevice):
         super().__init__(sensitivity)
         self._keys = KeyListener()
 
-    def connect(self, env) -> None:  # noqa: D102
+    def connect(self, env: TaskEnv) -> None:  # noqa: D102
         self._keys.start()
 
     def read(self) -> TeleopCommand:  # noqa: D102

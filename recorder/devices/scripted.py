@@ -1,4 +1,4 @@
-"""The scripted device: runs a task's action bank (``recorder.action_bank``) as a closed-loop expert."""
+"""The scripted device: runs a task's action bank (``recorder.devices.action_bank``) as a closed-loop expert."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ from collections.abc import Collection
 import numpy as np
 
 from envs.errors import ConfigError
+from envs.interface import MimicEnv
 from envs.pose import (
     axis_angle_to_mat,
     make_pose,
     mat_to_axis_angle,
-    mat_to_quat,
     pose_inv,
     rotation_angle_between,
     wrap_angle,
     yaw_of,
 )
-from recorder.action_bank import (
+from recorder.devices.action_bank import (
     GRIPPER_DOWN,
     IK_TOL,
     MAX_ROT_STEP,
@@ -53,7 +53,7 @@ class ActionBankExpert:
     ``stop_before`` names edges at which their scopes stop (holding still): near misses for tests.
     """
 
-    def __init__(self, env, bank: ActionBank, stop_before: Collection[str] = ()) -> None:
+    def __init__(self, env: MimicEnv, bank: ActionBank, stop_before: Collection[str] = ()) -> None:
         self.env, self.bank, self.stop_before = env, bank, frozenset(stop_before)
         for name in self.stop_before - set(bank.edges):
             raise ConfigError(f"{bank.where}: no edge {name!r} to stop before")
@@ -171,10 +171,7 @@ class ActionBankExpert:
         return axis_angle_to_mat(np.array([0.0, 0.0, yaw])) @ tilt
 
     def _check_reachable(self, name: str, pose: np.ndarray, eef: str) -> None:
-        robot = self.env.robot_of(eef)
-        base_pos, base_quat = self.env.client.getBasePositionAndOrientation(robot.body)
-        miss = self.env.kinematics.reach_error(pose[:3, 3], mat_to_quat(pose[:3, :3]), robot.arm_qpos(),
-                                               base_pos, base_quat)
+        miss = self.env.reach_error(pose, eef)
         if miss > IK_TOL:
             raise ConfigError(f"{self.bank.where}: node {name!r}: pose {np.round(pose[:3, 3], 3).tolist()} is "
                               f"unreachable for {eef} (IK misses by {miss * 100:.1f} cm); move the node")
@@ -209,7 +206,7 @@ def step_towards(current: np.ndarray, goal: np.ndarray, max_step: float) -> np.n
     return make_pose(current[:3, 3] + frac * dpos, rot)
 
 
-def make_expert(env_id: str, env, stop_before: Collection[str] = ()) -> ActionBankExpert:
+def make_expert(env_id: str, env: MimicEnv, stop_before: Collection[str] = ()) -> ActionBankExpert:
     """The scripted expert of task ``env_id`` from its action bank (make a new one after each reset)."""
     return ActionBankExpert(env, load_action_bank(str(action_bank_path(env_id))), stop_before)
 
@@ -224,8 +221,8 @@ class ScriptedDevice(Device):
         self.env_id = env_id
         self.expert: ActionBankExpert | None = None
 
-    def start_episode(self, env) -> None:  # noqa: D102
+    def start_episode(self, env: MimicEnv) -> None:  # noqa: D102
         self.expert = make_expert(self.env_id, env)
 
-    def step(self, env) -> Step:  # noqa: D102
+    def step(self, env: MimicEnv) -> Step:  # noqa: D102
         return Step(action=self.expert.act())

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from envs.errors import TaskError
+from envs.interface import TaskEnv
 from recorder.devices.base import Event, TeleopCommand, TeleopDevice, register_device
 
 DEAD_ZONE = 0.1  # axis readings below this (of full scale) are treated as zero
@@ -53,7 +54,7 @@ class SpaceMouseDevice(TeleopDevice):
         self._buttons: tuple[int, ...] = ()
         self._module = None
 
-    def connect(self, env) -> None:  # noqa: D102
+    def connect(self, env: TaskEnv) -> None:  # noqa: D102
         try:
             import pyspacemouse
         except (ImportError, OSError) as err:

@@ -1,0 +1,109 @@
+"""``mimicrec info``: summarize an HDF5 file, a LeRobot dataset, or a run folder holding them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from envs.errors import DatasetError
+from recorder.dataset.reading import dataset_env, demo_names, open_dataset
+from recorder.dataset.writers.lerobot_writer import committed_data_files, interrupted
+
+
+@dataclass
+class DatasetInfo:
+    """What ``mimicrec info`` prints for one dataset."""
+
+    path: str
+    format: str
+    task: str
+    episodes: int
+    lengths: list[int]
+    successes: int
+    features: dict[str, Any]
+    annotations: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines."""
+        lengths = np.asarray(self.lengths) if self.lengths else np.zeros(1)
+        out = [f"{self.path} ({self.format})", f"  task:        {self.task}",
+               f"  episodes:    {self.episodes} ({int(lengths.sum())} steps; length min {lengths.min()}, "
+               f"mean {lengths.mean():.1f}, max {lengths.max()})",
+               f"  successful:  {self.successes} of {self.episodes}"]
+        out += [f"  feature      {name}: {desc}" for name, desc in self.features.items()]
+        out += [f"  annotation   {name}: {desc}" for name, desc in self.annotations.items()]
+        out += [f"  {name + ':':12} {value}" for name, value in self.extra.items()]
+        return out
+
+
+def dataset_info(path: str) -> list[DatasetInfo]:
+    """Summaries of an HDF5 file, a LeRobot dataset folder, or a run folder holding either or both."""
+    target = Path(path)
+    if target.is_file():
+        return [hdf5_info(target)]
+    if (target / "meta" / "info.json").is_file():
+        return [lerobot_info(target)]
+    found = [hdf5_info(p) for p in sorted(target.glob("*.hdf5"))] if target.is_dir() else []
+    found += [lerobot_info(p.parent.parent) for p in sorted(target.glob("*/meta/info.json"))] if target.is_dir() else []
+    if not found:
+        raise DatasetError(f"{path}: not an HDF5 file, a LeRobot dataset or a folder holding one; pass one of those")
+    return found
+
+
+def hdf5_info(path: Path) -> DatasetInfo:
+    """Summary of a robomimic HDF5 file."""
+    with open_dataset(path) as file:
+        env_id, kwargs = dataset_env(file)
+        names = demo_names(file)
+        groups = [file["data"][n] for n in names]
+        first = groups[0]
+        features = {"actions": f"float32 {first['actions'].shape[1:]}"}
+        features.update({f"obs/{k}": f"{v.dtype} {v.shape[1:]}" for k, v in first["obs"].items()})
+        annotations = {}
+        if "datagen_info" in first:
+            annotations["datagen_info"] = ", ".join(sorted(first["datagen_info"]))
+        if "subtask_term_inds" in first.get("datagen_info", {}):
+            annotations["subtask ends"] = f"per eef: {', '.join(first['datagen_info/subtask_term_inds'])}"
+        masks = ", ".join(f"{k} ({len(v)})" for k, v in file["mask"].items()) if "mask" in file else "none"
+        return DatasetInfo(str(path), "robomimic HDF5", env_id, len(names),
+                           [int(g.attrs.get("num_samples", len(g["actions"]))) for g in groups],
+                           sum(bool(g.attrs.get("success", False)) for g in groups), features, annotations,
+                           {"env kwargs": json.dumps(kwargs), "masks": masks, **_hdf5_state(file)})
+
+
+def lerobot_info(root: Path) -> DatasetInfo:
+    """Summary of a LeRobot v3.0 dataset folder (read with pyarrow, no video decoding)."""
+    import pyarrow.parquet as pq
+
+    info = json.loads((root / "meta" / "info.json").read_text())
+    files = committed_data_files(root)
+    table = pq.read_table(files, columns=["episode_index", "next.success"]) if files else None
+    episodes = np.asarray(table["episode_index"]) if table is not None else np.zeros(0, dtype=int)
+    success = np.asarray(table["next.success"]).reshape(-1) if table is not None else np.zeros(0, dtype=bool)
+    ids = np.unique(episodes)
+    features = {k: f"{v['dtype']} {tuple(v['shape'])}" for k, v in info["features"].items()
+                if k not in ("timestamp", "frame_index", "episode_index", "index", "task_index")}
+    return DatasetInfo(str(root), f"LeRobot {info.get('codebase_version', '?')}", f"robot {info.get('robot_type')}",
+                       len(ids), [int((episodes == i).sum()) for i in ids],
+                       int(sum(success[episodes == i].any() for i in ids)), features,
+                       extra={"fps": info.get("fps"), "tasks": info.get("total_tasks"), **_lerobot_state(root)})
+
+
+def _lerobot_state(root: Path) -> dict[str, str]:
+    if not interrupted(root):
+        return {}
+    return {"state": "interrupted run: only committed episodes are counted; `--resume` the run to finish it"}
+
+
+def _hdf5_state(file) -> dict[str, str]:
+    links = [n for n in file["data"] if isinstance(file["data"].get(n, getlink=True), h5py.ExternalLink)]
+    if not links:
+        return {}
+    return {"state": f"interrupted run: {len(links)} committed demos linked from {Path(file.filename).name}.parts/; "
+                     "`--resume` the run to compact them into one file"}

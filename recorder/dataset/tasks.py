@@ -1,0 +1,82 @@
+"""Building envs by id with clear errors, and the dataset metadata that lets a file rebuild its env."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import envs
+from envs.errors import DatasetError
+from envs.interface import MimicEnv, TaskEnv
+from recorder.dataset.writers.lerobot_writer import LeRobotSchema
+
+ENV_TYPE = 4  # robomimic env type id of mimicrec envs (robomimic's own are 1-3)
+
+
+def make_env(env_id: str, **env_kwargs: Any) -> MimicEnv:
+    """The task env ``gymnasium.make(env_id, **env_kwargs)`` builds, unwrapped (the recorder and the generator
+    drive it directly and stop episodes themselves), with a helpful unknown-id error."""
+    envs.task_entry(env_id)
+    return gym.make(env_id, **env_kwargs).unwrapped
+
+
+def env_args(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The ``env_args`` attribute of a robomimic file: ``gymnasium.make(env_name, **env_kwargs)``."""
+    return {"env_name": env_id, "type": ENV_TYPE, "env_kwargs": dict(env_kwargs)}
+
+
+# What a stored env_kwargs lacking the key was recorded with: these kwargs came after their behaviour.
+RECORDED_BEFORE_KWARG = {"ik": "nullspace"}
+
+
+def stored_env_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Env kwargs read from a dataset or checkpoint, completed so the env behaves as when it was recorded."""
+    return {**RECORDED_BEFORE_KWARG, **env_kwargs}
+
+
+def read_env_args(raw: str, source: str) -> tuple[str, dict[str, Any]]:
+    """Parse ``env_args`` JSON from a dataset into (env id, kwargs), or raise ``DatasetError``."""
+    try:
+        meta = json.loads(raw)
+        return meta["env_name"], stored_env_kwargs(dict(meta.get("env_kwargs", {})))
+    except (ValueError, KeyError, TypeError) as err:
+        raise DatasetError(f"{source}: data/env_args is not valid mimicrec metadata ({err}); "
+                           "record the file with `mimicrec record`") from err
+
+
+def lerobot_schema(env_id: str, env: TaskEnv) -> LeRobotSchema:
+    """The LeRobot layout of a task's episodes (fps, robot type, instruction, state keys)."""
+    slug = env_id.replace("/", "_").lower()
+    config = env.config
+    return LeRobotSchema(repo_id=f"mimicrec/{slug}", fps=env.control_freq, robot_type=config.recording.robot_type,
+                         instruction=config.recording.instruction, state_keys=config.observation.state_keys,
+                         env_state_keys=config.observation.env_state_keys,
+                         action_names=action_names(env),
+                         camera_names=tuple(spec.name for spec in env.camera_specs),
+                         env_args=json.dumps(env_args(env_id, env.env_kwargs)),
+                         recording=json.dumps({"instruction": config.recording.instruction,
+                                               "robot_type": config.recording.robot_type,
+                                               "extra": config.recording.extra}))
+
+
+def action_names(env: TaskEnv) -> tuple[str, ...]:
+    """Names of the action dimensions: the mode's names, prefixed by the arm when there are several."""
+    names = env.action_mode.names
+    if len(env.eef_names) == 1:
+        return names
+    return tuple(f"{eef}_{name}" for eef in env.eef_names for name in names)
+
+
+def camera_kwargs(names: list[str] | None, size: int) -> list[dict[str, Any]] | None:
+    """The ``cameras`` env kwarg for ``--cameras NAME ... --image-size N`` (None: keep the default)."""
+    if names is None:
+        return None
+    return [{"name": name, "width": size, "height": size} for name in names]
+
+
+def episode_seed(base_seed: int, stream: int, index: int) -> int:
+    """A reset seed for episode ``index`` of a run, independent across ``stream`` ids (record, generate)."""
+    return int(np.random.SeedSequence([base_seed, stream, index]).generate_state(1)[0])

@@ -1,0 +1,252 @@
+"""Write episodes as a LeRobot v3.0 dataset through lerobot's own ``LeRobotDataset`` writer."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from recorder.dataset.episode import Episode
+from recorder.dataset.paths import write_atomically
+
+
+@dataclass(frozen=True)
+class LeRobotSchema:
+    """Which observation keys form ``observation.state`` / ``observation.environment_state``."""
+
+    repo_id: str
+    fps: int
+    robot_type: str
+    instruction: str
+    state_keys: tuple[str, ...]
+    env_state_keys: tuple[str, ...]
+    action_names: tuple[str, ...]
+    camera_names: tuple[str, ...] = ()
+    env_args: str = "{}"  # JSON of the robomimic env_args, stored in meta/mimicrec.json
+    recording: str = "{}"  # JSON of the task config's recording metadata (instruction, robot type, extra)
+
+    def video_key(self, camera: str) -> str:
+        """LeRobot feature name of a camera's video."""
+        return f"observation.images.{camera}"
+
+    def features(self, obs: dict[str, np.ndarray], action_dim: int) -> dict[str, dict]:
+        """LeRobot feature declarations for observations shaped like ``obs`` (``[T, D]`` arrays)."""
+        names = {key: [f"{key}_{i}" for i in range(obs[key].shape[-1])] for key in obs}
+        state = [n for key in self.state_keys for n in names[key]]
+        env_state = [n for key in self.env_state_keys for n in names[key]]
+        scalar = {"shape": (1,), "names": None}
+        videos = {self.video_key(cam): {"dtype": "video", "shape": obs[f"{cam}_image"].shape[1:],
+                                        "names": ["height", "width", "channels"]} for cam in self.camera_names}
+        return {
+            **videos,
+            "observation.state": {"dtype": "float32", "shape": (len(state),), "names": state},
+            "observation.environment_state": {"dtype": "float32", "shape": (len(env_state),), "names": env_state},
+            "action": {"dtype": "float32", "shape": (action_dim,), "names": list(self.action_names)},
+            "next.reward": {"dtype": "float32", **scalar},
+            "next.done": {"dtype": "bool", **scalar},
+            "next.success": {"dtype": "bool", **scalar},
+            "seed": {"dtype": "int64", **scalar},  # the episode's reset seed: rebuilds its exact initial state
+        }
+
+
+class LeRobotWriter:
+    """Appends episodes to a LeRobot dataset at ``root``; ``commit()`` makes them durable and readable.
+
+    lerobot keeps a parquet writer open until ``finalize()``, so an unfinalized dataset is unreadable.
+    A commit finalizes, records the committed files and the three metadata files lerobot rewrites
+    (``meta/mimicrec_commit.json``), and points lerobot at new files for the next episodes (its own
+    resume mechanism), so committed files are never written again. After a crash inside a commit,
+    ``rollback`` restores the last committed state; ``close`` drops the journal.
+    """
+
+    def __init__(self, root: str, schema: LeRobotSchema, resume: bool = False) -> None:
+        self.root = Path(root)
+        self.schema = schema
+        self.dataset = None
+        self.count = self.pending = 0
+        if resume and self.root.exists():
+            if rollback(self.root):
+                self.dataset = _open_existing(self.root, schema.repo_id)
+                self.count = self.dataset.meta.total_episodes
+        elif self.root.exists():
+            raise FileExistsError(f"{root} already exists")
+
+    def write(self, episode: Episode) -> None:
+        """Add every frame of ``episode`` and save it as one LeRobot episode (durable at the next commit)."""
+        if self.dataset is None:
+            self._create(episode)
+        state = np.concatenate([episode.obs[k] for k in self.schema.state_keys], axis=-1)
+        env_state = np.concatenate([episode.obs[k] for k in self.schema.env_state_keys], axis=-1)
+        for t in range(len(episode)):
+            self.dataset.add_frame({
+                "observation.state": state[t].astype(np.float32),
+                "observation.environment_state": env_state[t].astype(np.float32),
+                "action": episode.actions[t].astype(np.float32),
+                "next.reward": np.array([episode.rewards[t]], dtype=np.float32),
+                "next.done": np.array([bool(episode.dones[t])]),
+                "next.success": np.array([bool(episode.successes[t])]),
+                "seed": np.array([episode.seed], dtype=np.int64),
+                "task": self.schema.instruction,
+                **{self.schema.video_key(cam): episode.obs[f"{cam}_image"][t] for cam in self.schema.camera_names},
+            })
+        self.dataset.save_episode(parallel_encoding=False)  # in-process: no pool per episode, our log filters apply
+        drop_realtime_priority()
+        self.count += 1
+        self.pending += 1
+
+    def commit(self, progress: dict | None = None) -> None:  # noqa: ARG002  (progress lives in the HDF5 index)
+        """Finalize the files written since the last commit and journal the committed state."""
+        if not self.pending:
+            return
+        self.dataset.finalize()
+        _write_journal(self.root, self.count)
+        _continue_in_new_files(self.dataset)
+        self.pending = 0
+
+    def close(self) -> None:
+        """Commit and drop the journal; a dataset that got no episode is removed."""
+        self.commit()
+        if self.count == 0:
+            shutil.rmtree(self.root, ignore_errors=True)
+            return
+        (self.root / JOURNAL).unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        """Drop the uncommitted episodes; the committed ones stay (a later ``close`` finishes them)."""
+        if self.pending and self.dataset is not None:
+            self.dataset.finalize()
+            self.dataset = None
+        if not rollback(self.root):
+            shutil.rmtree(self.root, ignore_errors=True)
+        self.count -= self.pending
+        self.pending = 0
+
+    def _create(self, episode: Episode) -> None:
+        self.dataset = _lerobot_dataset_class().create(
+            repo_id=self.schema.repo_id, fps=self.schema.fps, root=self.root,
+            robot_type=self.schema.robot_type, use_videos=True,
+            features=self.schema.features(episode.obs, episode.actions.shape[-1]), **STREAMING,
+        )
+        meta = {"env_args": json.loads(self.schema.env_args), "recording": json.loads(self.schema.recording)}
+        write_atomically(self.root / MIMICREC_META, json.dumps(meta).encode())
+        _write_journal(self.root, 0)  # a crash before the first commit rolls back to "nothing committed"
+
+
+# Camera frames go straight to lerobot's encoder threads instead of through a PNG per frame and camera.
+# Its queue drops a frame when full for 0.1 s; ours holds any episode whole (frames are fed in a burst).
+STREAMING = {"streaming_encoding": True, "encoder_queue_maxsize": 1_000_000}
+JOURNAL = "meta/mimicrec_commit.json"
+MIMICREC_META = "meta/mimicrec.json"  # env_args, so that `mimicrec convert` can rebuild exact HDF5 states
+REWRITTEN = ("meta/info.json", "meta/stats.json", "meta/tasks.parquet")  # the files lerobot rewrites in place
+
+
+def _lerobot_dataset_class():
+    """lerobot's ``LeRobotDataset``, imported offline and quietened (importing it takes seconds)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    quiet_lerobot()
+    return LeRobotDataset
+
+
+def _open_existing(root: Path, repo_id: str):
+    return _lerobot_dataset_class()(repo_id, root=root, **STREAMING)
+
+
+def _continue_in_new_files(dataset) -> None:
+    """Make lerobot start new data, metadata and video files at the next episode, as when it resumes.
+
+    lerobot resumes into new files when its ``latest_episode`` is unset, reading the indices to
+    continue from ``meta.episodes[-1]``; the last committed episode's metadata is exactly that row.
+    """
+    last = {key: value[0] if isinstance(value, list) else value for key, value in dataset.meta.latest_episode.items()}
+    dataset.latest_episode = None
+    dataset.meta.latest_episode = None
+    dataset.meta.episodes = [last]
+
+
+def _write_journal(root: Path, episodes: int) -> None:
+    files = {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*")
+             if p.is_file() and str(p.relative_to(root)) != JOURNAL}
+    saved = {name: base64.b64encode((root / name).read_bytes()).decode()
+             for name in REWRITTEN if (root / name).exists()}
+    write_atomically(root / JOURNAL, json.dumps({"episodes": episodes, "files": files, "saved": saved}).encode())
+
+
+def rollback(root: Path) -> bool:
+    """Restore a LeRobot dataset written by mimicrec to its last commit; False if it never committed."""
+    journal = root / JOURNAL
+    if not journal.is_file():  # closed normally (the journal is dropped then), or not a dataset at all
+        return (root / "meta" / "info.json").is_file() and any((root / "meta" / "episodes").glob("*/*.parquet"))
+    state = json.loads(journal.read_text())
+    keep = set(state["files"]) | {JOURNAL}
+    for path in sorted(root.rglob("*"), reverse=True):
+        rel = str(path.relative_to(root))
+        if path.is_file() and rel not in keep:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    for name, data in state["saved"].items():
+        write_atomically(root / name, base64.b64decode(data))
+    return state["episodes"] > 0
+
+
+def committed_data_files(root: Path) -> list[Path]:
+    """The data parquet files of the committed episodes (all of them once the dataset is closed)."""
+    journal = root / JOURNAL
+    if journal.is_file():
+        names = json.loads(journal.read_text())["files"]
+        return sorted(root / name for name in names if name.startswith("data/") and name.endswith(".parquet"))
+    return sorted((root / "data").glob("*/*.parquet"))
+
+
+def interrupted(root: Path) -> bool:
+    """Whether a mimicrec-written LeRobot dataset was not closed (a crash; ``--resume`` finishes it)."""
+    return (root / JOURNAL).is_file()
+
+
+def drop_realtime_priority() -> None:
+    """Undo the real-time scheduling the SVT-AV1 encoder leaves on the calling thread when run as root.
+
+    libSvtAv1Enc switches its threads, and the thread that created the encoder, to SCHED_FIFO when it
+    may. Every process started afterwards (viewer, workers, subprocesses) would inherit it, and a
+    real-time process that busy-waits (pybullet's GUI does) starves the rest of the machine.
+    """
+    if hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) != os.SCHED_OTHER:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
+def quiet_lerobot() -> None:
+    """Silence progress bars, encoder logs and bool-histogram warnings; skip image embedding without images.
+
+    lerobot 0.4.4's ``embed_images`` runs a row-by-row ``datasets.map`` on every saved episode even
+    when the dataset has no image feature (80% of ``save_episode``'s time for low-dim data); the
+    guard below calls it only when an image feature exists, so behaviour with images is unchanged.
+    """
+    import av
+    import datasets
+    from lerobot.datasets import lerobot_dataset
+
+    os.environ.setdefault("SVT_LOG", "1")  # the AV1 encoder logs its whole configuration per video otherwise
+    av.logging.set_level(av.logging.ERROR)
+    # lerobot resets the "libav" logger to WARNING on every encode; a filter survives that.
+    logging.getLogger("libav").addFilter(lambda record: record.levelno >= logging.ERROR)
+    datasets.disable_progress_bars()
+    warnings.filterwarnings("ignore", message="Converting input from bool", category=RuntimeWarning)
+    original = lerobot_dataset.embed_images
+    if getattr(original, "_mimicrec_guard", False):
+        return
+
+    def embed_images_if_any(dataset):
+        has_images = any(isinstance(f, datasets.Image) for f in dataset.features.values())
+        return original(dataset) if has_images else dataset
+
+    embed_images_if_any._mimicrec_guard = True
+    lerobot_dataset.embed_images = embed_images_if_any

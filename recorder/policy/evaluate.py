@@ -1,0 +1,114 @@
+"""``mimicrec eval``: roll a robomimic checkpoint out in its task; success rate with a confidence interval.
+
+Success is judged as everywhere in mimicrec (the goal holds with objects at rest). Rollout scenes
+come from ``--seed`` and the rollout index, so two evaluations of one checkpoint see the same scenes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+import envs
+from envs.errors import UsageError
+from envs.interface import TaskEnv
+from recorder.dataset.tasks import episode_seed, make_env, stored_env_kwargs
+from recorder.dataset.video import write_video
+
+EVAL_STREAM = 2
+VIDEO_SIZE = 256
+VIDEO_EVERY = 2  # control steps between video frames (20 Hz control -> 10 fps video)
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Rollout outcome: success rate with a 95% Wilson interval and mean episode length."""
+
+    num_rollouts: int
+    num_successes: int
+    success_rate: float
+    ci_low: float
+    ci_high: float
+    mean_length: float
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a binomial proportion."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def load_policy(checkpoint: str):
+    """(robomimic rollout policy, env id, env kwargs) from a checkpoint file."""
+    if not os.path.isfile(checkpoint):
+        raise UsageError(f"checkpoint {checkpoint} not found; pass the model.pth written by `mimicrec train`")
+    try:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            import robomimic.utils.file_utils as file_utils
+            import robomimic.utils.torch_utils as torch_utils
+
+            policy, ckpt = file_utils.policy_from_checkpoint(
+                ckpt_path=checkpoint, device=torch_utils.get_torch_device(try_to_use_cuda=True), verbose=False)
+    except Exception as err:
+        raise UsageError(f"{checkpoint}: not a robomimic checkpoint ({type(err).__name__}: {err})") from err
+    meta = ckpt["env_metadata"]
+    return policy, meta["env_name"], stored_env_kwargs(dict(meta.get("env_kwargs", {})))
+
+
+def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None = None,
+             progress: bool = False, video: str | None = None, stream: int = EVAL_STREAM,
+             max_steps: int | None = None) -> EvalResult:
+    """Roll the checkpoint's policy out ``num_rollouts`` times in its task (or ``task``); ``video``: an mp4.
+
+    Scenes come from (``seed``, ``stream``, rollout index); ``max_steps`` defaults to the task's episode length.
+    """
+    if num_rollouts <= 0:
+        raise UsageError(f"--num-rollouts must be a positive integer, got {num_rollouts}")
+    if video is not None and not video.endswith(".mp4"):
+        raise UsageError(f"--video must name an .mp4 file, got {video}")
+    policy, env_id, env_kwargs = load_policy(checkpoint)
+    env = make_env(task or env_id, **env_kwargs)
+    max_steps = max_steps or envs.task_entry(task or env_id).max_episode_steps
+    frames: list[np.ndarray] | None = [] if video else None
+    outcomes = []
+    try:
+        for i in tqdm(range(num_rollouts), desc="eval", unit="rollout", disable=not progress):
+            outcomes.append(rollout(policy, env, episode_seed(seed, stream, i), max_steps, frames))
+    finally:
+        env.close()
+    if video:
+        write_video(video, frames, fps=max(1, env.control_freq // VIDEO_EVERY))
+    wins = sum(ok for ok, _ in outcomes)
+    low, high = wilson_interval(wins, num_rollouts)
+    return EvalResult(num_rollouts, wins, wins / num_rollouts, low, high,
+                      float(np.mean([n for _, n in outcomes])))
+
+
+def rollout(policy, env: TaskEnv, seed: int, max_steps: int,
+            frames: list[np.ndarray] | None = None) -> tuple[bool, int]:
+    """One episode of ``policy`` from ``reset(seed)``; (success at rest, steps taken). Appends video frames."""
+    import robomimic.utils.obs_utils as obs_utils
+
+    from recorder.policy.robomimic_env import process_images
+
+    obs, _ = env.reset(seed=seed)
+    policy.start_episode()
+    for step in range(1, max_steps + 1):
+        known = obs_utils.OBS_KEYS_TO_MODALITIES
+        ob = {k: np.asarray(v, dtype=np.float32) for k, v in process_images(obs).items() if k in known}
+        obs, _, _terminated, _, info = env.step(policy(ob=ob))
+        if frames is not None and step % VIDEO_EVERY == 0:
+            frames.append(env.render_camera(VIDEO_SIZE, VIDEO_SIZE, "agentview"))
+        if info["success"]:
+            return True, step
+    return False, max_steps

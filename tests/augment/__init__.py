@@ -1,0 +1,1 @@
+"""Tests of `augment`: annotation, the Mimic spec, generation."""

@@ -1,0 +1,60 @@
+"""Executors: attempts come back in index order whatever the workers' timing, the same from any worker
+count, and a worker that dies is one clear error."""
+
+from dataclasses import replace
+
+import pytest
+
+from augment.executors import AttemptWorker, _check_reachable, _in_index_order, ordered_results
+from augment.source import load_sources
+from augment.spec import load_mimic_spec
+from envs.errors import GenerationError, UsageError
+
+
+def test_index_order_keeps_a_window_of_submissions_and_starts_where_asked():
+    submitted = []
+
+    def submit(index):
+        submitted.append(index)
+        return index
+
+    results = _in_index_order(submit, lambda index: f"attempt {index}", window=3, start=5)
+    assert next(results) == "attempt 5"
+    assert submitted == [5, 6, 7, 8]  # the window was filled first; one more submitted per result collected
+    assert [next(results) for _ in range(3)] == ["attempt 6", "attempt 7", "attempt 8"]
+    assert submitted == [5, 6, 7, 8, 9, 10, 11]
+
+
+@pytest.fixture(scope="module")
+def sources_and_spec(annotated):
+    sources = load_sources(annotated)
+    return sources, load_mimic_spec(env_id=sources.env_id)
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_in_process_attempts_in_order(sources_and_spec):
+    sources, spec = sources_and_spec
+    worker = AttemptWorker(sources, spec)
+    expected = [worker.attempt(i) for i in (3, 4, 5)]
+    worker.env.close()
+    stream = ordered_results(sources, spec, num_envs=2, start=3)
+    got = [next(stream) for _ in range(3)]
+    stream.close()
+    assert [r.index for r in got] == [3, 4, 5]
+    for a, b in zip(expected, got, strict=True):
+        assert a.success == b.success and (a.episode.actions == b.episode.actions).all()
+        assert (a.episode.states == b.episode.states).all()
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_a_generation_error(sources_and_spec):
+    sources, spec = sources_and_spec
+    broken = replace(sources, env_kwargs={**sources.env_kwargs, "difficulty": "D9"})  # the worker's env fails
+    with pytest.raises(GenerationError, match="a generation worker process died"):
+        next(ordered_results(broken, spec, num_envs=2))
+
+
+def test_an_unreachable_ray_address_fails_at_once():
+    with pytest.raises(UsageError, match="cannot reach the Ray cluster at 127.0.0.1:9"):
+        _check_reachable("127.0.0.1:9")
+    _check_reachable("auto")  # no host:port: left to Ray

@@ -1,0 +1,1 @@
+"""Tests of `envs`: tasks, config files, poses, cameras."""

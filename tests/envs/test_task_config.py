@@ -1,0 +1,89 @@
+"""Task configuration (gym.yaml): every task loads from its file, the one config lookup rule, and errors
+that name the file and the key."""
+
+import json
+import re
+
+import gymnasium as gym
+import pytest
+import yaml
+
+import envs
+from envs import task_config
+from envs.errors import ConfigError, TaskError
+from tests.conftest import edit_config
+
+
+@pytest.mark.parametrize("task", sorted(envs.TASKS))
+def test_every_task_config_loads_and_drives_the_env(task):
+    entry = envs.TASKS[task]
+    config = task_config.load_task_config(entry.config_name)
+    assert config.task == task and config.rollout.max_episode_steps == entry.max_episode_steps
+    env = gym.make(task).unwrapped
+    assert env.instruction == config.recording.instruction
+    assert set(env.randomization_levels()) == {"D0", "D1", "D2"}
+    env.close()
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda d: d.update(colour="red"), "unknown key(s) colour"),
+    (lambda d: d["rollout"].update(max_episode_steps="many"), "rollout.max_episode_steps: expected an integer"),
+    (lambda d: d["sensors"].update(cameras=[{"name": "agentview", "fov": 3}]),
+     "sensors.cameras[0]: unknown key(s) fov"),
+    (lambda d: d["observation"].pop("state_keys"), "missing required key 'state_keys'"),
+    (lambda d: d["scene"].update(solver_iterations=0), "scene.solver_iterations must be positive"),
+])
+def test_bad_task_config_names_file_and_key(config_root, mutate, fragment):
+    path = edit_config(config_root, "Stack", "gym", mutate)
+    with pytest.raises(ConfigError) as err:
+        task_config.load_task_config("Stack")
+    assert str(path) in str(err.value) and fragment in str(err.value)
+
+
+@pytest.mark.parametrize("level, fragment", [
+    ({"x": [0.6, 0.4], "y": [-0.1, 0.1], "yaw": [0, 0], "min_spacing": 0.1}, "low <= high"),
+    ({"x": [0.4, 0.6], "y": [-0.1, 0.1], "yaw": [0, 0], "min_spacing": 0.1, "wind": 3}, "unknown key(s) wind"),
+])
+def test_bad_randomization_level_fails_when_the_env_is_built(config_root, level, fragment):
+    edit_config(config_root, "Stack", "gym", lambda d: d["randomization"].update(D0=level))
+    with pytest.raises(ConfigError, match=re.escape(fragment)) as err:
+        gym.make("mimicrec/Stack-v0")
+    assert "randomization.D0" in str(err.value)
+
+
+def test_json_task_config_is_accepted(config_root):
+    data = yaml.safe_load((config_root / "Lift" / "gym.yaml").read_text())
+    data["recording"]["instruction"] = "Lift it."
+    (config_root / "Lift" / "gym.yaml").unlink()
+    (config_root / "Lift" / "gym.json").write_text(json.dumps(data))
+    assert task_config.load_task_config("Lift").recording.instruction == "Lift it."
+
+
+@pytest.mark.parametrize("kind", task_config.CONFIG_KINDS)
+def test_one_lookup_rule_for_every_config_kind(config_root, kind):
+    """YAML wins over JSON, JSON is found alone, and a missing file is named by its .yaml path."""
+    folder = config_root / "Lift"
+    (folder / f"{kind}.yaml").write_text("{}\n")
+    (folder / f"{kind}.json").write_text("{}")
+    assert envs.task_config_file("mimicrec/Lift-v0", kind) == folder / f"{kind}.yaml"
+    (folder / f"{kind}.yaml").unlink()
+    assert envs.task_config_file("mimicrec/Lift-v0", kind) == folder / f"{kind}.json"
+    (folder / f"{kind}.json").unlink()
+    assert envs.task_config_file("mimicrec/Lift-v0", kind) == folder / f"{kind}.yaml"
+
+
+def test_unknown_task_and_config_kind_are_named():
+    with pytest.raises(TaskError, match="did you mean 'mimicrec/Stack-v0'"):
+        envs.task_config_file("mimicrec/Stak-v0", "gym")
+    with pytest.raises(ValueError, match="unknown config kind 'policy'"):
+        task_config.config_file("Lift", "policy")
+
+
+def test_gym_yaml_task_key_must_name_the_registered_id(config_root):
+    path = edit_config(config_root, "Lift", "gym", lambda d: d.update(task="mimicrec/Lifted-v0"))
+    entry = envs.TaskEntry("mimicrec/LiftCopy-v0", "envs.cubes:LiftEnv", "Lift")
+    with pytest.raises(ConfigError) as err:
+        envs.register_task(entry)
+    assert str(path) in str(err.value) and "set task: mimicrec/LiftCopy-v0" in str(err.value)
+    assert "mimicrec/LiftCopy-v0" not in envs.TASKS
+

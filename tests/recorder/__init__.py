@@ -1,0 +1,1 @@
+"""Tests of `recorder`: devices, action banks, the dataset layer, training, the CLI."""

@@ -1,0 +1,183 @@
+"""Training and evaluation: robomimic rollouts in our env during training, best checkpoint, robomimic's own
+train.py on our file, evaluation videos, and the error paths."""
+
+import json
+import re
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from envs.errors import ConfigError, DatasetError, UsageError
+from recorder.policy.checkpoint_pick import finalists
+from recorder.policy.evaluate import evaluate
+from recorder.policy.train import TrainingError, TrainOptions, inspect_dataset, robomimic_config, train
+
+pytestmark = pytest.mark.slow
+TINY = ("algo.rnn.hidden_dim=16", "experiment.rollout.horizon=15")
+
+
+def test_robomimic_creates_and_drives_our_env_through_its_own_factory(recorded):
+    import robomimic.utils.env_utils as env_utils
+    import robomimic.utils.file_utils as file_utils
+
+    from recorder.policy.robomimic_env import register_with_robomimic
+
+    register_with_robomimic()
+    meta = file_utils.get_env_metadata_from_dataset(str(recorded.hdf5_path))
+    env = env_utils.create_env_from_metadata(env_meta=meta, render_offscreen=True)
+    assert env.name == "mimicrec-StackThree-v0" and env.action_dimension == 7
+    first = env.reset()
+    assert first["object"].shape[0] > 0 and env.is_success() == {"task": False}
+    state = env.get_state()
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(5, 7))
+    after = [env.step(a)[0]["robot0_eef_pos"] for a in actions]
+    env.reset_to(state)  # exact restore: the same actions give the same observations
+    again = [env.step(a)[0]["robot0_eef_pos"] for a in actions]
+    np.testing.assert_array_equal(after, again)
+    assert env.render(mode="rgb_array", height=64, width=48).shape == (64, 48, 3)
+    assert env.reset()["object"].tolist() != first["object"].tolist()  # each rollout episode has its own scene
+
+
+def test_training_rolls_out_every_epoch_keeps_the_best_and_writes_progress(recorded, tmp_path):
+    res = train(TrainOptions(str(recorded.hdf5_path), epochs=2, steps_per_epoch=3, batch_size=8, rollouts=2,
+                             rollout_every=1, overrides=(*TINY, "experiment.render_video=true"),
+                             out=str(tmp_path / "t")))
+    assert sorted(res.success) == [1, 2] and res.best_epoch in (1, 2) and len(res.losses) == 2
+    rows = (res.out_dir / "progress.csv").read_text().splitlines()
+    assert rows[0] == "epoch,loss,rollout_success_rate" and len(rows) == 3 and all(r.count(",") == 2 for r in rows)
+    assert (res.out_dir / "training.png").stat().st_size > 0
+    runs = list((res.out_dir / "robomimic" / "bc-rnn").iterdir())
+    best = list(runs[0].glob(f"models/model_epoch_{res.best_epoch}_mimicrec-StackThree-v0_success_*.pth"))
+    assert len(best) == 1 and best[0].read_bytes() == res.checkpoint.read_bytes()
+    last = list(runs[0].glob("models/model_epoch_2*.pth"))
+    assert len(last) == 1 and last[0].read_bytes() == (res.out_dir / "last.pth").read_bytes()
+    assert len(list(runs[0].glob("videos/*.mp4"))) >= 1  # robomimic's own rollout videos, rendered by our env
+
+
+def test_config_layers_template_flags_file_and_set(recorded, tmp_path):
+    info = inspect_dataset(str(recorded.hdf5_path))
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("algo:\n  rnn:\n    hidden_dim: 64\ntrain:\n  batch_size: 7\n")
+    opts = TrainOptions(str(recorded.hdf5_path), epochs=3, batch_size=5, config=str(extra),
+                        overrides=("algo.rnn.horizon=4",))
+    config = robomimic_config(opts, info, tmp_path / "run")
+    assert config.train.num_epochs == 3  # flag over the template's
+    rate = config.algo.optim_params.policy.learning_rate
+    assert rate.initial == 0.001 and rate.scheduler_type == "linear"  # the CPU recipe
+    assert list(rate.epoch_schedule) == [3]  # its linear decay ends at the last epoch the flag gives
+    assert config.train.batch_size == 7 and config.algo.rnn.hidden_dim == 64  # file over flag and template
+    assert config.algo.rnn.horizon == 4 and config.train.seq_length == 4  # --set, and the sequence follows it
+    assert config.experiment.rollout.horizon == 400 and 3 in config.experiment.save.epochs
+    assert config.observation.modalities.obs.low_dim == ["robot0_eef_pos", "robot0_eef_quat",
+                                                         "robot0_gripper_qpos", "object"]
+
+
+def test_numbers_yaml_reads_as_text_are_numbers(recorded, tmp_path):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("train:\n  num_epochs: 1e2\n")  # YAML 1.1 reads 1e2 and 2e-4 (no dot) as strings
+    opts = TrainOptions(str(recorded.hdf5_path), config=str(extra),
+                        overrides=("algo.optim_params.policy.learning_rate.initial=2e-4",))
+    config = robomimic_config(opts, inspect_dataset(str(recorded.hdf5_path)), tmp_path / "run")
+    assert config.algo.optim_params.policy.learning_rate.initial == 2e-4
+    assert config.train.num_epochs == 100 and isinstance(config.train.num_epochs, int)
+
+
+def test_init_starts_from_a_checkpoints_weights_and_refuses_another_network(recorded, tmp_path):
+    import torch
+
+    first = train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, batch_size=8, rollouts=0,
+                               overrides=TINY, out=str(tmp_path / "first")))
+    frozen = (*TINY, "algo.optim_params.policy.learning_rate.initial=0")  # no change: weights stay the init's
+    again = train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, batch_size=8, rollouts=0,
+                               overrides=frozen, init=str(first.out_dir / "last.pth"), out=str(tmp_path / "again")))
+    before, after = (torch.load(r.checkpoint, weights_only=False)["model"] for r in (first, again))
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    with pytest.raises(ConfigError, match="its network differs from this run's.*algo.rnn.hidden_dim"):
+        train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, rollouts=0, init=str(first.checkpoint),
+                           overrides=("algo.rnn.hidden_dim=8",), out=str(tmp_path / "other")))
+    assert not (tmp_path / "other").exists()
+
+
+def test_finalists_are_the_best_training_scores_later_first_and_the_last_epoch():
+    assert finalists({10: 0.5, 20: 0.9, 30: 0.9, 40: 0.7, 50: 0.6}, 60) == [20, 30, 40, 60]
+    assert finalists({10: 0.5, 20: 0.5, 30: 0.5}, 30, count=2) == [20, 30]
+    assert finalists({}, 5) == [5]
+
+
+def test_pick_rollouts_choose_model_pth_among_the_finalists_by_fresh_rollouts(recorded, tmp_path):
+    res = train(TrainOptions(str(recorded.hdf5_path), epochs=4, steps_per_epoch=2, batch_size=8, rollouts=1,
+                             rollout_every=1, pick_rollouts=2, overrides=TINY, out=str(tmp_path / "t")))
+    record = json.loads((res.out_dir / "pick.json").read_text())
+    assert record["rollouts_each"] == 2 and record["picked_epoch"] == res.best_epoch
+    assert [f["epoch"] for f in record["finalists"]] == finalists(res.success, 4) == sorted(res.pick)
+    assert all(f["training_success"] == res.success[f["epoch"]] for f in record["finalists"])
+    assert res.best_epoch == max(res.pick, key=lambda epoch: (res.pick[epoch], epoch))  # later among equals
+    models = next((res.out_dir / "robomimic" / "bc-rnn").iterdir()) / "models"
+    kept = {int(path.stem.split("_")[2]): path for path in models.glob("model_epoch_*.pth")}
+    assert sorted(kept) == [1, 2, 3, 4]  # a checkpoint at every evaluated epoch
+    assert kept[res.best_epoch].read_bytes() == res.checkpoint.read_bytes()
+    with pytest.raises(UsageError, match="--pick-rollouts must be 0 or more"):
+        train(TrainOptions(str(recorded.hdf5_path), pick_rollouts=-1, out=str(tmp_path / "bad")))
+
+
+def test_robomimics_own_train_script_runs_on_our_file(recorded, tmp_path):
+    opts = TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, batch_size=8, rollouts=0,
+                        overrides=TINY)
+    config = robomimic_config(opts, inspect_dataset(str(recorded.hdf5_path)), tmp_path / "run")
+    (tmp_path / "config.json").write_text(config.dump())
+    proc = subprocess.run([sys.executable, "-m", "robomimic.scripts.train", "--config", str(tmp_path / "config.json"),
+                           "--dataset", str(recorded.hdf5_path)], capture_output=True, text=True, timeout=300)
+    assert "finished run successfully" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert list((tmp_path / "run").glob("*/*/models/model_epoch_1.pth"))
+
+
+def test_eval_writes_a_video_of_its_rollouts(recorded, tmp_path):
+    import imageio
+
+    res = train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, batch_size=8, rollouts=0,
+                             overrides=TINY, out=str(tmp_path / "t")))
+    video = tmp_path / "eval.mp4"
+    out = evaluate(str(res.checkpoint), num_rollouts=1, seed=3, video=str(video))
+    frames = imageio.mimread(video, memtest=False)
+    assert len(frames) == out.mean_length // 2 and frames[0].shape == (256, 256, 3)
+    with pytest.raises(UsageError, match="--video must name an .mp4"):
+        evaluate(str(res.checkpoint), num_rollouts=1, video=str(tmp_path / "eval.gif"))
+
+
+@pytest.mark.parametrize(("options", "error", "message"), [
+    ({"overrides": ("algo.rnn.hiden_dim=3",)}, ConfigError, "unknown robomimic config key 'algo.rnn.hiden_dim'"),
+    ({"overrides": ("algo.rnn.hidden_dim",)}, UsageError, "--set needs KEY=VALUE"),
+    ({"obs": "image"}, DatasetError, "no camera images to train on"),
+    ({"obs": "pixels"}, UsageError, "unknown --obs 'pixels'"),
+    ({"rollouts": -1}, UsageError, "--rollouts must be 0 or more"),
+    ({"overrides": ("train.hdf5_normalize_obs=true",)}, ConfigError, "hdf5_normalize_obs=true is broken in robomimic"),
+    ({"overrides": ("train.batch_size=many",)}, ConfigError, "train.batch_size takes a number, got 'many'"),
+    ({"overrides": ("train.cuda=maybe",)}, ConfigError, "train.cuda takes true or false, got 'maybe'"),
+    ({"init": "missing.pth"}, UsageError, "--init missing.pth: no such file"),
+])
+def test_bad_training_options_are_clear_errors_and_leave_nothing(recorded, tmp_path, options, error, message):
+    with pytest.raises(error, match=message):
+        train(TrainOptions(str(recorded.hdf5_path), out=str(tmp_path / "t"), **options))
+    assert not (tmp_path / "t").exists()
+
+
+def test_a_failed_robomimic_run_keeps_its_log_and_nothing_else(recorded, tmp_path):
+    out = tmp_path / "t"
+    expected = f"hidden_size must be greater than zero.*log is kept in {re.escape(str(out))}"
+    with pytest.raises(TrainingError, match=expected):
+        train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=1, rollouts=0,
+                           overrides=("algo.rnn.hidden_dim=0",), out=str(out)))
+    assert [p.name for p in out.iterdir()] == ["train_log.txt"]
+    assert "\"hidden_dim\": 0" in (out / "train_log.txt").read_text()  # robomimic's own output up to the failure
+
+
+def test_dataset_without_training_keys_is_refused(recorded, tmp_path):
+    broken = tmp_path / "broken.hdf5"
+    with h5py.File(recorded.hdf5_path) as src, h5py.File(broken, "w") as dst:
+        src.copy(src["data"], dst, name="data")
+        del dst["data/demo_0/obs/object"]
+    with pytest.raises(DatasetError, match="lack observation key"):
+        train(TrainOptions(str(broken), out=str(tmp_path / "t")))
