@@ -1,7 +1,8 @@
 """mimicrec's simulated manipulation tasks (pybullet), registered as gymnasium envs on import.
 
-``gymnasium.make("mimicrec/StackThree-v0", difficulty="D0")`` builds a task; ``TASKS`` maps each
-registered id to its class and default episode length.
+Every task is one env class (``envs.base.TabletopEnv``) built from a task file; the built-in ones are
+``configs/<Task>/gym.yaml``. ``gymnasium.make("mimicrec/StackThree-v0", difficulty="D0")`` builds a
+task; ``TASKS`` maps each registered id to its config folder.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import gymnasium as gym
 
 from envs import quiet  # noqa: F401  (imports pybullet without its banner)
 from envs.errors import ConfigError, TaskError
-from envs.task_config import config_file, load_task_config
+from envs.task_config import CONFIG_ROOT, config_file, load_task_config
+
+ENTRY_POINT = "envs.base:TabletopEnv"  # every task is this env, built from its task file
 
 
 @dataclass(frozen=True)
 class TaskEntry:
-    """A registered task: gymnasium id, entry point, and its folder under ``configs/``."""
+    """A registered task: its gymnasium id and its folder under ``configs/``."""
 
     env_id: str
-    entry_point: str
     config_name: str
 
     @property
@@ -45,7 +47,8 @@ def register_task(entry: TaskEntry) -> None:
                           f"set task: {entry.env_id}")
     TASKS[entry.env_id] = entry
     if entry.env_id not in gym.registry:
-        gym.register(entry.env_id, entry_point=entry.entry_point, max_episode_steps=entry.max_episode_steps)
+        gym.register(entry.env_id, entry_point=ENTRY_POINT, kwargs={"config_name": entry.config_name},
+                     max_episode_steps=entry.max_episode_steps)
 
 
 def task_entry(env_id: str) -> TaskEntry:
@@ -62,9 +65,11 @@ def task_config_file(env_id: str, kind: str) -> Path:
     return config_file(task_entry(env_id).config_name, kind)
 
 
-register_task(TaskEntry("mimicrec/Lift-v0", "envs.cubes:LiftEnv", "Lift"))
-register_task(TaskEntry("mimicrec/Stack-v0", "envs.cubes:StackEnv", "Stack"))
-register_task(TaskEntry("mimicrec/StackThree-v0", "envs.cubes:StackThreeEnv", "StackThree"))
-register_task(TaskEntry("mimicrec/PickPlace-v0", "envs.cubes:PickPlaceEnv", "PickPlace"))
-register_task(TaskEntry("mimicrec/PegInsert-v0", "envs.peg:PegInsertEnv", "PegInsert"))
-register_task(TaskEntry("mimicrec/BimanualLift-v0", "envs.bimanual:BimanualLiftEnv", "BimanualLift"))
+def builtin_tasks() -> list[TaskEntry]:
+    """The tasks shipped in ``configs/``: every folder holding a task file, registered under its ``task`` id."""
+    folders = sorted(p for p in CONFIG_ROOT.iterdir() if config_file(p.name, "gym").is_file())
+    return [TaskEntry(load_task_config(folder.name).task, folder.name) for folder in folders]
+
+
+for _entry in builtin_tasks():
+    register_task(_entry)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -25,9 +24,11 @@ from envs.actions import make_action_mode
 from envs.bullet import connect
 from envs.cameras import CameraRig, CameraSpec, observation_spaces, parse_cameras
 from envs.errors import TaskError
+from envs.objects import build_object
 from envs.panda import FINGER_JOINTS, Panda, PandaKinematics
-from envs.pose import mat_to_quat, pose_from_pos_quat, yaw_quat
-from envs.task_config import load_task_config
+from envs.placement import sample_object_poses, sample_robot_bases
+from envs.pose import mat_to_quat, pose_from_pos_quat
+from envs.task_config import TaskConfig, compile_task_logic, load_task_config
 
 SIM_HZ = 240
 TABLE_TOP_Z = 0.625
@@ -40,45 +41,24 @@ REST_LIN_SPEED = 0.01  # m/s: below this an object counts as at rest
 REST_ANG_SPEED = 0.2  # rad/s
 
 
-@dataclass(frozen=True)
-class ObjectSpec:
-    """A rigid task object: a URDF from ``pybullet_data`` or a ``builder(client, position) -> body``
-    for shapes made in code, its colour (``None`` keeps the URDF's) and scale.
-
-    ``half_height`` is the height of its centre above the table when it rests upright. A
-    ``fixed_xy`` object (a bin) is welded to the table there and never randomized; a ``static``
-    one (a socket) is immovable but placed anew at every reset.
-    """
-
-    urdf: str = ""
-    rgba: tuple[float, float, float, float] | None = None
-    scale: float = 1.0
-    half_height: float = 0.025
-    builder: Callable[[Any, list[float]], int] | None = None
-    fixed_xy: tuple[float, float] | None = None
-    static: bool = False
-
-
 class TabletopEnv(gym.Env):
-    """Base class of the mimicrec tasks; subclasses set ``objects`` and implement the task hooks."""
+    """A mimicrec task: one or more Pandas on a table with the objects, placement and logic its task file
+    declares (``config_name``: its folder under ``configs/``)."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
-    config_name = ""  # the folder under configs/ holding this task's gym.yaml
-    objects: dict[str, ObjectSpec] = {}
-    subtask_signal_names: tuple[str, ...] = ()
-    robot_bases: tuple[tuple[tuple[float, float, float], float], ...] = ((ROBOT_BASE, 0.0),)  # (position, yaw)
 
-    def __init__(self, difficulty: str = "D0", control_freq: int | None = None, action_mode: str | None = None,
-                 action_scale: dict[str, Any] | None = None, cameras: list[dict[str, Any]] | None = None,
-                 renderer: str | None = None, robot_visuals: str | None = None, render_mode: str | None = None,
-                 gui: bool = False, solver_iterations: int | None = None, ik: str | None = None) -> None:
-        self.config = load_task_config(self.config_name)
+    def __init__(self, config_name: str, difficulty: str = "D0", control_freq: int | None = None,
+                 action_mode: str | None = None, action_scale: dict[str, Any] | None = None,
+                 cameras: list[dict[str, Any]] | None = None, renderer: str | None = None,
+                 robot_visuals: str | None = None, render_mode: str | None = None, gui: bool = False,
+                 solver_iterations: int | None = None, ik: str | None = None) -> None:
+        self.config = load_task_config(config_name)
+        self._task_from_config(self.config)
         control_freq = control_freq or self.config.robot.control_freq
         if SIM_HZ % control_freq:
             raise TaskError(f"control_freq={control_freq} must divide {SIM_HZ}; use 10, 20, 24, 30 or 40")
         self.difficulty = self._check_difficulty(difficulty)
-        self.randomization = self._parse_randomization(
-            self.config.randomization[difficulty], f"{self.config.path}: randomization.{difficulty}")
+        self.randomization = self.config.randomization[difficulty]
         self.control_freq = control_freq
         robot_visuals = robot_visuals or self.config.scene.robot_visuals
         renderer = renderer or self.config.sensors.renderer
@@ -111,10 +91,19 @@ class TabletopEnv(gym.Env):
         self.observation_space = self._make_observation_space()
 
     # ----------------------------------------------------------------- construction
+    def _task_from_config(self, config: TaskConfig) -> None:
+        """The task's objects, robot bases, signals and compiled logic, from its file."""
+        self.objects = config.scene.objects
+        self.robot_bases = [((x, y, TABLE_TOP_Z), yaw) for (x, y), yaw in
+                            ((robot.xy, robot.yaw) for robot in config.scene.robots)]
+        self.subtask_signal_names = config.logic.subtask_signals
+        self._flag_checks, self._success_check = compile_task_logic(config)
+        self.table_top_z = TABLE_TOP_Z
+
     def _check_difficulty(self, difficulty: str) -> str:
         if difficulty not in self.randomization_levels():
             known = ", ".join(self.randomization_levels())
-            raise TaskError(f"unknown difficulty {difficulty!r} for {type(self).__name__}; use one of {known}")
+            raise TaskError(f"unknown difficulty {difficulty!r} for {self.config.task}; use one of {known}")
         return difficulty
 
     @staticmethod
@@ -160,8 +149,7 @@ class TabletopEnv(gym.Env):
         Fixed multibodies still get contact constraints against each other in pybullet: the solver
         would spend time on them every substep and they only add to the contacts' ordering.
         """
-        fixed = [self.plane, self.table, *(self.bodies[name] for name, spec in self.objects.items()
-                                           if spec.static or spec.fixed_xy is not None)]
+        fixed = [self.plane, self.table, *(self.bodies[name] for name, obj in self.objects.items() if obj.immovable)]
         for i, body_a in enumerate(fixed):
             for body_b in fixed[i + 1:]:
                 for link_a in range(-1, self.client.getNumJoints(body_a)):
@@ -196,8 +184,8 @@ class TabletopEnv(gym.Env):
         whatever the world went through (a snapshot without contacts leaves stale ones behind).
         """
         for i, name in enumerate(self.movable_objects):
-            spec, body = self.objects[name], self.bodies[name]
-            parked = [0.45 + 0.1 * (i // 3), -0.3 + 0.1 * (i % 3), TABLE_TOP_Z + spec.half_height]
+            obj, body = self.objects[name], self.bodies[name]
+            parked = [0.45 + 0.1 * (i // 3), -0.3 + 0.1 * (i % 3), TABLE_TOP_Z + obj.rest_height]
             self.client.resetBasePositionAndOrientation(body, parked, [0, 0, 0, 1])
         self.client.performCollisionDetection()
         return self.client.saveState()
@@ -218,26 +206,17 @@ class TabletopEnv(gym.Env):
 
     def _load_objects(self) -> dict[str, int]:
         bodies = {}
-        for i, (name, spec) in enumerate(self.objects.items()):
-            body = self._load_object(spec, [0.5, 0.3 + 0.1 * i, TABLE_TOP_Z + 0.2])
-            if spec.rgba is not None:
-                self.client.changeVisualShape(body, -1, rgbaColor=spec.rgba)
-            self.client.changeDynamics(body, -1, lateralFriction=1.0)
-            bodies[name] = body
+        for i, (name, obj) in enumerate(self.objects.items()):
+            start = [0.5, 0.3 + 0.1 * i, TABLE_TOP_Z + 0.2]
+            if obj.fixed is not None:
+                start = [*obj.fixed, TABLE_TOP_Z + obj.rest_height]
+            bodies[name] = build_object(self.client, obj, start)
         return bodies
-
-    def _load_object(self, spec: ObjectSpec, start: list[float]) -> int:
-        if spec.fixed_xy is not None:
-            start = [*spec.fixed_xy, TABLE_TOP_Z + spec.half_height]
-        if spec.builder is not None:
-            return spec.builder(self.client, start)
-        fixed_base = spec.static or spec.fixed_xy is not None
-        return self.client.loadURDF(spec.urdf, start, useFixedBase=fixed_base, globalScaling=spec.scale)
 
     @property
     def movable_objects(self) -> list[str]:
         """Names of the objects that are randomized and can be manipulated (not fixed ones)."""
-        return [name for name, spec in self.objects.items() if spec.fixed_xy is None]
+        return [name for name, obj in self.objects.items() if obj.fixed is None]
 
     @staticmethod
     def _make_state_file() -> str:
@@ -251,43 +230,40 @@ class TabletopEnv(gym.Env):
         low_dim = {k: spaces.Box(-np.inf, np.inf, v.shape, np.float32) for k, v in obs.items() if v.dtype == np.float32}
         return spaces.Dict({**low_dim, **observation_spaces(self.camera_specs)})
 
-    # ----------------------------------------------------------------- task hooks
-    @classmethod
-    def randomization_levels(cls) -> tuple[str, ...]:
-        """Names of the difficulty levels this task declares in its gym.yaml."""
-        return tuple(load_task_config(cls.config_name).randomization)
+    # ----------------------------------------------------------------- the task
+    def randomization_levels(self) -> tuple[str, ...]:
+        """Names of the difficulty levels this task declares in its file."""
+        return tuple(self.config.randomization)
 
     @property
     def instruction(self) -> str:
-        """The task's language instruction (gym.yaml ``recording.instruction``)."""
+        """The task's language instruction (``recording.instruction``)."""
         return self.config.recording.instruction
 
-    def _parse_randomization(self, raw: dict[str, Any], where: str) -> Any:
-        """Validate one difficulty level's settings (task-specific; raw mapping by default)."""
-        return raw
-
     def _sample_object_poses(self, rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Name -> (position ``[3]``, quaternion ``[4]``) of every object for a new episode."""
-        raise NotImplementedError
+        """Name -> (position ``[3]``, quaternion ``[4]``) of every movable object for a new episode."""
+        heights = {name: self.objects[name].rest_height for name in self.movable_objects}
+        return sample_object_poses(rng, self.randomization, heights, TABLE_TOP_Z)
 
-    def _sample_robot_bases(self, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-        """World position ``[3]`` and quaternion ``[4]`` of each robot base for a new episode."""
-        return [(np.asarray(pos), yaw_quat(yaw)) for pos, yaw in self.robot_bases]
-
-    def placement_region(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
-        """The x and y ranges (m) objects are placed in at this randomization level, if the task has one."""
-        return None
+    def placement_region(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The x and y ranges (m) objects are placed in at this randomization level."""
+        return tuple(self.randomization.x), tuple(self.randomization.y)
 
     def evaluate(self) -> dict[str, bool]:
-        """``success`` plus the task's named stage flags, computed from the current world."""
-        raise NotImplementedError
+        """The task's stage flags (in declared order) and ``success``, from its logic in the current world."""
+        flags: dict[str, bool] = {}
+        for name, check in self._flag_checks.items():
+            flags[name] = check(self, flags)
+        flags["success"] = self._success_check(self, flags)
+        return flags
 
     # ----------------------------------------------------------------- gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Restore the clean world, home the robot, place objects from ``self.np_random``."""
         super().reset(seed=seed)
         self._restore_clean()
-        for robot, (base_pos, base_quat) in zip(self.robots, self._sample_robot_bases(self.np_random), strict=True):
+        bases = sample_robot_bases(self.np_random, self.randomization, self.robot_bases)
+        for robot, (base_pos, base_quat) in zip(self.robots, bases, strict=True):
             self.client.resetBasePositionAndOrientation(robot.body, base_pos, base_quat)
             robot.reset_home()
         for name, (pos, quat) in self._sample_object_poses(self.np_random).items():
@@ -463,9 +439,21 @@ class TabletopEnv(gym.Env):
                                                      for finger in FINGER_JOINTS)
                    for arm in ([robot] if robot is not None else self.robots))
 
-    def robot_touches(self, name: str) -> bool:
-        """Whether any link of any robot touches the object."""
-        return any(len(self.client.getContactPoints(r.body, self.bodies[name])) > 0 for r in self.robots)
+    def robot_touches(self, name: str, robot: Panda | None = None) -> bool:
+        """Whether any link of ``robot`` (default: any robot) touches the object."""
+        return any(len(self.client.getContactPoints(r.body, self.bodies[name])) > 0
+                   for r in ([robot] if robot is not None else self.robots))
+
+    def object_half_height(self, name: str) -> float:
+        """Height of the object's centre above its bottom when upright (its rest height on the table)."""
+        return self.objects[name].rest_height
+
+    def container_interior(self, name: str) -> tuple[tuple[float, float], float]:
+        """A container's inner half widths (x, y) and its rim's height above its origin."""
+        container = self.objects[name].container
+        if container is None:
+            raise TaskError(f"{self.config.path}: object {name!r} declares no container interior; add one")
+        return container.inner_half, container.rim_height
 
     # ----------------------------------------------------------------- Mimic interface
     @property

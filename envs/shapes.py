@@ -1,23 +1,34 @@
-"""Shapes made in code, as ``ObjectSpec.builder`` functions: ``builder(client, position) -> body id``."""
+"""Shapes made in code, as builder functions ``builder(client, position) -> body id`` (see ``envs.objects``)."""
 
 from __future__ import annotations
 
 import pybullet as p
 
 
-def cylinder_builder(radius: float, height: float, mass: float = 0.1):
-    """An ``ObjectSpec.builder`` making an upright cylinder (primitive shape)."""
+def cylinder_builder(radius: float, height: float, mass: float, rgba: tuple[float, ...]):
+    """A builder making an upright cylinder (primitive shape)."""
 
     def build(client, start: list[float]) -> int:
         shape = client.createCollisionShape(p.GEOM_CYLINDER, radius=radius, height=height)
-        visual = client.createVisualShape(p.GEOM_CYLINDER, radius=radius, length=height)
+        visual = client.createVisualShape(p.GEOM_CYLINDER, radius=radius, length=height, rgbaColor=rgba)
+        return client.createMultiBody(mass, shape, visual, basePosition=start)
+
+    return build
+
+
+def sphere_builder(radius: float, mass: float, rgba: tuple[float, ...]):
+    """A builder making a sphere (primitive shape)."""
+
+    def build(client, start: list[float]) -> int:
+        shape = client.createCollisionShape(p.GEOM_SPHERE, radius=radius)
+        visual = client.createVisualShape(p.GEOM_SPHERE, radius=radius, rgbaColor=rgba)
         return client.createMultiBody(mass, shape, visual, basePosition=start)
 
     return build
 
 
 def box_builder(half_extents: tuple[float, float, float], rgba: tuple[float, ...], mass: float):
-    """An ``ObjectSpec.builder`` making a box."""
+    """A builder making a box."""
 
     def build(client, start: list[float]) -> int:
         shape = client.createCollisionShape(p.GEOM_BOX, halfExtents=half_extents)
@@ -32,7 +43,7 @@ Box = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float,
 
 
 def fixed_parts_builder(boxes: list[Box], rgba: tuple[float, ...], visual_mesh: tuple[str, float] | None = None):
-    """An ``ObjectSpec.builder`` making a static body from boxes, each box a link of its own.
+    """A builder making a static body from boxes, each box a link of its own.
 
     One collision object per box, not one compound: pybullet restores at most one contact manifold
     per pair of collision objects, so a compound touched by an object at two boxes at once (a peg
@@ -61,7 +72,7 @@ def fixed_parts_builder(boxes: list[Box], rgba: tuple[float, ...], visual_mesh: 
 
 
 def socket_builder(inner_half: float, wall: float, height: float, rgba: tuple[float, ...]):
-    """An ``ObjectSpec.builder`` making a static square socket: four walls around a square hole."""
+    """A builder making a static square socket: four walls around a square hole."""
     offset = inner_half + wall / 2
     long_half, short_half = (inner_half + wall, wall / 2, height / 2), (wall / 2, inner_half, height / 2)
     upright = (0.0, 0.0, 0.0)
@@ -71,7 +82,7 @@ def socket_builder(inner_half: float, wall: float, height: float, rgba: tuple[fl
 
 
 def tray_builder(scale: float, rgba: tuple[float, ...]):
-    """An ``ObjectSpec.builder`` making pybullet_data's ``tray/traybox.urdf`` at ``scale``, one link per box."""
+    """A builder making pybullet_data's ``tray/traybox.urdf`` at ``scale``, one link per box."""
     import pybullet_data
 
     tilt = 0.575469961  # the tray's wall slope (rad), from the URDF

@@ -1,29 +1,54 @@
-"""Per-task configuration (``configs/<Task>/gym.yaml``, JSON accepted): the single place a task declares
-its scene, robot and control, sensors, difficulty levels, observation keys, recording metadata
-and rollout settings. Unknown or ill-typed keys are errors naming the file and the key.
+"""Task files (``configs/<Task>/gym.yaml``, or any YAML/JSON file): the single place a task declares its
+scene (objects, robots), its logic (flags, success, subtask signals), robot control, sensors,
+difficulty levels, observation keys, recording metadata and rollout settings. Unknown or ill-typed
+keys are errors naming the file and the key.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from envs.cameras import CameraSpec
 from envs.config import from_mapping, load_mapping
 from envs.errors import ConfigError
+from envs.objects import ObjectConfig, check_object
+from envs.placement import PlacementRegion, check_region
+from envs.predicates import Check, Names, compile_logic
 
 CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs"
 
 
 @dataclass(frozen=True)
-class SceneConfig:
-    """What is built and how it is simulated: ``robot_visuals`` ``simple`` (collision meshes drawn; fast)
-    or ``stock``; ``solver_iterations``, the contact solver's iterations per substep (always all of them)."""
+class RobotPlacement:
+    """Where a robot stands: its base's (x, y) on the table top and its yaw (rad)."""
 
+    xy: tuple[float, float] = (0.0, 0.0)
+    yaw: float = 0.0
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """What is built and how it is simulated: the task's ``objects`` (see ``envs.objects``), the
+    ``robots`` (one Panda per entry), ``robot_visuals`` ``simple`` (collision meshes drawn; fast) or
+    ``stock``; ``solver_iterations``, the contact solver's iterations per substep (always all of them)."""
+
+    objects: dict[str, ObjectConfig]
+    robots: tuple[RobotPlacement, ...] = (RobotPlacement(),)
     robot_visuals: str = "simple"
     solver_iterations: int = 20
+
+
+@dataclass(frozen=True)
+class LogicConfig:
+    """The task's logic as expressions (``envs.predicates``): named stage ``flags`` in order, the
+    ``success`` condition, and the flags that end subtasks (``subtask_signals``, in subtask order)."""
+
+    success: str
+    flags: dict[str, str] = field(default_factory=dict)
+    subtask_signals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,15 +96,16 @@ class RolloutConfig:
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """Everything ``gym.yaml`` declares; ``randomization`` maps a level (D0, D1, D2) to its task-specific
-    settings, which the task validates (see e.g. ``envs.cubes.CubeRegion``)."""
+    """Everything a task file declares; ``randomization`` maps a level (D0, D1, D2) to where objects and
+    robots are placed at that level."""
 
     task: str
-    randomization: dict[str, dict[str, Any]]
+    scene: SceneConfig
+    logic: LogicConfig
+    randomization: dict[str, PlacementRegion]
     observation: ObservationConfig
     recording: RecordingConfig
     rollout: RolloutConfig
-    scene: SceneConfig = field(default_factory=SceneConfig)
     robot: RobotConfig = field(default_factory=RobotConfig)
     sensors: SensorConfig = field(default_factory=SensorConfig)
     path: str = ""
@@ -104,16 +130,54 @@ def config_file(name: str, kind: str) -> Path:
 @functools.cache
 def load_task_config(name: str) -> TaskConfig:
     """Load and validate ``configs/<name>/gym.yaml`` (cached; configs are immutable)."""
-    path = config_file(name, "gym")
+    return read_task_file(config_file(name, "gym"))
+
+
+def read_task_file(path: str | Path) -> TaskConfig:
+    """Load and validate a task file: unknown keys, wrong types, unknown predicates or objects, missing
+    mesh files are ``ConfigError`` naming the file and the key."""
+    path = Path(path)
     data = load_mapping(path)
     if "path" in data:
         raise ConfigError(f"{path}: unknown key(s) path")
     config = from_mapping(TaskConfig, {**data, "path": str(path)}, str(path))
+    return check_task(config, path.parent)
+
+
+def check_task(config: TaskConfig, folder: Path) -> TaskConfig:
+    """Cross-key checks of a parsed task; object file paths are resolved against ``folder``."""
+    where = config.path
     if not config.randomization:
-        raise ConfigError(f"{path}: randomization must declare at least one level (e.g. D0)")
+        raise ConfigError(f"{where}: randomization must declare at least one level (e.g. D0)")
+    for level, region in config.randomization.items():
+        check_region(region, f"{where}: randomization.{level}")
     counts = {"rollout.max_episode_steps": config.rollout.max_episode_steps,
               "robot.control_freq": config.robot.control_freq,
               "scene.solver_iterations": config.scene.solver_iterations}
     if not_positive := [key for key, value in counts.items() if value <= 0]:
-        raise ConfigError(f"{path}: {' and '.join(not_positive)} must be positive")
+        raise ConfigError(f"{where}: {' and '.join(not_positive)} must be positive")
+    if not config.scene.objects or not config.scene.robots:
+        raise ConfigError(f"{where}: scene.objects and scene.robots must each name at least one")
+    objects = {name: check_object(name, obj, folder, where) for name, obj in config.scene.objects.items()}
+    config = replace(config, scene=replace(config.scene, objects=objects))
+    compile_task_logic(config)
     return config
+
+
+def compile_task_logic(config: TaskConfig) -> tuple[dict[str, Check], Check]:
+    """The task's flags (name -> check, in order) and its success check, compiled from ``logic``."""
+    eefs = tuple(f"robot{i}" for i in range(len(config.scene.robots)))
+    objects = config.scene.objects
+    containers = tuple(name for name, obj in objects.items() if obj.container is not None)
+    where, flags = f"{config.path}: logic", {}
+    for name, text in config.logic.flags.items():
+        if name == "success" or name in objects:
+            raise ConfigError(f"{where}.flags.{name}: the name is taken (success, or an object); rename the flag")
+        flags[name] = compile_logic(text, Names(tuple(objects), eefs, tuple(flags), containers),
+                                    f"{where}.flags.{name}")
+    success = compile_logic(config.logic.success, Names(tuple(objects), eefs, tuple(flags), containers),
+                            f"{where}.success")
+    unknown = [s for s in config.logic.subtask_signals if s not in flags]
+    if unknown:
+        raise ConfigError(f"{where}.subtask_signals: {', '.join(unknown)} are not flags; declare them in logic.flags")
+    return flags, success

@@ -81,7 +81,7 @@ def test_unknown_task_and_config_kind_are_named():
 
 def test_gym_yaml_task_key_must_name_the_registered_id(config_root):
     path = edit_config(config_root, "Lift", "gym", lambda d: d.update(task="mimicrec/Lifted-v0"))
-    entry = envs.TaskEntry("mimicrec/LiftCopy-v0", "envs.cubes:LiftEnv", "Lift")
+    entry = envs.TaskEntry("mimicrec/LiftCopy-v0", "Lift")
     with pytest.raises(ConfigError) as err:
         envs.register_task(entry)
     assert str(path) in str(err.value) and "set task: mimicrec/LiftCopy-v0" in str(err.value)

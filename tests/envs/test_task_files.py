@@ -1,0 +1,108 @@
+"""Tasks defined by files: the predicate vocabulary on a real world, and bad task files as one-line
+errors naming the file, the key and the fix."""
+
+import numpy as np
+import pytest
+
+from envs import task_config
+from envs.errors import ConfigError
+from recorder.dataset.tasks import make_env
+from tests.conftest import edit_config
+
+
+def set_pose(env, name, xyz, yaw=0.0):
+    from envs.pose import yaw_quat
+
+    env.client.resetBasePositionAndOrientation(env.bodies[name], xyz, yaw_quat(yaw))
+
+
+def test_stack_predicates_follow_the_world(make_task_env):
+    from envs import predicates as pr
+
+    env = make_task_env("mimicrec/Stack-v0")
+    env.reset(seed=0)
+    z = env.table_top_z + 0.025
+    assert pr.on(env, "cube_red", "table") and pr.on(env, "cube_blue", "table")
+    assert not pr.on(env, "cube_red", "cube_blue") and not pr.lifted(env, "cube_red", 0.10)
+    set_pose(env, "cube_blue", [0.5, 0.0, z])
+    set_pose(env, "cube_red", [0.505, 0.0, z + 0.05])
+    for _ in range(60):  # a quarter second: the cubes settle into contact and rest
+        env.client.stepSimulation()
+    assert pr.on(env, "cube_red", "cube_blue") and not pr.on(env, "cube_red", "table")
+    assert pr.aligned(env, "cube_red", "cube_blue", 0.01) and not pr.aligned(env, "cube_red", "cube_blue", 0.004)
+    assert pr.lifted(env, "cube_red", 0.04) and not pr.lifted(env, "cube_red", 0.06)
+    assert pr.eef_above(env, "cube_red", 0.04) and not pr.grasped(env, "cube_red")
+    assert pr.at_rest(env) and pr.gripper_open(env) and not pr.touching(env)
+    flags = env.evaluate()
+    assert list(flags) == ["grasp_red", "red_on_blue", "success"] and flags["red_on_blue"]
+
+
+def test_inside_level_and_inserted(make_task_env):
+    from envs import predicates as pr
+
+    env = make_task_env("mimicrec/PickPlace-v0")
+    env.reset(seed=0)
+    assert not pr.inside(env, "cube_red", "bin")
+    set_pose(env, "cube_red", [0.55, 0.22, env.table_top_z + 0.03])
+    assert pr.inside(env, "cube_red", "bin")
+    bar = make_task_env("mimicrec/BimanualLift-v0")
+    bar.reset(seed=0)
+    set_pose(bar, "bar", [0.5, 0.0, 0.8], yaw=0.3)
+    assert pr.level(bar, "bar", "y", 10.0) and pr.lifted(bar, "bar", 0.10)
+    from envs.pose import mat_to_quat
+
+    tilted = mat_to_quat(np.array([[1, 0, 0], [0, np.cos(0.3), -np.sin(0.3)], [0, np.sin(0.3), np.cos(0.3)]]))
+    bar.client.resetBasePositionAndOrientation(bar.bodies["bar"], [0.5, 0.0, 0.8], tilted)
+    assert not pr.level(bar, "bar", "y", 10.0) and pr.level(bar, "bar", "y", 20.0)
+    peg = make_task_env("mimicrec/PegInsert-v0")
+    peg.reset(seed=0)
+    sx, sy, sz = peg.object_position("socket")
+    set_pose(peg, "peg", [sx, sy, sz + 0.02 - 0.021 + 0.05])  # top at sz + 0.02; the peg bottom 2.1 cm below it
+    assert pr.inserted(peg, "peg", "socket", 0.02) and not pr.inserted(peg, "peg", "socket", 0.025)
+
+
+@pytest.mark.parametrize(("mutate", "key", "fragment"), [
+    (lambda d: d["logic"].update(success="grabbed(cube_red)"), "logic.success",
+     "unknown predicate 'grabbed' (did you mean 'grasped'?)"),
+    (lambda d: d["logic"].update(success="grasped(cube_pink)"), "logic.success", "unknown object 'cube_pink'"),
+    (lambda d: d["logic"]["flags"].update(grasp_red="red_on_blue"), "logic.flags.grasp_red",
+     "'red_on_blue' is no flag declared before this one"),
+    (lambda d: d["logic"].update(success="on(cube_red)"), "logic.success", "missing a required argument"),
+    (lambda d: d["logic"].update(success="lifted(cube_red, high)"), "logic.success", "height must be a number"),
+    (lambda d: d["logic"].update(success="inside(cube_red, cube_blue)"), "logic.success",
+     "unknown container (an object with a container interior) 'cube_blue'"),
+    (lambda d: d["logic"].update(success="__import__('os')"), "logic.success", "unknown predicate '__import__'"),
+    (lambda d: d["logic"].update(success="1 + 1"), "logic.success", "is not allowed"),
+    (lambda d: d["logic"].update(subtask_signals=["grasp_blue"]), "logic.subtask_signals", "grasp_blue are not flags"),
+    (lambda d: d.pop("logic"), "", "missing required key 'logic'"),
+    (lambda d: d["scene"]["objects"]["cube_red"].update(mass="heavy"), "scene.objects.cube_red.mass",
+     "expected a number"),
+    (lambda d: d["scene"]["objects"]["cube_red"].update(shape="cone"), "scene.objects.cube_red.shape",
+     "unknown shape 'cone'"),
+    (lambda d: d["scene"]["objects"]["cube_red"].update(shape="box", size=[0.05, 0.05]), "scene.objects.cube_red.size",
+     "box takes 3 positive numbers"),
+    (lambda d: d["scene"]["objects"]["cube_red"].update(shape="mesh", path="meshes/nothing.obj"),
+     "scene.objects.cube_red.path", "exists neither beside the task file nor in pybullet_data"),
+    (lambda d: d["scene"]["objects"]["cube_red"].pop("half_height"), "scene.objects.cube_red", "needs half_height"),
+])
+def test_bad_task_file_is_one_line_naming_file_and_key(config_root, mutate, key, fragment):
+    path = edit_config(config_root, "Stack", "gym", mutate)
+    with pytest.raises(ConfigError) as err:
+        task_config.load_task_config("Stack")
+    message = str(err.value)
+    assert message.startswith(f"{path}: {key}") and fragment in message and "\n" not in message
+
+
+def test_a_mesh_beside_the_task_file_is_found_and_built(config_root):
+    mesh = config_root / "Stack" / "wedge.obj"
+    mesh.write_text("v 0 0 0\nv 0.04 0 0\nv 0 0.04 0\nv 0 0 0.04\nf 1 2 3\nf 1 2 4\nf 1 3 4\nf 2 3 4\n")
+    edit_config(config_root, "Stack", "gym", lambda d: d["scene"]["objects"].update(
+        wedge={"shape": "mesh", "path": "wedge.obj", "half_height": 0.0, "rgba": [1, 1, 0, 1]}))
+    config = task_config.load_task_config("Stack")
+    assert config.scene.objects["wedge"].path == str(mesh.resolve())
+    env = make_env("mimicrec/Stack-v0")
+    try:
+        env.reset(seed=0)
+        assert "wedge" in env.bodies and "wedge" in env.get_object_poses()
+    finally:
+        env.close()
