@@ -28,7 +28,14 @@ from envs.objects import build_object
 from envs.panda import FINGER_JOINTS, Panda, PandaKinematics
 from envs.placement import sample_object_poses, sample_robot_bases
 from envs.pose import mat_to_quat, pose_from_pos_quat
-from envs.task_config import TaskConfig, compile_task_logic, load_task_config
+from envs.task_config import (
+    TaskConfig,
+    compile_task_logic,
+    load_task_config,
+    read_task_file,
+    task_definition,
+    task_from_definition,
+)
 
 SIM_HZ = 240
 TABLE_TOP_Z = 0.625
@@ -41,18 +48,30 @@ REST_LIN_SPEED = 0.01  # m/s: below this an object counts as at rest
 REST_ANG_SPEED = 0.2  # rad/s
 
 
+def _task_config(config_name: str | None, task_file: str | None, task: dict[str, Any] | None) -> TaskConfig:
+    """The task to build: a stored definition (``task``) wins over a task file, which wins over a built-in."""
+    if task is not None:
+        return task_from_definition(task, task.get("task", "?") if isinstance(task, dict) else "?")
+    if task_file is not None:
+        return read_task_file(task_file)
+    if config_name is None:
+        raise TaskError("TabletopEnv needs a task: make it with gymnasium.make(<task id>) or pass task_file=PATH")
+    return load_task_config(config_name)
+
+
 class TabletopEnv(gym.Env):
     """A mimicrec task: one or more Pandas on a table with the objects, placement and logic its task file
     declares (``config_name``: its folder under ``configs/``)."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
-    def __init__(self, config_name: str, difficulty: str = "D0", control_freq: int | None = None,
+    def __init__(self, config_name: str | None = None, task_file: str | None = None,
+                 task: dict[str, Any] | None = None, difficulty: str = "D0", control_freq: int | None = None,
                  action_mode: str | None = None, action_scale: dict[str, Any] | None = None,
                  cameras: list[dict[str, Any]] | None = None, renderer: str | None = None,
                  robot_visuals: str | None = None, render_mode: str | None = None, gui: bool = False,
                  solver_iterations: int | None = None, ik: str | None = None) -> None:
-        self.config = load_task_config(config_name)
+        self.config = _task_config(config_name, task_file, task)
         self._task_from_config(self.config)
         control_freq = control_freq or self.config.robot.control_freq
         if SIM_HZ % control_freq:
@@ -298,7 +317,8 @@ class TabletopEnv(gym.Env):
         return {"difficulty": self.difficulty, "control_freq": self.control_freq,
                 "action_mode": self.action_mode.name, "action_scale": dict(self.action_mode.scale),
                 "cameras": [vars(spec) for spec in self.camera_specs], "renderer": self.renderer_name,
-                "robot_visuals": self.robot_visuals, "solver_iterations": self.solver_iterations, "ik": self.ik}
+                "robot_visuals": self.robot_visuals, "solver_iterations": self.solver_iterations, "ik": self.ik,
+                "task": task_definition(self.config)}
 
     @property
     def kinematics(self) -> PandaKinematics:

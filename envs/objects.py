@@ -102,12 +102,13 @@ def build_object(client, obj: ObjectConfig, start: list[float]) -> int:
 
 def _builder(obj: ObjectConfig):
     rgba = obj.rgba or (0.7, 0.7, 0.7, 1.0)
+    mass = 0.0 if obj.immovable else obj.mass  # pybullet: a body of mass 0 never moves
     if obj.shape == "box":
-        return box_builder(tuple(v / 2 for v in obj.size), rgba, obj.mass)
+        return box_builder(tuple(v / 2 for v in obj.size), rgba, mass)
     if obj.shape == "cylinder":
-        return cylinder_builder(obj.size[0], obj.size[1], obj.mass, rgba)
+        return cylinder_builder(obj.size[0], obj.size[1], mass, rgba)
     if obj.shape == "sphere":
-        return sphere_builder(obj.size[0], obj.mass, rgba)
+        return sphere_builder(obj.size[0], mass, rgba)
     if obj.shape == "socket":
         return socket_builder(obj.size[0], obj.size[1], obj.size[2], rgba)
     if obj.shape == "tray":

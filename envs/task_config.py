@@ -6,6 +6,7 @@ keys are errors naming the file and the key.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -115,14 +116,18 @@ CONFIG_KINDS = ("gym", "mimic", "action_bank", "train")  # the files a task fold
 
 
 def config_file(name: str, kind: str) -> Path:
-    """The task's ``kind`` file in ``configs/<name>/``: ``<kind>.yaml``, else ``<kind>.json``.
+    """The built-in task's ``kind`` file in ``configs/<name>/`` (see ``config_file_in``)."""
+    return config_file_in(CONFIG_ROOT / name, kind)
+
+
+def config_file_in(folder: Path, kind: str) -> Path:
+    """A task's ``kind`` file in ``folder``: ``<kind>.yaml``, else ``<kind>.json``.
 
     The one lookup rule for every config file: YAML wins when both exist; when neither does, the
     ``.yaml`` path is returned (loading it then fails with an error naming it).
     """
     if kind not in CONFIG_KINDS:
         raise ValueError(f"unknown config kind {kind!r}; use one of {', '.join(CONFIG_KINDS)}")
-    folder = CONFIG_ROOT / name
     yaml_path, json_path = folder / f"{kind}.yaml", folder / f"{kind}.json"
     return json_path if json_path.is_file() and not yaml_path.is_file() else yaml_path
 
@@ -142,6 +147,22 @@ def read_task_file(path: str | Path) -> TaskConfig:
         raise ConfigError(f"{path}: unknown key(s) path")
     config = from_mapping(TaskConfig, {**data, "path": str(path)}, str(path))
     return check_task(config, path.parent)
+
+
+def task_definition(config: TaskConfig) -> dict[str, Any]:
+    """The task as a JSON-ready mapping (what datasets store): ``task_from_definition`` rebuilds it."""
+    return dataclasses.asdict(config)
+
+
+def task_from_definition(definition: dict[str, Any], env_id: str) -> TaskConfig:
+    """A task rebuilt from a stored definition (a dataset's ``env_kwargs["task"]``), validated like a file."""
+    where = f"the stored definition of {env_id}"
+    if not isinstance(definition, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(definition).__name__}")
+    config = from_mapping(TaskConfig, {**definition, "path": str(definition.get("path") or where)}, where)
+    if config.task != env_id:
+        raise ConfigError(f"{where}: it defines {config.task!r}; the dataset's env_name and definition disagree")
+    return check_task(config, Path(config.path).parent)
 
 
 def check_task(config: TaskConfig, folder: Path) -> TaskConfig:

@@ -152,7 +152,9 @@ def _add_common(sub: argparse.ArgumentParser) -> None:
 def _record_parser(subs) -> None:
     sub = subs.add_parser("record", help="record seed demos (keyboard, SpaceMouse or scripted)",
                           description="Record successful seed demos into DIR/demos.hdf5 and DIR/lerobot/.")
-    sub.add_argument("--task", default="mimicrec/StackThree-v0", help="gymnasium id (default: %(default)s)")
+    sub.add_argument("--task", default="mimicrec/StackThree-v0",
+                     help="a task id (`mimicrec tasks` lists them) or the path of a task file or its folder "
+                          "(default: %(default)s)")
     sub.add_argument("--device", default="scripted",
                      help="scripted (the task's action bank), keyboard (opens the viewer) or spacemouse "
                           "(default: %(default)s)")
@@ -250,7 +252,7 @@ def _eval_parser(subs) -> None:
                           description="Roll a robomimic checkpoint out in its task; report the success rate.")
     sub.add_argument("checkpoint", help="model.pth from `mimicrec train`")
     sub.add_argument("--num-rollouts", type=int, default=20, help="episodes (default: %(default)s)")
-    sub.add_argument("--task", help="task id (default: the one the policy was trained on)")
+    sub.add_argument("--task", help="task id or task file path (default: the one the policy was trained on)")
     sub.add_argument("--seed", type=int, default=0, help="base seed of the rollout scenes (default: %(default)s)")
     sub.add_argument("--video", metavar="FILE.mp4", help="also write every rollout to one mp4 (agentview, 256x256)")
     sub.set_defaults(handler=_cmd_eval)
@@ -284,6 +286,33 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from envs.catalog import builtin_summaries, folder_summaries
+
+    summaries, broken = builtin_summaries(), []
+    if args.folder:
+        found, broken = folder_summaries(Path(args.folder))
+        summaries += found
+    for s in summaries:
+        print(f"{s.env_id}  ({s.source})\n  objects: {', '.join(s.objects)}; robots: {s.robots}; levels: "
+              f"{', '.join(s.levels)}; subtask signals: {', '.join(s.subtask_signals) or '-'}; "
+              f"episode limit {s.max_episode_steps}\n  {s.instruction}")
+    for line in broken:
+        print(f"mimicrec tasks: error: {line}", file=sys.stderr)
+    return 2 if broken else 0
+
+
+def _tasks_parser(subs) -> None:
+    sub = subs.add_parser("tasks", help="list the built-in tasks and the task files in a folder",
+                          description="List the built-in tasks and, with FOLDER, every task file under it "
+                                      "(any YAML/JSON file with task, scene and logic keys); a broken one is "
+                                      "reported with its error and the exit code is 2.")
+    sub.add_argument("folder", nargs="?", help="a folder to search for task files")
+    sub.set_defaults(handler=_cmd_tasks)
+
+
 def _info_parser(subs) -> None:
     sub = subs.add_parser("info", help="summarize a dataset (HDF5, LeRobot folder, or a run folder)",
                           description="Episodes, lengths, features, successes and annotations of a dataset.")
@@ -296,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="mimicrec", description="Turn a handful of robot demos into thousands.")
     subs = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for add in (_record_parser, _annotate_parser, _generate_parser, _train_parser, _eval_parser,
-                _replay_parser, _info_parser, _convert_parser):
+                _replay_parser, _info_parser, _convert_parser, _tasks_parser):
         add(subs)
     for sub in subs.choices.values():
         _add_common(sub)

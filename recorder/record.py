@@ -143,21 +143,21 @@ def record(opts: RecordOptions) -> RecordResult:
     """Record until the run folder holds ``opts.num_demos`` successful demos; returns the result."""
     check_options(opts)
     opts = resumed_options(opts, "record", SCENE_OPTIONS, {"out": "--out"})
-    device = make_device(opts.device, opts.env_id, opts.sensitivity)
+    task_id = envs.resolve_task(opts.env_id)  # an id, or a task file given by path (run.json keeps what was given)
+    device = make_device(opts.device, task_id, opts.sensitivity)
     gui = opts.gui or getattr(device, "needs_gui", False)
-    env = make_env(opts.env_id, difficulty=opts.difficulty, action_mode=opts.action_mode, cameras=opts.cameras,
-                   gui=gui)
+    env = make_env(task_id, difficulty=opts.difficulty, action_mode=opts.action_mode, cameras=opts.cameras, gui=gui)
     start = time.perf_counter()
     try:
         device.connect(env)
         show_bindings(env, device.bindings)
         if not opts.save:
-            saved, attempts, failed, stopped = _record_loop(env, device, opts, None)
+            saved, attempts, failed, stopped = _record_loop(env, device, opts, task_id, None)
             return RecordResult(None, None, None, saved, attempts, time.perf_counter() - start, failed, stopped)
         with run_folder("record", opts.out, opts.resume) as out:
-            run = _open_run(out, opts, env)
+            run = _open_run(out, opts, env, task_id)
             try:
-                saved, attempts, failed, stopped = _record_loop(env, device, opts, run)
+                saved, attempts, failed, stopped = _record_loop(env, device, opts, task_id, run)
             finally:  # whatever stopped the run, the committed episodes are finished in both formats
                 run.close()
     finally:
@@ -167,18 +167,19 @@ def record(opts: RecordOptions) -> RecordResult:
                         failed, stopped)
 
 
-def _open_run(out: Path, opts: RecordOptions, env: TaskEnv) -> Run:
+def _open_run(out: Path, opts: RecordOptions, env: TaskEnv, task_id: str) -> Run:
     """The run's datasets and run.json (scene options and attempts; a resumed run's seeds go on from them)."""
     attempts = int(read_run_file(out, "record")["attempts"]) if opts.resume is not None else 0
     state = {**{key: getattr(opts, key) for key in SCENE_OPTIONS}, "attempts": attempts,
              "action_mode": env.action_mode.name}  # as resolved (flag, else gym.yaml): a resume keeps it
-    return Run(out, "demos.hdf5", env_args(opts.env_id, env.env_kwargs), lerobot_schema(opts.env_id, env), state,
+    return Run(out, "demos.hdf5", env_args(task_id, env.env_kwargs), lerobot_schema(task_id, env), state,
                keep_failed=opts.keep_failed, resume=opts.resume is not None)
 
 
-def _record_loop(env: TaskEnv, device: Device, opts: RecordOptions, run: Run | None) -> tuple[int, int, int, bool]:
+def _record_loop(env: TaskEnv, device: Device, opts: RecordOptions, task_id: str,
+                 run: Run | None) -> tuple[int, int, int, bool]:
     """Episodes until ``num_demos`` are kept; returns (kept, attempts, failed kept, interrupted)."""
-    max_steps = envs.task_entry(opts.env_id).max_episode_steps
+    max_steps = envs.task_entry(task_id).max_episode_steps
     kept, failed = (run.kept.count, run.failed.count if run.failed else 0) if run else (0, 0)
     attempts = run.state["attempts"] if run else 0
     allowed = opts.max_attempts or (2 * (opts.num_demos - kept) + 10 if not device.paced else None)

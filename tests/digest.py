@@ -23,7 +23,11 @@ def _hash_array(value: np.ndarray) -> str:
     return hashlib.sha256(head + value.tobytes()).hexdigest()[:20]
 
 
-def _attr_text(value) -> str:
+def _attr_text(value, key: str = "") -> str:
+    if key == "env_args":  # the task definition's own path names this machine's checkout: not data
+        meta = json.loads(value)
+        meta.get("env_kwargs", {}).get("task", {}).pop("path", None)
+        return json.dumps(meta, sort_keys=True)
     if isinstance(value, bytes):
         return value.decode()
     if isinstance(value, np.ndarray):
@@ -39,7 +43,7 @@ def hdf5_digest(path: str | Path) -> dict[str, str]:
             group = file["data"][name]
             for key, value in group.attrs.items():
                 if key not in PATH_ATTRS:
-                    out[f"data/{name}@{key}"] = _attr_text(value)
+                    out[f"data/{name}@{key}"] = _attr_text(value, key)
 
             def visit(sub: str, item, prefix: str = f"data/{name}") -> None:
                 if isinstance(item, h5py.Dataset):
@@ -48,7 +52,7 @@ def hdf5_digest(path: str | Path) -> dict[str, str]:
             group.visititems(visit)
         for key, value in file["data"].attrs.items():
             if key not in PATH_ATTRS:
-                out[f"data@{key}"] = _attr_text(value)
+                out[f"data@{key}"] = _attr_text(value, key)
     return out
 
 

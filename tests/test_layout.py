@@ -56,7 +56,7 @@ def readme_layout() -> str:
 
 def test_readme_layout_map_names_every_module_and_only_real_ones():
     layout = readme_layout()
-    named = set(re.findall(r"[\w/]+\.py|[\w]+/", layout))
+    named = set(re.findall(r"[\w/-]+\.py|[\w-]+/", layout))
     modules = {str(p.relative_to(ROOT)) for pkg in PACKAGES for p in library_files(pkg)
                if p.name != "__init__.py"}
     missing = sorted(m for m in modules if Path(m).name not in layout)

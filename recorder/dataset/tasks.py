@@ -16,10 +16,11 @@ from recorder.dataset.writers.lerobot_writer import LeRobotSchema
 ENV_TYPE = 4  # robomimic env type id of mimicrec envs (robomimic's own are 1-3)
 
 
-def make_env(env_id: str, **env_kwargs: Any) -> MimicEnv:
-    """The task env ``gymnasium.make(env_id, **env_kwargs)`` builds, unwrapped (the recorder and the generator
-    drive it directly and stop episodes themselves), with a helpful unknown-id error."""
-    envs.task_entry(env_id)
+def make_env(task: str, /, **env_kwargs: Any) -> MimicEnv:
+    """The task env ``gymnasium.make(task, **env_kwargs)`` builds, unwrapped (the recorder and the generator
+    drive it directly and stop episodes themselves). ``task``: a registered id, a task file or its folder,
+    or an id whose definition ``env_kwargs["task"]`` holds (see ``envs.resolve_task``)."""
+    env_id = envs.resolve_task(task, env_kwargs.get("task"))
     return gym.make(env_id, **env_kwargs).unwrapped
 
 
@@ -38,13 +39,15 @@ def stored_env_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_env_args(raw: str, source: str) -> tuple[str, dict[str, Any]]:
-    """Parse ``env_args`` JSON from a dataset into (env id, kwargs), or raise ``DatasetError``."""
+    """Parse ``env_args`` JSON from a dataset into (env id, kwargs), or raise ``DatasetError``; a task known
+    only from its stored definition is registered (so every command can rebuild it)."""
     try:
         meta = json.loads(raw)
-        return meta["env_name"], stored_env_kwargs(dict(meta.get("env_kwargs", {})))
+        env_id, kwargs = meta["env_name"], stored_env_kwargs(dict(meta.get("env_kwargs", {})))
     except (ValueError, KeyError, TypeError) as err:
         raise DatasetError(f"{source}: data/env_args is not valid mimicrec metadata ({err}); "
                            "record the file with `mimicrec record`") from err
+    return envs.resolve_task(env_id, kwargs.get("task")), kwargs
 
 
 def lerobot_schema(env_id: str, env: TaskEnv) -> LeRobotSchema:

@@ -62,7 +62,8 @@ def load_policy(checkpoint: str):
     except Exception as err:
         raise UsageError(f"{checkpoint}: not a robomimic checkpoint ({type(err).__name__}: {err})") from err
     meta = ckpt["env_metadata"]
-    return policy, meta["env_name"], stored_env_kwargs(dict(meta.get("env_kwargs", {})))
+    kwargs = stored_env_kwargs(dict(meta.get("env_kwargs", {})))
+    return policy, envs.resolve_task(meta["env_name"], kwargs.get("task")), kwargs
 
 
 def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None = None,
@@ -77,8 +78,10 @@ def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None
     if video is not None and not video.endswith(".mp4"):
         raise UsageError(f"--video must name an .mp4 file, got {video}")
     policy, env_id, env_kwargs = load_policy(checkpoint)
-    env = make_env(task or env_id, **env_kwargs)
-    max_steps = max_steps or envs.task_entry(task or env_id).max_episode_steps
+    if task is not None:  # another task than the policy's: its own definition, not the checkpoint's
+        env_id, env_kwargs = envs.resolve_task(task), {k: v for k, v in env_kwargs.items() if k != "task"}
+    env = make_env(env_id, **env_kwargs)
+    max_steps = max_steps or envs.task_entry(env_id).max_episode_steps
     frames: list[np.ndarray] | None = [] if video else None
     outcomes = []
     try:

@@ -7,7 +7,7 @@ import pytest
 
 from recorder.cli import build_parser
 
-COMMANDS = ("record", "annotate", "generate", "train", "eval", "replay", "info", "convert")
+COMMANDS = ("record", "annotate", "generate", "train", "eval", "replay", "info", "convert", "tasks")
 
 
 def run_cli(*args, cwd, env_root):
