@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 	  [ "$$free" -ge $(INSTALL_MIN_GB) ] || { echo "make: error: $$free GB free on this disk; a first install" \
 	    "needs ~14 GB (the venv alone ~9.5 GB): free some space and run make again" >&2; exit 1; }; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" "setuptools>=68" wheel
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" "setuptools>=71,<81" wheel  # lerobot 0.4.x: setuptools<81
 	$(BIN)/python -m pip install --quiet --no-cache-dir -e ".[dev,ray]"
 	touch $(STAMP)
 

@@ -119,6 +119,9 @@ def resolve_task(task: str, definition: dict[str, Any] | None = None) -> str:
     if definition is not None:
         register_task(TaskEntry(task, definition=task_from_definition(definition, task)))
         return task
+    if path.suffix in (".yaml", ".yml", ".json") or "/" in task.removeprefix("mimicrec/"):
+        raise TaskError(f"{task}: no such task file or folder; pass an existing task file, its folder, or a task id "
+                        "(`mimicrec tasks` lists them)")
     task_entry(task)  # raises, naming the nearest id
     return task
 

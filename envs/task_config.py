@@ -19,7 +19,19 @@ from envs.objects import ObjectConfig, check_object
 from envs.placement import PlacementRegion, check_region
 from envs.predicates import Check, Names, compile_logic
 
-CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs"
+
+def _builtin_config_root() -> Path:
+    """``configs/`` of the checkout, or the installed data package it ships as (``mimicrec_configs``)."""
+    checkout = Path(__file__).resolve().parent.parent / "configs"
+    if checkout.is_dir():
+        return checkout
+    import importlib.util
+
+    spec = importlib.util.find_spec("mimicrec_configs")  # a namespace package: data files only
+    return Path(next(iter(spec.submodule_search_locations))) if spec else checkout
+
+
+CONFIG_ROOT = _builtin_config_root()
 
 
 @dataclass(frozen=True)

@@ -67,3 +67,11 @@ def test_readme_layout_map_names_every_module_and_only_real_ones():
     for name in sorted(named):
         is_folder = name.endswith("/")
         assert Path(name).name in names[0 if is_folder else 1], f"the layout map names {name}, which is not here"
+
+
+def test_pyproject_packages_are_the_code_packages_of_the_tree():
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    tree = {".".join(p.parent.relative_to(ROOT).parts) for pkg in PACKAGES for p in (ROOT / pkg).rglob("__init__.py")}
+    assert listed - {"mimicrec_configs"} == tree, "pyproject.toml's packages and the tree's packages differ"

@@ -106,3 +106,26 @@ def test_a_mesh_beside_the_task_file_is_found_and_built(config_root):
         assert "wedge" in env.bodies and "wedge" in env.get_object_poses()
     finally:
         env.close()
+
+
+def test_resolve_task_names_what_is_missing(tmp_path):
+    import envs
+    from envs.errors import TaskError
+
+    assert envs.resolve_task("mimicrec/Stack-v0") == "mimicrec/Stack-v0"
+    with pytest.raises(TaskError, match="no such task file or folder"):
+        envs.resolve_task(str(tmp_path / "gym.yaml"))
+    with pytest.raises(TaskError, match="did you mean 'mimicrec/Stack-v0'"):
+        envs.resolve_task("mimicrec/Stak-v0")
+    (tmp_path / "notes.yaml").write_text("- a list, not a task\n")
+    with pytest.raises(ConfigError, match="notes.yaml: the top level must be a mapping"):
+        envs.resolve_task(str(tmp_path / "notes.yaml"))
+
+
+def test_a_stored_definition_must_match_its_id():
+    import envs
+    from envs.task_config import task_definition
+
+    definition = task_definition(task_config.load_task_config("Lift"))
+    with pytest.raises(ConfigError, match="env_name and definition disagree"):
+        envs.resolve_task("mimicrec/LiftElsewhere-v0", definition)
