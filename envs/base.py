@@ -26,7 +26,7 @@ from envs.cameras import CameraRig, CameraSpec, observation_spaces, parse_camera
 from envs.errors import TaskError
 from envs.objects import build_object
 from envs.panda import FINGER_JOINTS, Panda, PandaKinematics
-from envs.placement import sample_object_poses, sample_robot_bases
+from envs.placement import sample_robot_bases, sample_scene
 from envs.pose import mat_to_quat, pose_from_pos_quat
 from envs.task_config import (
     TaskConfig,
@@ -261,8 +261,8 @@ class TabletopEnv(gym.Env):
 
     def _sample_object_poses(self, rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Name -> (position ``[3]``, quaternion ``[4]``) of every movable object for a new episode."""
-        heights = {name: self.objects[name].rest_height for name in self.movable_objects}
-        return sample_object_poses(rng, self.randomization, heights, TABLE_TOP_Z)
+        fixed = {name: self.object_position(name) for name, obj in self.objects.items() if obj.fixed is not None}
+        return sample_scene(rng, self.randomization, self.objects, self.movable_objects, fixed, TABLE_TOP_Z)
 
     def placement_region(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """The x and y ranges (m) objects are placed in at this randomization level."""

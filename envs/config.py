@@ -39,9 +39,11 @@ def from_mapping(cls: type[T], data: Any, where: str) -> T:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(map(str, set(data) - set(fields)))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(fields)}")
+        hint = " (YAML reads an unquoted on/off/yes/no key as true/false: quote it)" if any(
+            isinstance(k, bool) for k in data) else ""
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}{hint}; allowed: {', '.join(fields)}")
     hints = typing.get_type_hints(cls)
     values = {}
     for name, field in fields.items():

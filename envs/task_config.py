@@ -16,7 +16,7 @@ from envs.cameras import CameraSpec
 from envs.config import from_mapping, load_mapping
 from envs.errors import ConfigError
 from envs.objects import ObjectConfig, check_object
-from envs.placement import PlacementRegion, check_region
+from envs.placement import PlacementRegion, check_object_placements, check_region
 from envs.predicates import Check, Names, compile_logic
 
 
@@ -192,6 +192,8 @@ def check_task(config: TaskConfig, folder: Path) -> TaskConfig:
     if not config.scene.objects or not config.scene.robots:
         raise ConfigError(f"{where}: scene.objects and scene.robots must each name at least one")
     objects = {name: check_object(name, obj, folder, where) for name, obj in config.scene.objects.items()}
+    for level, region in config.randomization.items():
+        check_object_placements(region, objects, f"{where}: randomization.{level}")
     config = replace(config, scene=replace(config.scene, objects=objects))
     compile_task_logic(config)
     return config

@@ -24,9 +24,9 @@ def _hash_array(value: np.ndarray) -> str:
 
 
 def _attr_text(value, key: str = "") -> str:
-    if key == "env_args":  # the task definition's own path names this machine's checkout: not data
+    if key == "env_args":  # the stored task definition grows with the task-file schema: compared elsewhere
         meta = json.loads(value)
-        meta.get("env_kwargs", {}).get("task", {}).pop("path", None)
+        meta.get("env_kwargs", {}).pop("task", None)
         return json.dumps(meta, sort_keys=True)
     if isinstance(value, bytes):
         return value.decode()

@@ -1,6 +1,8 @@
 """Tasks defined by files: the predicate vocabulary on a real world, and bad task files as one-line
 errors naming the file, the key and the fix."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -129,3 +131,67 @@ def test_a_stored_definition_must_match_its_id():
     definition = task_definition(task_config.load_task_config("Lift"))
     with pytest.raises(ConfigError, match="env_name and definition disagree"):
         envs.resolve_task("mimicrec/LiftElsewhere-v0", definition)
+
+
+PLACED = """
+task: test/Placed-v0
+scene:
+  objects:
+    plate: {shape: box, size: [0.12, 0.12, 0.01], static: true}
+    cylinder: {shape: cylinder, size: [0.02, 0.05]}
+    bin: {shape: tray, scale: 0.4, fixed: [0.55, 0.22], container: {inner_half: [0.105, 0.105], rim_height: 0.05}}
+    ball: {shape: sphere, size: [0.02]}
+randomization:
+  D0:
+    x: [0.45, 0.6]
+    y: [-0.2, 0.0]
+    yaw: [0, 0]
+    min_spacing: 0.1
+    objects:
+      plate: {x: [0.5, 0.52], y: [-0.15, -0.13]}
+      cylinder: {on_top_of: plate, x: [-0.01, 0.01]}
+      ball: {inside: bin}
+logic:
+  flags:
+    cylinder_on_plate: on(cylinder, plate, xy_tol=0.03)
+  success: cylinder_on_plate and inside(ball, bin)
+observation: {state_keys: [robot0_eef_pos], env_state_keys: [object]}
+recording: {instruction: test}
+rollout: {max_episode_steps: 10}
+"""
+
+
+def test_objects_placed_in_their_own_range_on_another_object_or_inside_a_container(tmp_path):
+    from envs import predicates as pr
+
+    (tmp_path / "gym.yaml").write_text(PLACED)
+    env = make_env(str(tmp_path))
+    try:
+        for seed in range(3):
+            env.reset(seed=seed)
+            x, y, _ = env.object_position("plate")
+            assert 0.5 <= x <= 0.52 and -0.15 <= y <= -0.13
+            for _ in range(120):  # half a second: the cylinder settles on the plate, the ball in the bin
+                env.client.stepSimulation()
+            assert pr.on(env, "cylinder", "plate", 0.03) and pr.inside(env, "ball", "bin")
+            assert env.evaluate()["success"]
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize(("old", "new", "fragment"), [
+    ("      ball: {inside: bin}", "      ball: {inside: plate}", "'plate' declares no container interior"),
+    ("      cylinder: {on_top_of: plate, x: [-0.01, 0.01]}", "      cylinder: {on_top_of: ball}",
+     "'ball' must be an object placed before 'cylinder'"),
+    ("      ball: {inside: bin}", "      bin: {x: [0.5, 0.6]}", "'bin' is not a movable object of the task"),
+    ("      ball: {inside: bin}", "      ball: {inside: bin, on_top_of: plate}", "give on_top_of or inside, not both"),
+    ("      plate: {x: [0.5, 0.52]", "      plate: {x: [0.52, 0.5]", "low <= high"),
+    ("      cylinder: {on_top_of: plate, x: [-0.01, 0.01]}", "      cylinder: {on: plate}",
+     "unknown key(s) True (YAML reads an unquoted on/off/yes/no key as true/false: quote it)"),
+])
+def test_bad_object_placements_name_the_key(tmp_path, old, new, fragment):
+    assert old in PLACED
+    (tmp_path / "gym.yaml").write_text(PLACED.replace(old, new))
+    with pytest.raises(ConfigError, match=re.escape(fragment)) as err:
+        task_config.read_task_file(tmp_path / "gym.yaml")
+    assert "randomization.D0" in str(err.value)
