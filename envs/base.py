@@ -41,7 +41,6 @@ SIM_HZ = 240
 TABLE_TOP_Z = 0.625
 TABLE_HALF_THICKNESS = 0.025
 TABLE_RGBA = (0.76, 0.62, 0.46, 1.0)
-ROBOT_BASE = (0.0, 0.0, TABLE_TOP_Z)
 IK_SUBSTEPS = (0,)  # substeps at which IK is solved (once per control step: a second solve gained nothing)
 PURGE_PASSES = 40  # collision passes that let the broadphase drop every stale pair (about 10% each)
 REST_LIN_SPEED = 0.01  # m/s: below this an object counts as at rest
