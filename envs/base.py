@@ -1,9 +1,10 @@
-"""``TabletopEnv``: a Panda on a table with task objects, delta end-effector control, Mimic interface.
+"""``TabletopEnv``: the one env of every task: Pandas on a table with task objects, end-effector control,
+the Mimic interface.
 
-A task subclass declares its objects, how they are randomized and what success means
-(``evaluate``); this base class builds the pybullet world once, resets it exactly from a seed,
-drives the arm by closed-loop IK at the control rate and exposes the interface that Mimic-style
-data generation needs (eef poses, pose <-> action conversion, object poses, subtask signals).
+A task file declares its objects, how they are randomized and what success means (``logic``); this
+class builds the pybullet world once, resets it exactly from a seed, drives the arms by closed-loop
+IK at the control rate, evaluates the task's logic every step, and exposes the interface that
+Mimic-style data generation needs (eef poses, pose <-> action conversion, object poses, subtask signals).
 """
 
 from __future__ import annotations
@@ -112,8 +113,7 @@ class TabletopEnv(gym.Env):
     def _task_from_config(self, config: TaskConfig) -> None:
         """The task's objects, robot bases, signals and compiled logic, from its file."""
         self.objects = config.scene.objects
-        self.robot_bases = [((x, y, TABLE_TOP_Z), yaw) for (x, y), yaw in
-                            ((robot.xy, robot.yaw) for robot in config.scene.robots)]
+        self.robot_bases = [((*robot.xy, TABLE_TOP_Z), robot.yaw) for robot in config.scene.robots]
         self.subtask_signal_names = config.logic.subtask_signals
         self._flag_checks, self._success_check = compile_task_logic(config)
         self.table_top_z = TABLE_TOP_Z
