@@ -23,6 +23,9 @@ def load_mapping(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} not found; pass an existing .yaml or .json file")
     try:
         text = path.read_text()
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not a text file ({err.reason}); pass a YAML or JSON file") from err
+    try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as err:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {err}") from err

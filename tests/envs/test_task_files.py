@@ -122,6 +122,9 @@ def test_resolve_task_names_what_is_missing(tmp_path):
     (tmp_path / "notes.yaml").write_text("- a list, not a task\n")
     with pytest.raises(ConfigError, match="notes.yaml: the top level must be a mapping"):
         envs.resolve_task(str(tmp_path / "notes.yaml"))
+    (tmp_path / "data.hdf5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(ConfigError, match="data.hdf5: not a text file"):
+        envs.resolve_task(str(tmp_path / "data.hdf5"))
 
 
 def test_a_stored_definition_must_match_its_id():
@@ -195,3 +198,13 @@ def test_bad_object_placements_name_the_key(tmp_path, old, new, fragment):
     with pytest.raises(ConfigError, match=re.escape(fragment)) as err:
         task_config.read_task_file(tmp_path / "gym.yaml")
     assert "randomization.D0" in str(err.value)
+
+
+def test_a_task_file_cannot_take_a_registered_id(tmp_path):
+    import shutil
+
+    import envs
+
+    shutil.copytree(task_config.CONFIG_ROOT / "Stack", tmp_path / "copy")
+    with pytest.raises(ConfigError, match="'mimicrec/Stack-v0' is already registered by .*; give this task another"):
+        envs.resolve_task(str(tmp_path / "copy"))
