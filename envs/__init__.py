@@ -33,8 +33,8 @@ ENTRY_POINT = "envs.base:TabletopEnv"  # every task is this env, built from its 
 class TaskEntry:
     """A registered task: its gymnasium id and where its definition comes from: a built-in folder under
     ``configs/`` (``config_name``), a task file given by path (``task_file``), or a definition stored in
-    a dataset (``definition``). The task's other config files (mimic, action_bank, train) are looked up
-    beside its task file."""
+    a dataset (``definition``; a task file's entry keeps the definition it was registered with). The
+    task's other config files (mimic, action_bank, train) are looked up beside its task file."""
 
     env_id: str
     config_name: str | None = None
@@ -135,7 +135,7 @@ def register_task_file(path: Path) -> str:
             raise ConfigError(f"{path}: task {config.task!r} is already registered by {entry.config.path}; "
                               "give this task another id")
         return config.task
-    register_task(TaskEntry(config.task, task_file=str(path.resolve())))
+    register_task(TaskEntry(config.task, task_file=str(path.resolve()), definition=config))  # read once
     return config.task
 
 

@@ -113,14 +113,13 @@ def _builder(obj: ObjectConfig):
         return socket_builder(obj.size[0], obj.size[1], obj.size[2], rgba)
     if obj.shape == "tray":
         return tray_builder(obj.scale, rgba)
-    return _mesh_builder(obj, rgba)
+    return _mesh_builder(obj.path, obj.scale, mass, rgba)
 
 
-def _mesh_builder(obj: ObjectConfig, rgba: tuple[float, ...]):
+def _mesh_builder(path: str, scale: float, mass: float, rgba: tuple[float, ...]):
     def build(client, start: list[float]) -> int:
-        scale = [obj.scale] * 3
-        shape = client.createCollisionShape(p.GEOM_MESH, fileName=obj.path, meshScale=scale)
-        visual = client.createVisualShape(p.GEOM_MESH, fileName=obj.path, meshScale=scale, rgbaColor=rgba)
-        return client.createMultiBody(0.0 if obj.immovable else obj.mass, shape, visual, basePosition=start)
+        shape = client.createCollisionShape(p.GEOM_MESH, fileName=path, meshScale=[scale] * 3)
+        visual = client.createVisualShape(p.GEOM_MESH, fileName=path, meshScale=[scale] * 3, rgbaColor=rgba)
+        return client.createMultiBody(mass, shape, visual, basePosition=start)
 
     return build
