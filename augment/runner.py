@@ -24,7 +24,7 @@ from augment.spec import MimicSpec, load_mimic_spec, with_seed
 from envs.errors import ConfigError, DatasetError, GenerationError, UsageError
 from recorder.dataset.paths import write_atomically
 from recorder.dataset.run import Run, read_run_file, resumed_options, run_folder
-from recorder.dataset.tasks import env_args, lerobot_schema, make_env
+from recorder.dataset.tasks import env_args, lerobot_schema, make_env, transfer_env_kwargs
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,10 @@ class GenerateOptions:
     commit_every_s: float = 30.0  # a crash loses at most this much work (each commit starts new files)
     executor: str = "process"  # "process" (local worker processes) or "ray"
     address: str | None = None  # the Ray cluster to join (None: start a local one)
+    robot: str | None = None  # generate on this robot instead of the seeds' (robot transfer)
 
 
-RUN_OPTIONS = ("input_path", "seed", "config", "guarantee", "cameras", "keep_failed")
+RUN_OPTIONS = ("input_path", "seed", "config", "guarantee", "cameras", "keep_failed", "robot")
 
 
 @dataclass
@@ -130,6 +131,8 @@ def generate(opts: GenerateOptions) -> GenerateReport:
     sources = load_sources(opts.input_path)
     if opts.cameras is not None:
         sources = replace(sources, env_kwargs={**sources.env_kwargs, "cameras": opts.cameras})
+    if opts.robot is not None:
+        sources = replace(sources, env_kwargs=transfer_env_kwargs(sources.env_id, sources.env_kwargs, opts.robot))
     spec = with_seed(load_mimic_spec(opts.config, sources.env_id), opts.seed)
     check_spec_fits_sources(spec, sources)
     guarantee = spec.generation.guarantee if opts.guarantee is None else opts.guarantee

@@ -3,7 +3,7 @@
 ``delta_eef`` (7-D): position delta (world frame) and axis-angle rotation delta (pre-multiplied)
 relative to the measured end-effector pose, then the gripper. ``abs_eef`` (8-D): target position
 mapped from a workspace box, target quaternion (x, y, z, w; the sign in the hemisphere of the home
-orientation), gripper. ``joint_pos`` (8-D): arm joint targets mapped from the joint limits, gripper.
+orientation), gripper. ``joint_pos`` (arm joints + 1): joint targets mapped from the joint limits, gripper.
 Every mode's scaling is plain JSON (``scale``), stored in the env kwargs so a dataset rebuilds it.
 """
 
@@ -45,7 +45,7 @@ def _from_unit(unit: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarra
 
 
 class ActionMode:
-    """Base of the action modes; each call acts on one ``robot`` (a ``Panda``) of ``env``."""
+    """Base of the action modes; each call acts on one ``robot`` (an ``envs.robot.Robot``) of ``env``."""
 
     name = ""
     names: tuple[str, ...] = ()
@@ -135,10 +135,10 @@ class AbsEef(ActionMode):
 
 
 class JointPos(ActionMode):
-    """8-D arm joint position targets (normalized by the joint limits, from the URDF) + gripper."""
+    """Arm joint position targets (one per arm joint, normalized by the joint limits of the model) +
+    gripper: 8-D on the Panda and the iiwa, 7-D on the xArm6."""
 
     name = "joint_pos"
-    names = ("j0", "j1", "j2", "j3", "j4", "j5", "j6", "gripper")
     default_scale = {"low": None, "high": None}
 
     def __init__(self, scale, joint_limits) -> None:
@@ -146,14 +146,18 @@ class JointPos(ActionMode):
         self.scale["low"] = [float(v) for v in (self.scale["low"] or joint_limits[0])]
         self.scale["high"] = [float(v) for v in (self.scale["high"] or joint_limits[1])]
         self.low, self.high = np.asarray(self.scale["low"]), np.asarray(self.scale["high"])
+        if not len(self.low) == len(self.high) == len(joint_limits[0]):
+            raise TaskError(f"action_scale low/high for joint_pos need one value per arm joint "
+                            f"({len(joint_limits[0])}); drop them to use the joint limits")
+        self.names = (*(f"j{i}" for i in range(len(self.low))), "gripper")
 
     def command(self, env, robot, action):
         """Joint targets from the limits; no IK."""
-        return None, _from_unit(np.asarray(action[:7], dtype=np.float64), self.low, self.high)
+        return None, _from_unit(np.asarray(action[:-1], dtype=np.float64), self.low, self.high)
 
     def target_pose(self, env, robot, action):
         """Forward kinematics of the joint targets (on the kinematics-only robot)."""
-        qpos = _from_unit(np.asarray(action[:7], dtype=np.float64), self.low, self.high)
+        qpos = _from_unit(np.asarray(action[:-1], dtype=np.float64), self.low, self.high)
         return env.kinematics.eef_pose(qpos, *env.client.getBasePositionAndOrientation(robot.body))
 
     def action_for(self, env, robot, target_pose, gripper):

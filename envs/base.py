@@ -1,5 +1,5 @@
-"""``TabletopEnv``: the one env of every task: Pandas on a table with task objects, end-effector control,
-the Mimic interface.
+"""``TabletopEnv``: the one env of every task: arms from robot files on a table with task objects,
+end-effector control, the Mimic interface.
 
 A task file declares its objects, how they are randomized and what success means (``logic``); this
 class builds the pybullet world once, resets it exactly from a seed, drives the arms by closed-loop
@@ -26,16 +26,18 @@ from envs.bullet import connect
 from envs.cameras import CameraRig, CameraSpec, observation_spaces, parse_cameras
 from envs.errors import TaskError
 from envs.objects import build_object
-from envs.panda import FINGER_JOINTS, Panda, PandaKinematics
 from envs.placement import sample_robot_bases, sample_scene
 from envs.pose import mat_to_quat, pose_from_pos_quat
+from envs.robot import Robot, RobotKinematics
 from envs.task_config import (
+    RobotPlacement,
     TaskConfig,
     compile_task_logic,
     load_task_config,
     read_task_file,
     task_definition,
     task_from_definition,
+    with_robot,
 )
 
 SIM_HZ = 240
@@ -48,20 +50,34 @@ REST_LIN_SPEED = 0.01  # m/s: below this an object counts as at rest
 REST_ANG_SPEED = 0.2  # rad/s
 
 
-def _task_config(config_name: str | None, task_file: str | None, task: dict[str, Any] | None) -> TaskConfig:
-    """The task to build: a stored definition (``task``) wins over a task file, which wins over a built-in."""
+def _task_config(config_name: str | None, task_file: str | None, task: dict[str, Any] | None,
+                 robot: str | None) -> TaskConfig:
+    """The task to build: a stored definition (``task``) wins over a task file, which wins over a built-in;
+    ``robot`` replaces its arms (robot transfer)."""
     if task is not None:
-        return task_from_definition(task, task.get("task", "?") if isinstance(task, dict) else "?")
-    if task_file is not None:
-        return read_task_file(task_file)
-    if config_name is None:
+        config = task_from_definition(task, task.get("task", "?") if isinstance(task, dict) else "?")
+    elif task_file is not None:
+        config = read_task_file(task_file)
+    elif config_name is None:
         raise TaskError("TabletopEnv needs a task: make it with gymnasium.make(<task id>) or pass task_file=PATH")
-    return load_task_config(config_name)
+    else:
+        config = load_task_config(config_name)
+    return config if robot is None else with_robot(config, robot)
+
+
+def _robot_base(placement: RobotPlacement) -> tuple[tuple[float, float, float], float]:
+    """A robot's base position on the table and its yaw: the task's placement moved by the robot file's
+    ``mount`` (in the placement's frame)."""
+    (x, y), yaw, mount = placement.xy, placement.yaw, placement.definition.mount
+    if not any(mount):
+        return (x, y, TABLE_TOP_Z), yaw
+    cos, sin = math.cos(yaw), math.sin(yaw)
+    return (x + cos * mount[0] - sin * mount[1], y + sin * mount[0] + cos * mount[1], TABLE_TOP_Z + mount[2]), yaw
 
 
 class TabletopEnv(gym.Env):
-    """A mimicrec task: one or more Pandas on a table with the objects, placement and logic its task file
-    declares (``config_name``: its folder under ``configs/``)."""
+    """A mimicrec task: one or more arms on a table with the objects, placement and logic its task file
+    declares (``config_name``: its folder under ``configs/``); ``robot`` swaps in another arm."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
@@ -70,8 +86,8 @@ class TabletopEnv(gym.Env):
                  action_mode: str | None = None, action_scale: dict[str, Any] | None = None,
                  cameras: list[dict[str, Any]] | None = None, renderer: str | None = None,
                  robot_visuals: str | None = None, render_mode: str | None = None, gui: bool = False,
-                 solver_iterations: int | None = None, ik: str | None = None) -> None:
-        self.config = _task_config(config_name, task_file, task)
+                 solver_iterations: int | None = None, ik: str | None = None, robot: str | None = None) -> None:
+        self.config = _task_config(config_name, task_file, task, robot)
         self._task_from_config(self.config)
         control_freq = control_freq or self.config.robot.control_freq
         if SIM_HZ % control_freq:
@@ -94,8 +110,9 @@ class TabletopEnv(gym.Env):
         self.cameras = CameraRig(self.client, self.camera_specs, renderer)
         self.plane, self.table = self._build_static_scene()
         self.ik = ik or self.config.robot.ik
-        self.robots = [Panda(self.client, pos, robot_visuals, f"robot{i}", self.ik)
-                       for i, (pos, _) in enumerate(self.robot_bases)]
+        self.robots = [Robot(self.client, placement.definition, pos, robot_visuals, f"robot{i}", self.ik)
+                       for i, ((pos, _), placement) in enumerate(zip(self.robot_bases, self.config.scene.robots,
+                                                                     strict=True))]
         self.robot = self.robots[0]
         self.bodies = self._load_objects()
         self._exclude_fixed_pairs()
@@ -103,9 +120,9 @@ class TabletopEnv(gym.Env):
         self._clean_state = self._save_clean_state()
         self._state_file = self._make_state_file()
         scale = action_scale if action_scale is not None else self.config.robot.action_scale
-        limits = (np.asarray(self.robot.limits.lower[:7]), np.asarray(self.robot.limits.upper[:7]))
-        self.action_mode = make_action_mode(action_mode or self.config.robot.action_mode, scale, limits)
-        self._kinematics: PandaKinematics | None = None
+        self.action_mode = make_action_mode(action_mode or self.config.robot.action_mode, scale,
+                                            self.robot.arm_limits)
+        self._kinematics: RobotKinematics | None = None
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.action_mode.dim * len(self.robots),), dtype=np.float32)
         self.observation_space = self._make_observation_space()
 
@@ -113,7 +130,7 @@ class TabletopEnv(gym.Env):
     def _task_from_config(self, config: TaskConfig) -> None:
         """The task's objects, robot bases, signals and compiled logic, from its file."""
         self.objects = config.scene.objects
-        self.robot_bases = [((*robot.xy, TABLE_TOP_Z), robot.yaw) for robot in config.scene.robots]
+        self.robot_bases = [_robot_base(placement) for placement in config.scene.robots]
         self.subtask_signal_names = config.logic.subtask_signals
         self._flag_checks, self._success_check = compile_task_logic(config)
         self.table_top_z = TABLE_TOP_Z
@@ -320,10 +337,10 @@ class TabletopEnv(gym.Env):
                 "task": task_definition(self.config)}
 
     @property
-    def kinematics(self) -> PandaKinematics:
-        """A kinematics-only copy of the robot (built on first use) for forward kinematics."""
+    def kinematics(self) -> RobotKinematics:
+        """A kinematics-only copy of the first robot (built on first use) for forward kinematics."""
         if self._kinematics is None:
-            self._kinematics = PandaKinematics()
+            self._kinematics = RobotKinematics(self.robot.spec)
         return self._kinematics
 
     def render(self) -> np.ndarray | None:
@@ -334,7 +351,8 @@ class TabletopEnv(gym.Env):
 
     def render_camera(self, width: int, height: int, name: str = "agentview") -> np.ndarray:
         """Render camera ``name`` at ``width`` x ``height`` as uint8 RGB (whether or not it is observed)."""
-        return self.cameras.render(CameraSpec(name, width, height), self.robot.body, TABLE_TOP_Z)[f"{name}_image"]
+        spec = CameraSpec(name, width, height)
+        return self.cameras.render(spec, self.robot.body, self.robot.camera_link, TABLE_TOP_Z)[f"{name}_image"]
 
     def close(self) -> None:
         """Disconnect from pybullet and remove the state scratch file."""
@@ -366,14 +384,15 @@ class TabletopEnv(gym.Env):
         robots = {}
         for robot in self.robots:  # one query per reading (they are a good part of a step's own cost)
             (pos, quat), qpos = robot.eef_state(), robot.joint_positions()
-            robots.update({f"{robot.name}_joint_pos": qpos[:7], f"{robot.name}_eef_pos": pos,
-                           f"{robot.name}_eef_quat": quat, f"{robot.name}_gripper_qpos": qpos[7:]})
+            dof = robot.arm_dof
+            robots.update({f"{robot.name}_joint_pos": qpos[:dof], f"{robot.name}_eef_pos": pos,
+                           f"{robot.name}_eef_quat": quat, f"{robot.name}_gripper_qpos": qpos[dof:]})
         eef_x, eef_y, eef_z = robots[f"{self.robot.name}_eef_pos"]
         poses = [self.client.getBasePositionAndOrientation(b) for b in self.bodies.values()]
         objects = [v for pos, quat in poses for v in (*pos, *quat)]
         objects += [v for (x, y, z), _ in poses for v in (x - eef_x, y - eef_y, z - eef_z)]
         obs = {k: np.array(v, dtype=np.float32) for k, v in {"object": objects, **robots}.items()}
-        return {**obs, **self.cameras.observe(self.robot.body, TABLE_TOP_Z)}
+        return {**obs, **self.cameras.observe(self.robot.body, self.robot.camera_link, TABLE_TOP_Z)}
 
     def _info(self) -> dict[str, Any]:
         return dict(self.evaluate())
@@ -451,14 +470,15 @@ class TabletopEnv(gym.Env):
         """The first robot's last gripper command (-1 open, +1 closed)."""
         return self.robot.gripper_command
 
-    def grasped(self, name: str, robot: Panda | None = None) -> bool:
-        """Both fingers of ``robot`` (default: any robot) touch the object, its gripper commanded closed."""
+    def grasped(self, name: str, robot: Robot | None = None) -> bool:
+        """Every contact link (finger) of ``robot`` (default: any robot) touches the object, its gripper
+        commanded closed."""
         body = self.bodies[name]
         return any(arm.gripper_command > 0.0 and all(self.client.getContactPoints(arm.body, body, linkIndexA=finger)
-                                                     for finger in FINGER_JOINTS)
+                                                     for finger in arm.contact_links)
                    for arm in ([robot] if robot is not None else self.robots))
 
-    def robot_touches(self, name: str, robot: Panda | None = None) -> bool:
+    def robot_touches(self, name: str, robot: Robot | None = None) -> bool:
         """Whether any link of ``robot`` (default: any robot) touches the object."""
         return any(len(self.client.getContactPoints(r.body, self.bodies[name])) > 0
                    for r in ([robot] if robot is not None else self.robots))
@@ -480,7 +500,7 @@ class TabletopEnv(gym.Env):
         """One end effector per robot: ``robot0``, ``robot1``, ..."""
         return tuple(robot.name for robot in self.robots)
 
-    def robot_of(self, eef_name: str) -> Panda:
+    def robot_of(self, eef_name: str) -> Robot:
         """The robot whose end effector is ``eef_name`` (``robot0``, ``robot1``, ...)."""
         for robot in self.robots:
             if robot.name == eef_name:

@@ -19,7 +19,6 @@ from envs.errors import TaskError
 CAMERA_NAMES = ("agentview", "robot0_eye_in_hand")
 RENDERERS = ("tiny", "egl")
 NEAR, FAR = 0.01, 3.0
-HAND_LINK = 8  # panda_hand
 MIN_SIZE = 32  # LeRobot's default video codec fails on frames of 24 px or less
 
 
@@ -70,13 +69,13 @@ class CameraRig:
             raise TaskError("the EGL renderer plugin could not be loaded; use renderer='tiny'")
         self.renderer = p.ER_BULLET_HARDWARE_OPENGL
 
-    def observe(self, robot_body: int, table_z: float) -> dict[str, np.ndarray]:
+    def observe(self, robot_body: int, hand_link: int, table_z: float) -> dict[str, np.ndarray]:
         """Images (and depths) of every configured camera, keyed as documented in the module."""
-        return {k: v for spec in self.specs for k, v in self.render(spec, robot_body, table_z).items()}
+        return {k: v for spec in self.specs for k, v in self.render(spec, robot_body, hand_link, table_z).items()}
 
-    def render(self, spec: CameraSpec, robot_body: int, table_z: float) -> dict[str, np.ndarray]:
+    def render(self, spec: CameraSpec, robot_body: int, hand_link: int, table_z: float) -> dict[str, np.ndarray]:
         """``<name>_image`` (and ``<name>_depth``) of one camera, configured or not."""
-        view, fov = self._view(spec.name, robot_body, table_z)
+        view, fov = self._view(spec.name, robot_body, hand_link, table_z)
         proj = self.client.computeProjectionMatrixFOV(fov, spec.width / spec.height, NEAR, FAR)
         flags = 0 if spec.depth else p.ER_NO_SEGMENTATION_MASK
         _, _, rgba, depth, _ = self.client.getCameraImage(spec.width, spec.height, view, proj,
@@ -87,11 +86,11 @@ class CameraRig:
             out[f"{spec.name}_depth"] = (FAR * NEAR / (FAR - (FAR - NEAR) * buf)).astype(np.float32)
         return out
 
-    def _view(self, name: str, robot_body: int, table_z: float) -> tuple[list[float], float]:
+    def _view(self, name: str, robot_body: int, hand_link: int, table_z: float) -> tuple[list[float], float]:
         if name == "agentview":
             eye, target = [1.4, 0.0, table_z + 0.75], [0.35, 0.0, table_z + 0.12]
             return self.client.computeViewMatrix(eye, target, [0, 0, 1]), 45.0
-        pos, quat = self.client.getLinkState(robot_body, HAND_LINK, computeForwardKinematics=1)[4:6]
+        pos, quat = self.client.getLinkState(robot_body, hand_link, computeForwardKinematics=1)[4:6]
         rot = np.asarray(self.client.getMatrixFromQuaternion(quat)).reshape(3, 3)
         eye = np.asarray(pos) + rot @ np.array([0.05, 0.0, 0.02])
         return self.client.computeViewMatrix(eye, eye + rot[:, 2], rot[:, 0]), 75.0

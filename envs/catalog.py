@@ -20,7 +20,7 @@ class TaskSummary:
     env_id: str
     source: str
     objects: tuple[str, ...]
-    robots: int
+    robots: tuple[str, ...]
     levels: tuple[str, ...]
     subtask_signals: tuple[str, ...]
     max_episode_steps: int
@@ -29,7 +29,8 @@ class TaskSummary:
     @classmethod
     def of(cls, config: TaskConfig, source: str) -> TaskSummary:
         """The summary of a loaded task."""
-        return cls(config.task, source, tuple(config.scene.objects), len(config.scene.robots),
+        return cls(config.task, source, tuple(config.scene.objects),
+                   tuple(robot.definition.name for robot in config.scene.robots),
                    tuple(config.randomization), config.logic.subtask_signals, config.rollout.max_episode_steps,
                    config.recording.instruction)
 

@@ -18,6 +18,7 @@ from envs.errors import ConfigError
 from envs.objects import ObjectConfig, check_object
 from envs.placement import PlacementRegion, check_object_placements, check_region
 from envs.predicates import Check, Names, compile_logic
+from envs.robot_config import RobotSpec, check_robot, load_robot
 
 
 def _builtin_config_root() -> Path:
@@ -36,16 +37,20 @@ CONFIG_ROOT = _builtin_config_root()
 
 @dataclass(frozen=True)
 class RobotPlacement:
-    """Where a robot stands: its base's (x, y) on the table top and its yaw (rad)."""
+    """A robot and where it stands: its base's (x, y) on the table top and its yaw (rad). ``robot`` names a
+    built-in robot file (``configs/robots/``) or a path to one; ``definition`` is that file as read (filled
+    in when the task is loaded, so a stored task rebuilds without the file)."""
 
     xy: tuple[float, float] = (0.0, 0.0)
     yaw: float = 0.0
+    robot: str = "panda"
+    definition: RobotSpec | None = None
 
 
 @dataclass(frozen=True)
 class SceneConfig:
     """What is built and how it is simulated: the task's ``objects`` (see ``envs.objects``), the
-    ``robots`` (one Panda per entry), ``robot_visuals`` ``simple`` (collision meshes drawn; fast) or
+    ``robots`` (one arm per entry), ``robot_visuals`` ``simple`` (collision meshes drawn; fast) or
     ``stock``; ``solver_iterations``, the contact solver's iterations per substep (always all of them)."""
 
     objects: dict[str, ObjectConfig]
@@ -67,7 +72,7 @@ class LogicConfig:
 @dataclass(frozen=True)
 class RobotConfig:
     """Control: rate, action mode and its scaling (see ``envs.actions``), and the IK solver (``dls`` or
-    ``nullspace``, see ``envs.panda.Panda.solve_ik``)."""
+    ``nullspace``, see ``envs.robot.Robot.solve_ik``)."""
 
     control_freq: int = 20
     action_mode: str = "delta_eef"
@@ -93,10 +98,11 @@ class ObservationConfig:
 
 @dataclass(frozen=True)
 class RecordingConfig:
-    """Dataset metadata: the language instruction, robot type and free-form extras."""
+    """Dataset metadata: the language instruction, robot type (default: the first robot file's) and
+    free-form extras."""
 
     instruction: str
-    robot_type: str = "franka_panda"
+    robot_type: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -194,9 +200,32 @@ def check_task(config: TaskConfig, folder: Path) -> TaskConfig:
     objects = {name: check_object(name, obj, folder, where) for name, obj in config.scene.objects.items()}
     for level, region in config.randomization.items():
         check_object_placements(region, objects, f"{where}: randomization.{level}")
-    config = replace(config, scene=replace(config.scene, objects=objects))
+    robots = tuple(_with_robot_definition(robot, folder, f"{where}: scene.robots[{i}].robot")
+                   for i, robot in enumerate(config.scene.robots))
+    config = replace(config, scene=replace(config.scene, objects=objects, robots=robots))
     compile_task_logic(config)
     return config
+
+
+def _with_robot_definition(placement: RobotPlacement, folder: Path, where: str) -> RobotPlacement:
+    """The placement with its robot file read (a stored definition is checked as it is)."""
+    if placement.definition is not None:
+        return replace(placement, definition=check_robot(placement.definition, Path(placement.definition.path).parent))
+    return replace(placement, definition=load_robot(placement.robot, folder, where))
+
+
+def with_robot(config: TaskConfig, robot: str) -> TaskConfig:
+    """The task with every arm replaced by ``robot`` (a built-in name or a robot file's path, relative to
+    the working folder): robot transfer. The recording's robot type follows the new robot."""
+    spec = load_robot(robot, Path.cwd(), "--robot")
+    robots = tuple(replace(placement, robot=robot, definition=spec) for placement in config.scene.robots)
+    return replace(config, scene=replace(config.scene, robots=robots),
+                   recording=replace(config.recording, robot_type=spec.robot_type))
+
+
+def robot_type(config: TaskConfig) -> str:
+    """The robot type datasets of this task record: the file's, else the first robot's."""
+    return config.recording.robot_type or config.scene.robots[0].definition.robot_type
 
 
 def compile_task_logic(config: TaskConfig) -> tuple[dict[str, Check], Check]:

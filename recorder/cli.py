@@ -34,7 +34,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
                                args.action_mode, camera_kwargs(args.cameras, args.image_size),
                                args.gui or args.preview, progress=not args.quiet, sensitivity=args.sensitivity,
                                steps_after_success=args.steps_after_success, keep_failed=args.keep_failed,
-                               save=not (args.preview or args.no_save), resume=args.resume))
+                               save=not (args.preview or args.no_save), resume=args.resume, robot=args.robot))
     stopped = " (stopped early)" if res.interrupted else ""
     print(f"the run holds {res.num_saved} demos from {res.num_attempts} attempts ({res.wall_time_s:.1f} s){stopped}")
     if res.out_dir is None:
@@ -70,7 +70,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     rep = generate(GenerateOptions(args.input or "", args.num_trials, args.num_envs, args.seed, args.out, args.config,
                                    guarantee, camera_kwargs(args.cameras, args.image_size), progress=not args.quiet,
                                    keep_failed=True if args.keep_failed else None, resume=args.resume,
-                                   commit_every_s=args.commit_every, executor=args.executor, address=args.address))
+                                   commit_every_s=args.commit_every, executor=args.executor, address=args.address,
+                                   robot=args.robot))
     print(f"attempts {rep.num_attempts}, successes {rep.num_successes}, success rate {rep.success_rate:.1%}, "
           f"{rep.demos_per_minute:.1f} demos/min ({rep.wall_time_s:.1f} s, {rep.num_envs} envs)")
     print(f"  hdf5:    {rep.output_hdf5}\n  lerobot: {rep.output_lerobot}")
@@ -169,6 +170,8 @@ def _record_parser(subs) -> None:
     sub.add_argument("--action-mode", help="delta_eef, abs_eef or joint_pos (default: the task's gym.yaml "
                                            "robot.action_mode; delta_eef for the built-in tasks)")
     sub.add_argument("--gui", action="store_true", help="show pybullet's viewer while recording (needs a display)")
+    sub.add_argument("--robot", help="record with this robot instead of the task's: panda, iiwa, xarm6 or a robot "
+                     "file (.yaml/.json)")
     _add_camera_flags(sub)
     sub.add_argument("--seed", type=int, default=0, help="base seed of the episode scenes (default: %(default)s)")
     sub.add_argument("--out", help="output folder (default: next datasets/record_NNN)")
@@ -205,6 +208,8 @@ def _generate_parser(subs) -> None:
     sub.add_argument("--address", help="with --executor ray: the cluster to join, e.g. auto or HOST:6379 "
                                        "(default: start a local Ray instance)")
     sub.add_argument("--no-guarantee", action="store_true", help="stop after N attempts instead of N successes")
+    sub.add_argument("--robot", help="generate on this robot instead of the seeds' (robot transfer): panda, iiwa, "
+                     "xarm6 or a robot file (.yaml/.json)")
     sub.add_argument("--seed", type=int, help="generation seed (default: the spec's generation.seed)")
     sub.add_argument("--config", help="Mimic spec (default: configs/<Task>/mimic.yaml)")
     sub.add_argument("--out", help="output folder (default: next datasets/generate_NNN)")
@@ -290,15 +295,17 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from envs.catalog import builtin_summaries, folder_summaries
+    from envs.robot_config import builtin_robots
 
     summaries, broken = builtin_summaries(), []
     if args.folder:
         found, broken = folder_summaries(Path(args.folder))
         summaries += found
     for s in summaries:
-        print(f"{s.env_id}  ({s.source})\n  objects: {', '.join(s.objects)}; robots: {s.robots}; levels: "
+        print(f"{s.env_id}  ({s.source})\n  objects: {', '.join(s.objects)}; robots: {', '.join(s.robots)}; levels: "
               f"{', '.join(s.levels)}; subtask signals: {', '.join(s.subtask_signals) or '-'}; "
               f"episode limit {s.max_episode_steps}\n  {s.instruction}")
+    print(f"robots (--robot, scene.robots[].robot): {', '.join(builtin_robots())}, or a robot file's path")
     for line in broken:
         print(f"mimicrec tasks: error: {line}", file=sys.stderr)
     return 2 if broken else 0
@@ -329,7 +336,34 @@ def build_parser() -> argparse.ArgumentParser:
         add(subs)
     for sub in subs.choices.values():
         _add_common(sub)
+    for name in ("annotate", "generate", "replay", "train"):
+        _add_dataset_task_flag(subs.choices[name])
     return parser
+
+
+def _add_dataset_task_flag(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--task", dest="dataset_task", metavar="TASK",
+                     help="the dataset's task file or folder (or id), whose mimic.yaml and train.yaml are used; "
+                          "the dataset's stored definition still builds the env (default: where it was recorded)")
+
+
+def use_dataset_task(args: argparse.Namespace) -> None:
+    """``--task`` on a dataset command: register that task's file (so its sibling configs are found) before the
+    dataset is read; it must be the dataset's task."""
+    task = getattr(args, "dataset_task", None)
+    if task is None:
+        return
+    import envs
+    from recorder.dataset.reading import dataset_env, open_dataset
+    from recorder.dataset.run import read_run_file
+
+    task_id = envs.resolve_task(task)
+    dataset = (getattr(args, "input", None) or getattr(args, "file", None) or getattr(args, "dataset", None)
+               or read_run_file(args.resume, "generate")["input_path"])
+    with open_dataset(dataset) as file:
+        env_id, _ = dataset_env(file)
+    if env_id != task_id:
+        raise UsageError(f"--task {task} is {task_id!r} but {dataset} holds {env_id!r}; pass that task's file or id")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -339,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        use_dataset_task(args)
         return args.handler(args)
     except MimicrecError as err:
         print(f"mimicrec {args.command}: error: {err}", file=sys.stderr)

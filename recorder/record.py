@@ -50,9 +50,10 @@ class RecordOptions:
     keep_failed: bool = False
     save: bool = True  # False for --preview / --no-save: run the loop, write nothing
     resume: str | None = None  # a run folder to continue
+    robot: str | None = None  # None: the task file's robots; else every arm becomes this robot
 
 
-SCENE_OPTIONS = ("env_id", "difficulty", "action_mode", "cameras", "seed", "keep_failed")
+SCENE_OPTIONS = ("env_id", "difficulty", "action_mode", "cameras", "seed", "keep_failed", "robot")
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,8 @@ def record(opts: RecordOptions) -> RecordResult:
     task_id = envs.resolve_task(opts.env_id)  # an id, or a task file given by path (run.json keeps what was given)
     device = make_device(opts.device, task_id, opts.sensitivity)
     gui = opts.gui or getattr(device, "needs_gui", False)
-    env = make_env(task_id, difficulty=opts.difficulty, action_mode=opts.action_mode, cameras=opts.cameras, gui=gui)
+    env = make_env(task_id, difficulty=opts.difficulty, action_mode=opts.action_mode, cameras=opts.cameras, gui=gui,
+                   robot=opts.robot)
     start = time.perf_counter()
     try:
         device.connect(env)

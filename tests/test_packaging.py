@@ -49,7 +49,7 @@ def test_installed_mimicrec_records_a_built_in_task_and_a_task_file_from_elsewhe
     assert where.returncode == 0 and where.stdout.splitlines() == [
         str(installed / "envs" / "__init__.py"), str(installed / "mimicrec_configs")], where.stdout
     stack = run_installed(installed, tmp_path, "-m", "recorder.cli", "record", "--task", "mimicrec/Stack-v0",
-                          "--num-demos", "1", "--out", "stack", "--quiet")
+                          "--robot", "xarm6", "--num-demos", "1", "--out", "stack", "--quiet")  # robot files ship too
     assert stack.returncode == 0 and "the run holds 1 demos" in stack.stdout, stack.stderr
     shutil.copytree(ROOT / "docs" / "your-own-task", tmp_path / "plate")
     own = run_installed(installed, tmp_path, "-m", "recorder.cli", "record", "--task", "plate", "--num-demos", "1",

