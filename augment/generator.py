@@ -26,7 +26,8 @@ from recorder.dataset.episode import Episode, EpisodeBuilder
 from recorder.dataset.tasks import episode_seed
 
 GENERATE_STREAM = 1
-MAX_REST_STEPS = 15  # extra hold steps after the last waypoint, waiting for objects to come to rest
+MAX_REST_STEPS = 15  # extra hold steps after the last waypoint, waiting for objects to come to rest (then the
+# success must hold for the env's success_hold_steps)
 MAX_ATTEMPT_STEPS = 5000  # bound on an attempt's length (constraints that wait on each other forever)
 
 
@@ -246,11 +247,12 @@ def perturb_pose(pose: np.ndarray, unit_noise: np.ndarray) -> np.ndarray:
 
 
 def _hold_until_rest(att: _Attempt) -> bool:
-    """Hold every arm's last target until the task succeeds (at rest) or ``MAX_REST_STEPS`` pass."""
+    """Hold every arm's last target until the task succeeds (held at rest) or ``MAX_REST_STEPS`` pass
+    beyond the hold."""
     rows = att.builder.rows
     if rows["successes"] and rows["successes"][-1]:
         return True
-    for _ in range(MAX_REST_STEPS):
+    for _ in range(MAX_REST_STEPS + att.env.success_hold_steps - 1):
         parts = {eef: _hold_action(att, arm) for eef, arm in att.arms.items()}
         _, info = att.builder.step(att.env.combine_arm_actions(parts))
         att.labels["subtask_index"].append(att.labels["subtask_index"][-1])

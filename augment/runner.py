@@ -21,10 +21,11 @@ from augment.generator import AttemptResult, subtask_label
 from augment.report_plot import AttemptTrace, write_report_png
 from augment.source import SourceSet, load_sources
 from augment.spec import MimicSpec, load_mimic_spec, with_seed
+from envs.config import parse_key_values
 from envs.errors import ConfigError, DatasetError, GenerationError, UsageError
 from recorder.dataset.paths import write_atomically
 from recorder.dataset.run import Run, read_run_file, resumed_options, run_folder
-from recorder.dataset.tasks import env_args, lerobot_schema, make_env, transfer_env_kwargs
+from recorder.dataset.tasks import env_args, lerobot_schema, make_env, variant_env_kwargs
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,12 @@ class GenerateOptions:
     executor: str = "process"  # "process" (local worker processes) or "ray"
     address: str | None = None  # the Ray cluster to join (None: start a local one)
     robot: str | None = None  # generate on this robot instead of the seeds' (robot transfer)
+    difficulty: str | None = None  # generate at this randomization level instead of the seeds'
+    task_settings: tuple[str, ...] = ()  # "key.path=value" items changing the seeds' task definition
 
 
-RUN_OPTIONS = ("input_path", "seed", "config", "guarantee", "cameras", "keep_failed", "robot")
+RUN_OPTIONS = ("input_path", "seed", "config", "guarantee", "cameras", "keep_failed", "robot", "difficulty",
+               "task_settings")
 
 
 @dataclass
@@ -131,8 +135,10 @@ def generate(opts: GenerateOptions) -> GenerateReport:
     sources = load_sources(opts.input_path)
     if opts.cameras is not None:
         sources = replace(sources, env_kwargs={**sources.env_kwargs, "cameras": opts.cameras})
-    if opts.robot is not None:
-        sources = replace(sources, env_kwargs=transfer_env_kwargs(sources.env_id, sources.env_kwargs, opts.robot))
+    if opts.robot is not None or opts.difficulty is not None or opts.task_settings:
+        settings = parse_key_values(opts.task_settings, "--set", "scene.objects.cube_red.scale=1.2")
+        sources = replace(sources, env_kwargs=variant_env_kwargs(sources.env_id, sources.env_kwargs, opts.robot,
+                                                                 opts.difficulty, settings))
     spec = with_seed(load_mimic_spec(opts.config, sources.env_id), opts.seed)
     check_spec_fits_sources(spec, sources)
     guarantee = spec.generation.guarantee if opts.guarantee is None else opts.guarantee

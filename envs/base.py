@@ -48,6 +48,8 @@ IK_SUBSTEPS = (0,)  # substeps at which IK is solved (once per control step: a s
 PURGE_PASSES = 40  # collision passes that let the broadphase drop every stale pair (about 10% each)
 REST_LIN_SPEED = 0.01  # m/s: below this an object counts as at rest
 REST_ANG_SPEED = 0.2  # rad/s
+REST_JOINT_SPEED = 0.1  # rad/s (m/s for a prismatic joint): below this every robot joint counts as at rest
+STATE_TAIL_MARK = b"mrhold01"  # ends a state that carries the success streak (older states end in grippers)
 
 
 def _task_config(config_name: str | None, task_file: str | None, task: dict[str, Any] | None,
@@ -75,6 +77,12 @@ def _robot_base(placement: RobotPlacement) -> tuple[tuple[float, float, float], 
     return (x + cos * mount[0] - sin * mount[1], y + sin * mount[0] + cos * mount[1], TABLE_TOP_Z + mount[2]), yaw
 
 
+def _positive_int(value: Any, name: str, example: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise TaskError(f"{name}={value!r}: expected a positive integer (e.g. {example})")
+    return value
+
+
 class TabletopEnv(gym.Env):
     """A mimicrec task: one or more arms on a table with the objects, placement and logic its task file
     declares (``config_name``: its folder under ``configs/``); ``robot`` swaps in another arm."""
@@ -86,7 +94,8 @@ class TabletopEnv(gym.Env):
                  action_mode: str | None = None, action_scale: dict[str, Any] | None = None,
                  cameras: list[dict[str, Any]] | None = None, renderer: str | None = None,
                  robot_visuals: str | None = None, render_mode: str | None = None, gui: bool = False,
-                 solver_iterations: int | None = None, ik: str | None = None, robot: str | None = None) -> None:
+                 solver_iterations: int | None = None, ik: str | None = None, robot: str | None = None,
+                 success_hold_steps: int | None = None) -> None:
         self.config = _task_config(config_name, task_file, task, robot)
         self._task_from_config(self.config)
         control_freq = control_freq or self.config.robot.control_freq
@@ -105,6 +114,10 @@ class TabletopEnv(gym.Env):
         self.renderer_name, self.robot_visuals = renderer, robot_visuals
         self.gui = gui
         self.solver_iterations = self.config.scene.solver_iterations if solver_iterations is None else solver_iterations
+        self.success_hold_steps = _positive_int(
+            self.config.rollout.success_hold_steps if success_hold_steps is None else success_hold_steps,
+            "success_hold_steps", 5)
+        self._success_streak = 0
         self.client = self._connect(gui, self.solver_iterations)
         # before any body exists: pybullet's EGL renderer only sees shapes created after it loads
         self.cameras = CameraRig(self.client, self.camera_specs, renderer)
@@ -285,12 +298,35 @@ class TabletopEnv(gym.Env):
         return tuple(self.randomization.x), tuple(self.randomization.y)
 
     def evaluate(self) -> dict[str, bool]:
-        """The task's stage flags (in declared order) and ``success``, from its logic in the current world."""
+        """The task's stage flags (in declared order) and ``success`` in the current world, without stepping:
+        success is the logic's held for ``success_hold_steps`` consecutive steps with every robot at rest
+        (1: the logic's on this one frame, as datasets recorded before the hold existed)."""
+        flags = self._logic()
+        if self.success_hold_steps > 1:
+            flags["success"] = self._success_streak >= self.success_hold_steps
+        return flags
+
+    def _logic(self) -> dict[str, bool]:
+        """The flags and the success expression of the task's logic, on this frame."""
         flags: dict[str, bool] = {}
         for name, check in self._flag_checks.items():
             flags[name] = check(self, flags)
         flags["success"] = self._success_check(self, flags)
         return flags
+
+    def _judge_step(self) -> dict[str, bool]:
+        """``evaluate`` after a step, counting the steps the logic's success has held at rest."""
+        flags = self._logic()
+        if self.success_hold_steps > 1:
+            held = flags["success"] and self.robots_at_rest()
+            self._success_streak = self._success_streak + 1 if held else 0
+            flags["success"] = self._success_streak >= self.success_hold_steps
+        return flags
+
+    def robots_at_rest(self) -> bool:
+        """Whether every joint of every robot moves slower than ``REST_JOINT_SPEED``."""
+        return all(abs(state[1]) < REST_JOINT_SPEED for robot in self.robots
+                   for state in self.client.getJointStates(robot.body, robot.readout))
 
     # ----------------------------------------------------------------- gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -304,7 +340,8 @@ class TabletopEnv(gym.Env):
         for name, (pos, quat) in self._sample_object_poses(self.np_random).items():
             self.client.resetBasePositionAndOrientation(self.bodies[name], pos, quat)
             self.client.resetBaseVelocity(self.bodies[name], [0, 0, 0], [0, 0, 0])
-        return self.observe(), self._info()
+        self._success_streak = 0
+        return self.observe(), self.evaluate()
 
     def step(self, action: np.ndarray):
         """Apply a normalized action (see ``envs.actions``) for one control period (``substeps`` sim steps)."""
@@ -323,7 +360,7 @@ class TabletopEnv(gym.Env):
             self.client.stepSimulation()
         if self.gui:
             self.client.configureDebugVisualizer(p.COV_ENABLE_RENDERING, 1)
-        info = self._info()
+        info = self._judge_step()
         reward = float(info["success"])
         return self.observe(), reward, bool(info["success"]), False, info
 
@@ -334,6 +371,7 @@ class TabletopEnv(gym.Env):
                 "action_mode": self.action_mode.name, "action_scale": dict(self.action_mode.scale),
                 "cameras": [vars(spec) for spec in self.camera_specs], "renderer": self.renderer_name,
                 "robot_visuals": self.robot_visuals, "solver_iterations": self.solver_iterations, "ik": self.ik,
+                "success_hold_steps": self.success_hold_steps,
                 "task": task_definition(self.config)}
 
     @property
@@ -394,9 +432,6 @@ class TabletopEnv(gym.Env):
         obs = {k: np.array(v, dtype=np.float32) for k, v in {"object": objects, **robots}.items()}
         return {**obs, **self.cameras.observe(self.robot.body, self.robot.camera_link, TABLE_TOP_Z)}
 
-    def _info(self) -> dict[str, Any]:
-        return dict(self.evaluate())
-
     # ----------------------------------------------------------------- exact state
     def get_state(self) -> np.ndarray:
         """The exact simulator state as bytes ``[S]`` uint8 (pybullet's serialized world)."""
@@ -404,11 +439,15 @@ class TabletopEnv(gym.Env):
         with open(self._state_file, "rb") as f:
             blob = f.read()
         grippers = np.asarray([robot.gripper_command for robot in self.robots], dtype=np.float64)
-        return np.frombuffer(blob + grippers.tobytes(), dtype=np.uint8).copy()
+        tail = grippers.tobytes() + np.int64(self._success_streak).tobytes() + STATE_TAIL_MARK
+        return np.frombuffer(blob + tail, dtype=np.uint8).copy()
 
     def set_state(self, state: np.ndarray) -> None:
         """Restore a state from ``get_state`` bit-identically (same scene, any history)."""
-        blob = np.asarray(state, dtype=np.uint8).tobytes()
+        blob, streak = np.asarray(state, dtype=np.uint8).tobytes(), 0
+        if blob.endswith(STATE_TAIL_MARK):  # states recorded before the success streak end in the grippers
+            streak = int(np.frombuffer(blob[-16:-8], dtype=np.int64)[0])
+            blob = blob[:-16]
         tail = 8 * len(self.robots)
         with open(self._state_file, "wb") as f:
             f.write(blob[:-tail])
@@ -421,6 +460,7 @@ class TabletopEnv(gym.Env):
         self.client.setPhysicsEngineParameter(enableFileCaching=1)
         for robot, command in zip(self.robots, np.frombuffer(blob[-tail:], dtype=np.float64), strict=True):
             robot.command_gripper(float(command))
+        self._success_streak = streak
 
     def get_flat_state(self) -> np.ndarray:
         """Kinematic state ``[D]``: per object pose+velocity, robot joint positions+velocities."""

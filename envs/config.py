@@ -101,3 +101,20 @@ def _convert_scalar(hint: Any, value: Any, where: str) -> Any:
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ConfigError(f"{where}: expected {_EXPECTED.get(hint, hint.__name__)}, got {value!r}")
     return value
+
+
+def parse_key_values(items: tuple[str, ...] | list[str], flag: str, example: str) -> dict[str, Any]:
+    """``("a.b=400", ...)`` -> ``{"a.b": 400}`` (values read as YAML); a malformed item is a ``UsageError``."""
+    from envs.errors import UsageError
+
+    values = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{flag} needs KEY=VALUE (e.g. {example}), got {item!r}")
+        try:
+            values[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError as err:
+            raise UsageError(f"{flag} {key.strip()}: the value {raw!r} is not valid YAML ({err.problem})") from err
+    return values
+

@@ -28,6 +28,7 @@ class TaskEnv(Protocol):
     camera_specs: tuple[CameraSpec, ...]
     action_mode: ActionMode
     gui: bool  # whether pybullet's viewer is open
+    success_hold_steps: int  # consecutive steps at rest that success must hold
 
     @property
     def env_kwargs(self) -> dict[str, Any]:
@@ -48,7 +49,8 @@ class TaskEnv(Protocol):
         """gymnasium's step: (observation, reward, terminated, truncated, info with ``success``)."""
 
     def evaluate(self) -> dict[str, bool]:
-        """``success`` and the task's named stage flags in the current state."""
+        """``success`` (held at rest for the env's ``success_hold_steps``) and the task's named stage flags in
+        the current state."""
 
     def observe(self) -> dict[str, np.ndarray]:
         """The observation of the current state, without stepping."""

@@ -108,9 +108,11 @@ class RecordingConfig:
 
 @dataclass(frozen=True)
 class RolloutConfig:
-    """Episode settings."""
+    """Episode settings: the step limit, and for how many consecutive control steps the success expression
+    must hold with every robot at rest before the task counts as solved (1: one frame)."""
 
     max_episode_steps: int
+    success_hold_steps: int = 5
 
 
 @dataclass(frozen=True)
@@ -172,9 +174,10 @@ def task_definition(config: TaskConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def task_from_definition(definition: dict[str, Any], env_id: str) -> TaskConfig:
-    """A task rebuilt from a stored definition (a dataset's ``env_kwargs["task"]``), validated like a file."""
-    where = f"the stored definition of {env_id}"
+def task_from_definition(definition: dict[str, Any], env_id: str, where: str | None = None) -> TaskConfig:
+    """A task rebuilt from a stored definition (a dataset's ``env_kwargs["task"]``), validated like a file;
+    ``where`` names the definition in errors."""
+    where = where or f"the stored definition of {env_id}"
     if not isinstance(definition, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(definition).__name__}")
     config = from_mapping(TaskConfig, {**definition, "path": str(definition.get("path") or where)}, where)
@@ -192,7 +195,8 @@ def check_task(config: TaskConfig, folder: Path) -> TaskConfig:
         check_region(region, f"{where}: randomization.{level}")
     counts = {"rollout.max_episode_steps": config.rollout.max_episode_steps,
               "robot.control_freq": config.robot.control_freq,
-              "scene.solver_iterations": config.scene.solver_iterations}
+              "scene.solver_iterations": config.scene.solver_iterations,
+              "rollout.success_hold_steps": config.rollout.success_hold_steps}
     if not_positive := [key for key, value in counts.items() if value <= 0]:
         raise ConfigError(f"{where}: {' and '.join(not_positive)} must be positive")
     if not config.scene.objects or not config.scene.robots:
@@ -221,6 +225,34 @@ def with_robot(config: TaskConfig, robot: str) -> TaskConfig:
     robots = tuple(replace(placement, robot=robot, definition=spec) for placement in config.scene.robots)
     return replace(config, scene=replace(config.scene, robots=robots),
                    recording=replace(config.recording, robot_type=spec.robot_type))
+
+
+def with_settings(config: TaskConfig, values: dict[str, Any], flag: str = "--set") -> TaskConfig:
+    """The task with ``values`` (dotted key paths of the task file, e.g. ``scene.objects.cube_red.scale``)
+    set in its definition, validated like a file: a scene or randomization variant of a task."""
+    definition = task_definition(config)
+    for key, value in values.items():
+        _set_path(definition, key, value, f"{flag} {key}")
+    return task_from_definition(definition, config.task, f"{config.task} with {flag}")
+
+
+def _set_path(tree: dict[str, Any], key: str, value: Any, where: str) -> None:
+    *parents, leaf = key.split(".")
+    node: Any = tree
+    for part in parents:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node and isinstance(node[part], dict | list):
+            node = node[part]
+        else:
+            raise ConfigError(f"{where}: the task has no {part!r} there; use a key path of its task file "
+                              "(e.g. scene.objects.cube_red.scale or randomization.D1.x)")
+    if isinstance(node, list) and leaf.isdigit() and int(leaf) < len(node):
+        node[int(leaf)] = value
+    elif isinstance(node, dict):
+        node[leaf] = value
+    else:
+        raise ConfigError(f"{where}: cannot set {leaf!r} there; use a key path of its task file")
 
 
 def robot_type(config: TaskConfig) -> str:

@@ -127,8 +127,9 @@ def _pace(next_tick: float, hz: float) -> float:
 
 
 def reached_success(episode: Episode) -> bool:
-    """Whether the task was solved at some step (success holds only at rest)."""
-    return bool(episode.successes.any())
+    """Whether the task is solved at the episode's end: success held at rest, and still held after
+    ``--steps-after-success`` (a demo whose stored success is false is never saved)."""
+    return episode.success
 
 
 def show_bindings(env: TaskEnv, bindings: tuple[tuple[str, str], ...]) -> None:

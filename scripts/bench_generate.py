@@ -41,10 +41,11 @@ def seeds(root: Path, task: str, difficulty: str) -> str:
     return str(out)
 
 
-def run(annotated: str, root: Path, name: str, trials: int, envs: int, cameras=None) -> GenerateReport:
-    """One timed generate run (seed 0)."""
+def run(annotated: str, root: Path, name: str, trials: int, envs: int, cameras=None,
+        difficulty: str | None = None) -> GenerateReport:
+    """One timed generate run (seed 0), at the seeds' level or at ``difficulty``."""
     opts = GenerateOptions(annotated, trials, num_envs=envs, seed=0, out=str(root / name), cameras=cameras,
-                           commit_every_s=1e9)
+                           commit_every_s=1e9, difficulty=difficulty)
     return generate(opts)
 
 

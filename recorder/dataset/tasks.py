@@ -9,9 +9,9 @@ import gymnasium as gym
 import numpy as np
 
 import envs
-from envs.errors import DatasetError
+from envs.errors import DatasetError, UsageError
 from envs.interface import MimicEnv, TaskEnv
-from envs.task_config import robot_type, task_definition, task_from_definition, with_robot
+from envs.task_config import robot_type, task_definition, task_from_definition, with_robot, with_settings
 from recorder.dataset.writers.lerobot_writer import LeRobotSchema
 
 ENV_TYPE = 4  # robomimic env type id of mimicrec envs (robomimic's own are 1-3)
@@ -25,14 +25,25 @@ def make_env(task: str, /, **env_kwargs: Any) -> MimicEnv:
     return gym.make(env_id, **env_kwargs).unwrapped
 
 
-def transfer_env_kwargs(env_id: str, env_kwargs: dict[str, Any], robot: str) -> dict[str, Any]:
-    """Env kwargs of a dataset's task with every arm replaced by ``robot`` (robot transfer): the stored task
-    definition carries the new robot file, and joint-limit scaling is the new arm's."""
+def variant_env_kwargs(env_id: str, env_kwargs: dict[str, Any], robot: str | None = None,
+                       difficulty: str | None = None, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Env kwargs of a dataset's task, varied: every arm replaced by ``robot`` (robot transfer; a
+    ``joint_pos`` dataset takes the new arm's joint limits), another randomization ``difficulty``, and
+    task-file values ``settings`` (``with_settings``). The stored definition carries every change."""
     config = task_from_definition(env_kwargs["task"], env_id) if "task" in env_kwargs else envs.task_entry(
         env_id).config
-    kwargs = {**env_kwargs, "task": task_definition(with_robot(config, robot))}
-    if kwargs.get("action_mode") == "joint_pos":
+    if settings:
+        config = with_settings(config, settings)
+    if robot is not None:
+        config = with_robot(config, robot)
+    kwargs = {**env_kwargs, "task": task_definition(config)}
+    if robot is not None and kwargs.get("action_mode") == "joint_pos":
         kwargs["action_scale"] = {}
+    if difficulty is not None:
+        if difficulty not in config.randomization:
+            raise UsageError(f"--difficulty {difficulty}: {env_id} has levels {', '.join(config.randomization)}; "
+                             "pick one, or add the level with --set randomization.<level>=...")
+        kwargs["difficulty"] = difficulty
     return kwargs
 
 
@@ -42,7 +53,7 @@ def env_args(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 # What a stored env_kwargs lacking the key was recorded with: these kwargs came after their behaviour.
-RECORDED_BEFORE_KWARG = {"ik": "nullspace"}
+RECORDED_BEFORE_KWARG = {"ik": "nullspace", "success_hold_steps": 1}
 
 
 def stored_env_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:

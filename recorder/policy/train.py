@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 from tqdm import tqdm
 
 import envs
-from envs.config import load_mapping
+from envs.config import load_mapping, parse_key_values
 from envs.errors import ConfigError, DatasetError, MimicrecError, UsageError
 from recorder.dataset.paths import output_dir, write_atomically
 from recorder.dataset.reading import dataset_env, demo_names, open_dataset
@@ -235,13 +234,7 @@ def _flag_values(opts: TrainOptions) -> dict[str, Any]:
 
 def parse_overrides(items: tuple[str, ...]) -> dict[str, Any]:
     """``("algo.rnn.hidden_dim=400", ...)`` -> ``{"algo.rnn.hidden_dim": 400}`` (values read as YAML)."""
-    values = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--set needs KEY=VALUE (e.g. algo.rnn.hidden_dim=400), got {item!r}")
-        values[key.strip()] = yaml.safe_load(raw)
-    return values
+    return parse_key_values(items, "--set", "algo.rnn.hidden_dim=400")
 
 
 def apply_values(config, values: dict[str, Any], source: str, prefix: str = "") -> None:

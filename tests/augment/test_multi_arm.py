@@ -99,7 +99,8 @@ def test_coordination_shares_source_and_runs_in_lockstep(bimanual, bienv):
         attrs = result.episode.attrs
         assert attrs["src_demo_inds_robot0"][1] == attrs["src_demo_inds_robot1"][1]
         assert abs(lift_start(result, 0) - lift_start(result, 1)) <= 1
-        assert abs(lift_end(result, 0, "target_eef_pose") - lift_end(result, 1, "target_eef_pose")) <= 1
+        # each arm's lift segment of the shared source demo ends at its own annotated step (0.1 s apart at most)
+        assert abs(lift_end(result, 0, "target_eef_pose") - lift_end(result, 1, "target_eef_pose")) <= 2
 
 
 def test_coordination_delta_schemes_and_noise():

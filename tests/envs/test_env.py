@@ -279,11 +279,12 @@ def test_ik_comes_from_the_config_or_a_kwarg_and_is_stored():
         gym.make(TASK, ik="newton")
 
 
-def test_datasets_recorded_before_the_ik_kwarg_replay_with_the_nullspace_solver():
+def test_datasets_recorded_before_a_kwarg_existed_replay_as_they_were_recorded():
     _, kwargs = read_env_args(json.dumps({"env_name": TASK, "env_kwargs": {"difficulty": "D0"}}), "old.hdf5")
-    assert kwargs == {"difficulty": "D0", "ik": "nullspace"}
-    _, kwargs = read_env_args(json.dumps({"env_name": TASK, "env_kwargs": {"ik": "dls"}}), "new.hdf5")
-    assert kwargs == {"ik": "dls"}
+    assert kwargs == {"difficulty": "D0", "ik": "nullspace", "success_hold_steps": 1}
+    _, kwargs = read_env_args(json.dumps({"env_name": TASK, "env_kwargs": {"ik": "dls", "success_hold_steps": 5}}),
+                              "new.hdf5")
+    assert kwargs == {"ik": "dls", "success_hold_steps": 5}
 
 
 def test_unknown_difficulty_fails_clearly():
