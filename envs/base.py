@@ -156,8 +156,7 @@ class TabletopEnv(gym.Env):
 
     @staticmethod
     def _connect(gui: bool, solver_iterations: int):
-        if isinstance(solver_iterations, bool) or not isinstance(solver_iterations, int) or solver_iterations <= 0:
-            raise TaskError(f"solver_iterations={solver_iterations!r}: expected a positive integer (e.g. 20)")
+        _positive_int(solver_iterations, "solver_iterations", 20)
         if gui and not os.environ.get("DISPLAY"):
             raise TaskError("--gui needs a display: set DISPLAY, or run under `xvfb-run -a`")
         client = connect(gui)
@@ -301,7 +300,10 @@ class TabletopEnv(gym.Env):
         """The task's stage flags (in declared order) and ``success`` in the current world, without stepping:
         success is the logic's held for ``success_hold_steps`` consecutive steps with every robot at rest
         (1: the logic's on this one frame, as datasets recorded before the hold existed)."""
-        flags = self._logic()
+        return self._held(self._logic())
+
+    def _held(self, flags: dict[str, bool]) -> dict[str, bool]:
+        """``flags`` with ``success`` replaced by the held success (with a hold of more than one step)."""
         if self.success_hold_steps > 1:
             flags["success"] = self._success_streak >= self.success_hold_steps
         return flags
@@ -320,8 +322,7 @@ class TabletopEnv(gym.Env):
         if self.success_hold_steps > 1:
             held = flags["success"] and self.robots_at_rest()
             self._success_streak = self._success_streak + 1 if held else 0
-            flags["success"] = self._success_streak >= self.success_hold_steps
-        return flags
+        return self._held(flags)
 
     def robots_at_rest(self) -> bool:
         """Whether every joint of every robot moves slower than ``REST_JOINT_SPEED``."""

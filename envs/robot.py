@@ -166,8 +166,8 @@ class Robot:
             client.changeDynamics(self.body, link, lateralFriction=gripper.friction)
         self.readout = (*index.arm, *self.gripper_joints)
         self.limits = index.limits
-        self.arm_limits = (np.asarray([index.limits.lower[index.movable.index(j)] for j in index.arm]),
-                           np.asarray([index.limits.upper[index.movable.index(j)] for j in index.arm]))
+        lower, upper = np.asarray(index.limits.lower), np.asarray(index.limits.upper)
+        self.arm_limits = (lower[index.arm_in_ik], upper[index.arm_in_ik])
         self._ik_options = self._make_ik_options()
         self.reset_home()
 

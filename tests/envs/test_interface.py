@@ -24,7 +24,7 @@ def test_every_task_is_a_mimic_env(task):
 
 def test_an_object_missing_a_mimic_method_is_no_mimic_env():
     class OnlyRecords:
-        config = control_freq = camera_specs = action_mode = gui = action_space = None
+        config = control_freq = camera_specs = action_mode = gui = action_space = success_hold_steps = None
         env_kwargs = eef_names = viewer_open = None
 
         def reset(self, *, seed=None, options=None): ...
