@@ -74,7 +74,19 @@ def hdf5_info(path: Path) -> DatasetInfo:
         return DatasetInfo(str(path), "robomimic HDF5", env_id, len(names),
                            [int(g.attrs.get("num_samples", len(g["actions"]))) for g in groups],
                            sum(bool(g.attrs.get("success", False)) for g in groups), features, annotations,
-                           {"env kwargs": json.dumps(kwargs), "masks": masks, **_hdf5_state(file)})
+                           {**_env_summary(kwargs), "masks": masks, **_hdf5_state(file)})
+
+
+def _env_summary(kwargs: dict) -> dict[str, str]:
+    """The env kwargs without the stored task definition, and that definition in one line."""
+    lines = {"env kwargs": json.dumps({k: v for k, v in kwargs.items() if k != "task"})}
+    task = kwargs.get("task")
+    if isinstance(task, dict):
+        scene = task.get("scene", {})
+        robots = [robot.get("robot", "?") for robot in scene.get("robots", [])]
+        lines["task"] = (f"definition stored (robots: {', '.join(robots)}; objects: "
+                         f"{', '.join(scene.get('objects', {}))}; from {task.get('path', '?')})")
+    return lines
 
 
 def lerobot_info(root: Path) -> DatasetInfo:
