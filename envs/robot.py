@@ -145,6 +145,12 @@ def compose(pose: tuple, offset: tuple | None) -> tuple:
     return pose if offset is None else p.multiplyTransforms(pose[0], pose[1], offset[0], offset[1])
 
 
+def grasp_frame_state(client, body: int, index: ModelIndex) -> tuple:
+    """World (position, quaternion) of a loaded model's grasp frame: its link's frame and the fixed offset."""
+    state = client.getLinkState(body, index.grasp_link, computeForwardKinematics=1)
+    return compose((state[4], state[5]), index.offset)
+
+
 class Robot:
     """One arm in a pybullet client, its grasp frame driven by joint position targets from IK."""
 
@@ -229,8 +235,7 @@ class Robot:
 
     def eef_state(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """World position (3 floats) and quaternion (4 floats, x, y, z, w) of the grasp frame."""
-        state = self.client.getLinkState(self.body, self.index.grasp_link, computeForwardKinematics=1)
-        return compose((state[4], state[5]), self.index.offset)
+        return grasp_frame_state(self.client, self.body, self.index)
 
     def eef_pos_quat(self) -> tuple[np.ndarray, np.ndarray]:
         """World position ``[3]`` and quaternion ``[4]`` (x, y, z, w) of the grasp frame."""
@@ -294,8 +299,7 @@ class RobotKinematics:
         self.client.resetBasePositionAndOrientation(self.body, base_pos, base_quat)
         for joint, q in zip(self.index.arm, arm_qpos, strict=True):
             self.client.resetJointState(self.body, joint, float(q))
-        state = self.client.getLinkState(self.body, self.index.grasp_link, computeForwardKinematics=1)
-        pos, quat = compose((state[4], state[5]), self.index.offset)
+        pos, quat = grasp_frame_state(self.client, self.body, self.index)
         return pose_from_pos_quat(np.asarray(pos), np.asarray(quat))
 
     def reach_error(self, pos: np.ndarray, quat: np.ndarray, start_qpos: np.ndarray, base_pos=(0.0, 0.0, 0.0),
