@@ -18,6 +18,7 @@ from augment.constraints import Link, coordination_delta, finish_subtask, hold_i
 from augment.selection import Candidate, SelectionContext, select_source
 from augment.source import SourceDemo, SourceSet, draw_subtask_ends
 from augment.spec import MimicSpec, SubtaskSpec
+from augment.transit import TransitPlan, plan_transit
 from augment.waypoints import WaypointSequence, bridge, held_object_correction, transformed_segment, with_settle_steps
 from envs.actions import DeltaEef, delta_action_to_target_pose
 from envs.interface import MimicEnv
@@ -43,6 +44,9 @@ class AttemptResult:
     success: bool
     failed_subtask: int | str | None
     worker_s: float = 0.0  # wall seconds the worker spent on the attempt (set by the executor)
+    planning_s: float = 0.0  # seconds spent planning transits (``transit: plan``)
+    num_plans: int = 0  # transits planned
+    num_plans_failed: int = 0  # of them, those without a plan (bridged by interpolation instead)
 
 
 @dataclass
@@ -75,6 +79,7 @@ class _Attempt:
     arms: dict[str, _Arm]
     links: dict[tuple[str, int], Link]
     labels: dict[str, list[list[int]]] = field(default_factory=lambda: {"subtask_index": [], "src_demo_index": []})
+    plans: list[TransitPlan] = field(default_factory=list)
 
 
 def run_attempt(env: MimicEnv, sources: SourceSet, spec: MimicSpec, index: int) -> AttemptResult:
@@ -90,7 +95,9 @@ def run_attempt(env: MimicEnv, sources: SourceSet, spec: MimicSpec, index: int) 
     failed = None if success else _failure_label(att)
     attrs = {"source": "generated", "attempt_index": index, **_source_attrs(att.arms)}
     extras = {key: _label_array(rows) for key, rows in att.labels.items()}
-    return AttemptResult(index, att.builder.build(attrs=attrs, extras=extras), success, failed)
+    return AttemptResult(index, att.builder.build(attrs=attrs, extras=extras), success, failed,
+                         planning_s=sum(plan.seconds for plan in att.plans), num_plans=len(att.plans),
+                         num_plans_failed=sum(plan.poses is None for plan in att.plans))
 
 
 def _make_arms(sources: SourceSet, spec: MimicSpec, rng: np.random.Generator) -> dict[str, _Arm]:
@@ -182,10 +189,27 @@ def _plan(att: _Attempt, arm: _Arm) -> None:
     segment = with_settle_steps(segment, sub.num_settle_steps_before_gripper)
     from_last = att.spec.generation.interpolate_from_last_target_pose and arm.last_target is not None
     start_pose = arm.last_target if from_last else att.env.get_robot_eef_pose(arm.eef)
-    lead = bridge(start_pose, segment, sub.num_interpolation_steps, sub.num_fixed_steps,
-                  sub.apply_noise_during_interpolation)
+    lead = _planned_bridge(att, arm, segment, sub) if sub.transit == "plan" else None
+    if lead is None:
+        lead = bridge(start_pose, segment, sub.num_interpolation_steps, sub.num_fixed_steps,
+                      sub.apply_noise_during_interpolation)
     arm.last_target = segment.poses[-1]
     arm.waypoints, arm.step = WaypointSequence.concat([lead, segment]), 0
+
+
+def _planned_bridge(att: _Attempt, arm: _Arm, segment: WaypointSequence, sub: SubtaskSpec) -> WaypointSequence | None:
+    """A collision-free path from where the arm is to the segment's first pose, then ``num_fixed_steps`` holds
+    there (None when no path is found: the caller interpolates)."""
+    world = att.env.collision_world()
+    world.sync()
+    plan = plan_transit(world, att.env.eef_names.index(arm.eef), segment.poses[0], att.env.held_objects(arm.eef),
+                        att.spec.planner, int(att.rng.integers(2**63)))
+    att.plans.append(plan)
+    if plan.poses is None:
+        return None
+    poses = np.concatenate([plan.poses, np.repeat(segment.poses[:1], sub.num_fixed_steps, axis=0)])
+    grippers = np.repeat(segment.grippers[:1], len(poses), axis=0)
+    return WaypointSequence(poses, grippers, np.full(len(poses), sub.apply_noise_during_interpolation))
 
 
 def _choose_source(env: MimicEnv, demos: tuple[SourceDemo, ...], arm: _Arm, k: int, sub: SubtaskSpec,

@@ -20,7 +20,7 @@ from augment.executors import EXECUTORS, ordered_results
 from augment.generator import AttemptResult, subtask_label
 from augment.report_plot import AttemptTrace, write_report_png
 from augment.source import SourceSet, load_sources
-from augment.spec import MimicSpec, load_mimic_spec, with_seed
+from augment.spec import MimicSpec, load_mimic_spec, with_seed, with_transit
 from envs.config import parse_key_values
 from envs.errors import ConfigError, DatasetError, GenerationError, UsageError
 from recorder.dataset.paths import write_atomically
@@ -49,10 +49,11 @@ class GenerateOptions:
     robot: str | None = None  # generate on this robot instead of the seeds' (robot transfer)
     difficulty: str | None = None  # generate at this randomization level instead of the seeds'
     task_settings: tuple[str, ...] = ()  # "key.path=value" items changing the seeds' task definition
+    transit: str | None = None  # "interpolate" or "plan" for every subtask (None: the spec's per subtask)
 
 
 RUN_OPTIONS = ("input_path", "seed", "config", "guarantee", "cameras", "keep_failed", "robot", "difficulty",
-               "task_settings")
+               "task_settings", "transit")
 
 
 @dataclass
@@ -65,6 +66,11 @@ class GenerateReport:
     num_env_steps: int = 0  # control steps of every attempt, failures included
     worker_time_s: float = 0.0  # wall seconds workers spent inside attempts (summed over workers)
     failures_per_subtask: dict[str, int] = field(default_factory=dict)
+    num_plans: int = 0  # transits planned (subtasks with ``transit: plan``)
+    num_plans_failed: int = 0  # of them, those with no path found (interpolated instead)
+    planning_time_s: float = 0.0  # seconds spent planning, summed over attempts
+    max_planning_s: float = 0.0  # the most one attempt spent planning
+    planning_s_per_attempt: float = 0.0
     success_rate: float = 0.0
     wall_time_s: float = 0.0
     demos_per_minute: float = 0.0
@@ -86,6 +92,11 @@ class GenerateReport:
         self.num_attempts += 1
         self.num_env_steps += len(result.episode)
         self.worker_time_s += result.worker_s
+        self.num_plans += result.num_plans
+        self.num_plans_failed += result.num_plans_failed
+        self.planning_time_s += result.planning_s
+        self.max_planning_s = max(self.max_planning_s, result.planning_s)
+        self.planning_s_per_attempt = self.planning_time_s / self.num_attempts
         if result.success:
             self.num_successes += 1
         else:
@@ -139,7 +150,7 @@ def generate(opts: GenerateOptions) -> GenerateReport:
         settings = parse_key_values(opts.task_settings, "--set", "scene.objects.cube_red.scale=1.2")
         sources = replace(sources, env_kwargs=variant_env_kwargs(sources.env_id, sources.env_kwargs, opts.robot,
                                                                  opts.difficulty, settings))
-    spec = with_seed(load_mimic_spec(opts.config, sources.env_id), opts.seed)
+    spec = with_transit(with_seed(load_mimic_spec(opts.config, sources.env_id), opts.seed), opts.transit)
     check_spec_fits_sources(spec, sources)
     guarantee = spec.generation.guarantee if opts.guarantee is None else opts.guarantee
     keep_failed = spec.generation.keep_failed if opts.keep_failed is None else opts.keep_failed
@@ -197,7 +208,8 @@ def _write_reports(out: Path, report: GenerateReport, trace: AttemptTrace, spec:
                      f"({report.success_rate:.1%}); plots: {session}{len(trace.success)} attempts")
 
 
-PROGRESS = ("num_attempts", "num_successes", "num_failures", "num_env_steps", "worker_time_s", "failures_per_subtask")
+PROGRESS = ("num_attempts", "num_successes", "num_failures", "num_env_steps", "worker_time_s", "failures_per_subtask",
+            "num_plans", "num_plans_failed", "planning_time_s", "max_planning_s")
 
 
 def _restore(report: GenerateReport, run: Run) -> set[int]:
@@ -206,6 +218,7 @@ def _restore(report: GenerateReport, run: Run) -> set[int]:
         setattr(report, key, value)
     if report.num_attempts:
         report.success_rate = report.num_successes / report.num_attempts
+        report.planning_s_per_attempt = report.planning_time_s / report.num_attempts
     return set().union(*(group.hdf5.committed_attrs("attempt_index") for group in run.groups))
 
 

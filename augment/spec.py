@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import envs
+from augment.transit import TRANSIT_MODES, PlannerSettings
 from envs.config import from_mapping, load_mapping
 from envs.errors import ConfigError
 
@@ -30,6 +31,7 @@ class SubtaskSpec:
     num_fixed_steps: int = 0
     apply_noise_during_interpolation: bool = False
     num_settle_steps_before_gripper: int = 0
+    transit: str = "interpolate"  # how the arm gets to the segment: straight interpolation, or a planned path
     description: str = ""
 
 
@@ -80,6 +82,7 @@ class MimicSpec:
     eefs: dict[str, EefSpec]
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     constraints: tuple[ConstraintSpec, ...] = ()
+    planner: PlannerSettings = field(default_factory=PlannerSettings)
 
     def max_failures(self, num_trials: int) -> int:
         """The failure bound: the configured one, or ``max(50, 5 * num_trials)``."""
@@ -104,6 +107,7 @@ def validate_spec(spec: MimicSpec, where: str) -> None:
             _validate_subtask(sub, f"{where}: eefs.{eef}.subtasks[{i}]", last=i == len(eef_spec.subtasks) - 1)
     if spec.generation.max_num_failures is not None and spec.generation.max_num_failures < 0:
         raise ConfigError(f"{where}: generation.max_num_failures must be >= 0")
+    _validate_planner(spec.planner, f"{where}: planner")
     claimed: set[tuple[str, int]] = set()
     for i, constraint in enumerate(spec.constraints):
         _validate_constraint(spec, constraint, claimed, f"{where}: constraints[{i}]")
@@ -118,6 +122,7 @@ def _validate_subtask(sub: SubtaskSpec, where: str, last: bool) -> None:
          "selection_strategy must be 'random' when object_ref is null"),
         (0 <= lo <= hi, f"term_offset_range {list(sub.term_offset_range)} must satisfy 0 <= low <= high"),
         (sub.action_noise >= 0, "action_noise must be >= 0"),
+        (sub.transit in TRANSIT_MODES, f"transit {sub.transit!r} is unknown; use one of {', '.join(TRANSIT_MODES)}"),
         (min(sub.num_interpolation_steps, sub.num_fixed_steps, sub.num_settle_steps_before_gripper) >= 0,
          "step counts (num_interpolation_steps, num_fixed_steps, num_settle_steps_before_gripper) must be >= 0"),
         (last or sub.term_signal is not None, "term_signal is required for every subtask but the last"),
@@ -127,6 +132,20 @@ def _validate_subtask(sub: SubtaskSpec, where: str, last: bool) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{where}: {message}")
+
+
+def _validate_planner(planner: PlannerSettings, where: str) -> None:
+    counts = {"max_iterations": planner.max_iterations, "restarts": planner.restarts,
+              "smooth_iterations": planner.smooth_iterations}
+    for key, value in counts.items():
+        if value < 0 or (key == "max_iterations" and value == 0):
+            raise ConfigError(f"{where}.{key} must be {'> 0' if key == 'max_iterations' else '>= 0'}, got {value}")
+    lengths = {"resolution": planner.resolution, "step_m": planner.step_m, "step_rad": planner.step_rad}
+    for key, value in lengths.items():
+        if value <= 0:
+            raise ConfigError(f"{where}.{key} must be > 0, got {value}")
+    if planner.margin < 0 or planner.penetration < 0:
+        raise ConfigError(f"{where}: margin and penetration must be >= 0")
 
 
 def _validate_constraint(spec: MimicSpec, constraint: ConstraintSpec, claimed: set[tuple[str, int]],
@@ -155,6 +174,17 @@ def _validate_constraint(spec: MimicSpec, constraint: ConstraintSpec, claimed: s
         raise ConfigError(f"{where}: coordination_scheme {constraint.coordination_scheme!r} needs an object_ref "
                           "on both subtasks; set one or use 'replay'")
     claimed.update(pairs)
+
+
+def with_transit(spec: MimicSpec, transit: str | None) -> MimicSpec:
+    """A copy of ``spec`` with every subtask's ``transit`` set to ``transit`` (unchanged when ``None``)."""
+    if transit is None:
+        return spec
+    if transit not in TRANSIT_MODES:
+        raise ConfigError(f"transit {transit!r} is unknown; use one of {', '.join(TRANSIT_MODES)}")
+    eefs = {eef: EefSpec(tuple(replace(sub, transit=transit) for sub in eef_spec.subtasks))
+            for eef, eef_spec in spec.eefs.items()}
+    return replace(spec, eefs=eefs)
 
 
 def with_seed(spec: MimicSpec, seed: int | None) -> MimicSpec:

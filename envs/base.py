@@ -24,6 +24,7 @@ from gymnasium import spaces
 from envs.actions import make_action_mode
 from envs.bullet import connect
 from envs.cameras import CameraRig, CameraSpec, observation_spaces, parse_cameras
+from envs.collision import CollisionWorld
 from envs.errors import TaskError
 from envs.objects import build_object
 from envs.placement import sample_robot_bases, sample_scene
@@ -136,6 +137,7 @@ class TabletopEnv(gym.Env):
         self.action_mode = make_action_mode(action_mode or self.config.robot.action_mode, scale,
                                             self.robot.arm_limits)
         self._kinematics: RobotKinematics | None = None
+        self._collision_world: CollisionWorld | None = None
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.action_mode.dim * len(self.robots),), dtype=np.float32)
         self.observation_space = self._make_observation_space()
 
@@ -382,6 +384,18 @@ class TabletopEnv(gym.Env):
             self._kinematics = RobotKinematics(self.robot.spec)
         return self._kinematics
 
+    def collision_world(self) -> CollisionWorld:
+        """A collision-only copy of this scene (built on first use) for planning; ``sync()`` it before a query."""
+        if self._collision_world is None:
+            objects = {name: (self.objects[name], body) for name, body in self.bodies.items()}
+            self._collision_world = CollisionWorld(self.client, self.table, objects, self.robots)
+        return self._collision_world
+
+    def held_objects(self, eef_name: str = "robot0") -> tuple[str, ...]:
+        """The movable objects that end effector's gripper holds now (closed, every finger touching)."""
+        robot = self.robot_of(eef_name)
+        return tuple(name for name in self.movable_objects if self.grasped(name, robot))
+
     def render(self) -> np.ndarray | None:
         """An RGB image ``[H, W, 3]`` uint8 of the scene from the front (tiny renderer)."""
         if self.render_mode != "rgb_array":
@@ -398,6 +412,9 @@ class TabletopEnv(gym.Env):
         if getattr(self, "_kinematics", None) is not None:
             self._kinematics.close()
             self._kinematics = None
+        if getattr(self, "_collision_world", None) is not None:
+            self._collision_world.close()
+            self._collision_world = None
         if getattr(self, "client", None) is not None:
             if self.client.isConnected():  # not after the person closed the viewer
                 self.client.disconnect()

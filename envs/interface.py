@@ -15,6 +15,7 @@ import numpy as np
 
 from envs.actions import ActionMode
 from envs.cameras import CameraSpec
+from envs.collision import CollisionWorld
 from envs.task_config import TaskConfig
 
 
@@ -105,6 +106,12 @@ class MimicEnv(TaskEnv, Protocol):
 
     def get_subtask_term_signals(self, flags: Mapping[str, Any] | None = None) -> dict[str, int]:
         """Name -> 0/1 for each subtask termination signal."""
+
+    def collision_world(self) -> CollisionWorld:
+        """A collision-only copy of the scene for motion planning (``envs.collision``)."""
+
+    def held_objects(self, eef_name: str = "robot0") -> tuple[str, ...]:
+        """The objects that end effector's gripper holds now."""
 
     def placement_region(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
         """The (x, y) ranges objects are placed in, for plots; None if the task has none."""

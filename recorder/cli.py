@@ -72,7 +72,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                                    keep_failed=True if args.keep_failed else None, resume=args.resume,
                                    commit_every_s=args.commit_every, executor=args.executor, address=args.address,
                                    robot=args.robot, difficulty=args.difficulty,
-                                   task_settings=tuple(args.task_settings)))
+                                   task_settings=tuple(args.task_settings), transit=args.transit))
     print(f"attempts {rep.num_attempts}, successes {rep.num_successes}, success rate {rep.success_rate:.1%}, "
           f"{rep.demos_per_minute:.1f} demos/min ({rep.wall_time_s:.1f} s, {rep.num_envs} envs)")
     print(f"  hdf5:    {rep.output_hdf5}\n  lerobot: {rep.output_lerobot}")
@@ -212,6 +212,9 @@ def _generate_parser(subs) -> None:
     sub.add_argument("--robot", help="generate on this robot instead of the seeds' (robot transfer): panda, iiwa, "
                      "xarm6 or a robot file (.yaml/.json)")
     sub.add_argument("--difficulty", help="generate at this randomization level (D0, D1, D2) instead of the seeds'")
+    sub.add_argument("--transit", choices=("interpolate", "plan"),
+                     help="how every subtask's arm reaches its segment: interpolate (straight) or plan (collision-free "
+                          "path around the scene) (default: each subtask's transit in the spec)")
     sub.add_argument("--set", dest="task_settings", action="append", default=[], metavar="KEY=VALUE",
                      help="change the seeds' task: a task-file key path and a YAML value, e.g. "
                           "scene.objects.cube_red.scale=1.2 or randomization.D1.yaw=[-1,1] (repeatable)")

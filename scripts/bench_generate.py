@@ -42,10 +42,11 @@ def seeds(root: Path, task: str, difficulty: str) -> str:
 
 
 def run(annotated: str, root: Path, name: str, trials: int, envs: int, cameras=None,
-        difficulty: str | None = None) -> GenerateReport:
-    """One timed generate run (seed 0), at the seeds' level or at ``difficulty``."""
+        difficulty: str | None = None, **options) -> GenerateReport:
+    """One timed generate run (seed 0), at the seeds' level or at ``difficulty``; ``options``: more
+    ``GenerateOptions`` fields (e.g. ``transit``, ``guarantee``)."""
     opts = GenerateOptions(annotated, trials, num_envs=envs, seed=0, out=str(root / name), cameras=cameras,
-                           commit_every_s=1e9, difficulty=difficulty)
+                           commit_every_s=1e9, difficulty=difficulty, **options)
     return generate(opts)
 
 

@@ -23,6 +23,7 @@ ALL_TASKS = sorted(envs.TASKS)
 NEAR_MISS_STOPS = {
     "mimicrec/Lift-v0": {"lift"},
     "mimicrec/Stack-v0": {"release"},
+    "mimicrec/StackWall-v0": {"release"},
     "mimicrec/StackThree-v0": {"release_green"},
     "mimicrec/PickPlace-v0": {"release_lego"},
     "mimicrec/PegInsert-v0": {"insert"},

@@ -1,0 +1,162 @@
+"""Planned transit (``transit: plan``): collision-free in the real simulation step by step, deterministic,
+around the other arm, configurable, and reported.
+
+StackWall's D1 puts the red cube behind a 10 cm wall from the blue one; seeds are recorded at D0 (both
+cubes in front of it), so every generated D1 demo must carry the red cube across the wall.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from augment.generator import run_attempt
+from augment.source import load_sources
+from augment.spec import PlannerSettings, load_mimic_spec, with_seed, with_transit
+from augment.transit import CollisionCheck, plan_transit
+from envs.errors import ConfigError
+from recorder.cli import main
+from recorder.dataset.tasks import make_env, variant_env_kwargs
+
+TASK = "mimicrec/StackWall-v0"
+
+
+@pytest.fixture(scope="module")
+def wall_seeds(tmp_path_factory):
+    """Three scripted StackWall seeds at D0, annotated (path to the HDF5)."""
+    from augment.annotate import annotate
+    from recorder.record import RecordOptions, record
+
+    rec = record(RecordOptions(TASK, num_demos=3, seed=0, out=str(tmp_path_factory.mktemp("wall") / "run")))
+    out = rec.hdf5_path.parent / "annotated.hdf5"
+    annotate(str(rec.hdf5_path), str(out))
+    return load_sources(str(out))
+
+
+@pytest.fixture(scope="module")
+def wall_env(wall_seeds):
+    """A StackWall env at D1 built from the seeds' stored task, with a check after every step of whether a
+    robot or the red cube touches the wall (``env.wall_contacts``: one bool per step)."""
+    kwargs = variant_env_kwargs(wall_seeds.env_id, wall_seeds.env_kwargs, None, "D1", {})
+    env = make_env(wall_seeds.env_id, **kwargs)
+    env.wall_contacts = []
+    step = env.step
+
+    def step_and_check(action):
+        out = step(action)
+        env.wall_contacts.append(env.robot_touches("wall") or env.in_contact("cube_red", "wall"))
+        return out
+
+    env.step = step_and_check
+    yield env
+    env.close()
+
+
+def spec_with(transit: str, seed: int = 3):
+    return with_transit(with_seed(load_mimic_spec(None, TASK), seed), transit)
+
+
+@pytest.mark.slow
+def test_planned_transit_never_touches_the_wall_where_interpolation_drives_through_it(wall_env, wall_seeds):
+    results = {}
+    for transit in ("interpolate", "plan"):
+        results[transit] = []
+        for index in range(4):
+            wall_env.wall_contacts.clear()
+            result = run_attempt(wall_env, wall_seeds, spec_with(transit), index)
+            results[transit].append((result.success, any(wall_env.wall_contacts), result.num_plans))
+    assert all(success and not touched and plans == 2 for success, touched, plans in results["plan"]), results
+    assert sum(touched for _, touched, _ in results["interpolate"]) >= 2, results
+    assert all(plans == 0 for _, _, plans in results["interpolate"])
+
+
+@pytest.mark.slow
+def test_the_same_seed_gives_the_same_planned_data(wall_env, wall_seeds):
+    first = run_attempt(wall_env, wall_seeds, spec_with("plan"), 1)
+    again = run_attempt(wall_env, wall_seeds, spec_with("plan"), 1)
+    other = make_env(wall_seeds.env_id, **wall_env.env_kwargs)  # a fresh env and collision copy
+    try:
+        fresh = run_attempt(other, wall_seeds, spec_with("plan"), 1)
+    finally:
+        other.close()
+    for result in (again, fresh):
+        assert np.array_equal(result.episode.actions, first.episode.actions)
+        assert np.array_equal(result.episode.states, first.episode.states)
+    assert first.planning_s > 0 and first.num_plans == 2 and first.num_plans_failed == 0
+
+
+def test_a_plan_keeps_its_margin_and_leaves_the_simulation_untouched(wall_env):
+    wall_env.reset(seed=5)
+    state = wall_env.get_state()
+    world = wall_env.collision_world()
+    world.sync()
+    poses = wall_env.get_object_poses()
+    start = world.arm_qpos(0)
+    goal_pose = wall_env.get_robot_eef_pose().copy()  # across the wall, 4 cm above the table
+    goal_pose[:3, 3] = poses["cube_blue"][:3, 3] + [0.0, 0.0, 0.04]
+    first = plan_transit(world, 0, goal_pose, (), PlannerSettings(), seed=11)
+    again = plan_transit(world, 0, goal_pose, (), PlannerSettings(), seed=11)
+    assert first.poses is not None and np.array_equal(first.qpos, again.qpos)
+    assert np.allclose(world.arm_qpos(0), start)  # the copy's arm is put back
+    check = CollisionCheck(world, 0, [], PlannerSettings(margin=0.009), (start, first.qpos[-1]))
+    assert not any(check(q) for q in first.qpos)  # every control step clear of the scene by ~1 cm
+    assert np.linalg.norm(first.poses[-1][:3, 3] - goal_pose[:3, 3]) < 2e-3
+    steps = np.linalg.norm(np.diff(first.poses[:, :3, 3], axis=0), axis=1)
+    assert steps.max() <= PlannerSettings().step_m + 1e-6
+    assert np.array_equal(wall_env.get_state(), state)  # planning never touches the simulation
+
+
+def test_the_other_arm_is_an_obstacle(make_task_env):
+    env = make_task_env("mimicrec/BimanualLift-v0")
+    env.reset(seed=0)
+    world = env.collision_world()
+    world.sync()
+    start = world.arm_qpos(0)
+    meet = env.get_robot_eef_pose("robot0").copy()
+    meet[:3, 3] = [0.5, 0.0, 0.8]  # between the two arms
+    there = world.solve_ik(0, meet, start)
+    check = CollisionCheck(world, 0, [], PlannerSettings(), (start, start))
+    assert check.blocked_end == "" and not check(there)  # free while robot1 is at home
+    world.set_arm(1, world.solve_ik(1, meet, world.arm_qpos(1)))
+    assert check(there)  # robot1's hand there: robot0 may not go
+    world.set_arm(0, start)
+    plan = plan_transit(world, 0, meet, (), PlannerSettings(), seed=0)
+    assert plan.poses is None and plan.reason == "the goal is in collision"
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda d: d["eefs"]["robot0"]["subtasks"][0].update(transit="fly"), "transit 'fly' is unknown"),
+    (lambda d: d.update(planner={"step_m": 0}), "planner.step_m must be > 0"),
+    (lambda d: d.update(planner={"max_iterations": 0}), "planner.max_iterations must be > 0"),
+    (lambda d: d.update(planner={"margins": 0.1}), "margins"),
+])
+def test_a_bad_transit_setting_is_a_clear_error(tmp_path, mutate, message):
+    import yaml
+
+    import envs
+
+    data = yaml.safe_load(envs.task_config_file(TASK, "mimic").read_text())
+    mutate(data)
+    path = tmp_path / "mimic.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=message):
+        load_mimic_spec(path)
+
+
+@pytest.mark.slow
+def test_generate_transit_flag_is_kept_and_planning_time_is_reported(wall_seeds, tmp_path):
+    out = tmp_path / "gen"
+    assert main(["generate", str(wall_seeds.path), "--num-trials", "2", "--num-envs", "1", "--difficulty", "D1",
+                 "--transit", "interpolate", "--no-guarantee", "--out", str(out), "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["num_plans"] == 0 and report["planning_time_s"] == 0.0
+    assert {sub["transit"] for sub in report["spec"]["eefs"]["robot0"]["subtasks"]} == {"interpolate"}
+    assert json.loads((out / "run.json").read_text())["transit"] == "interpolate"  # --resume keeps it
+    planned = tmp_path / "planned"
+    assert main(["generate", str(wall_seeds.path), "--num-trials", "1", "--num-envs", "1", "--difficulty", "D1",
+                 "--no-guarantee", "--out", str(planned), "--quiet"]) == 0  # StackWall's spec plans by default
+    report = json.loads((planned / "report.json").read_text())
+    assert report["num_plans"] == 2 and report["planning_s_per_attempt"] > 0
+    assert report["max_planning_s"] >= report["planning_s_per_attempt"]
