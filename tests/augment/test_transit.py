@@ -1,7 +1,7 @@
 """Planned transit (``transit: plan``): collision-free in the real simulation step by step, deterministic,
 around the other arm, configurable, and reported.
 
-StackWall's D1 puts the red cube behind a 10 cm wall from the blue one; seeds are recorded at D0 (both
+StackWall's D1 puts the red cube behind a 12 cm wall from the blue one; seeds are recorded at D0 (both
 cubes in front of it), so every generated D1 demo must carry the red cube across the wall.
 """
 
@@ -148,7 +148,7 @@ def test_a_bad_transit_setting_is_a_clear_error(tmp_path, mutate, message):
 @pytest.mark.slow
 def test_generate_transit_flag_is_kept_and_planning_time_is_reported(wall_seeds, tmp_path):
     out = tmp_path / "gen"
-    assert main(["generate", str(wall_seeds.path), "--num-trials", "2", "--num-envs", "1", "--difficulty", "D1",
+    assert main(["generate", str(wall_seeds.path), "--num-trials", "2", "--num-envs", "1",  # D0: no wall between
                  "--transit", "interpolate", "--no-guarantee", "--out", str(out), "--quiet"]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["num_plans"] == 0 and report["planning_time_s"] == 0.0
@@ -160,3 +160,30 @@ def test_generate_transit_flag_is_kept_and_planning_time_is_reported(wall_seeds,
     report = json.loads((planned / "report.json").read_text())
     assert report["num_plans"] == 2 and report["planning_s_per_attempt"] > 0
     assert report["max_planning_s"] >= report["planning_s_per_attempt"]
+
+
+@pytest.mark.slow
+def test_two_arms_plan_around_each_other(tmp_path):
+    from augment.annotate import annotate
+    from recorder.record import RecordOptions, record
+
+    rec = record(RecordOptions("mimicrec/BimanualLift-v0", num_demos=2, seed=0, out=str(tmp_path / "run")))
+    annotate(str(rec.hdf5_path), str(tmp_path / "annotated.hdf5"))
+    sources = load_sources(str(tmp_path / "annotated.hdf5"))
+    env = make_env(sources.env_id, **sources.env_kwargs)
+    try:
+        touches = []
+        step = env.step
+
+        def step_and_check(action):
+            out = step(action)
+            touches.append(bool(env.client.getContactPoints(env.robots[0].body, env.robots[1].body)))
+            return out
+
+        env.step = step_and_check
+        spec = with_transit(with_seed(load_mimic_spec(None, sources.env_id), 0), "plan")
+        results = [run_attempt(env, sources, spec, index) for index in range(2)]
+    finally:
+        env.close()
+    assert all(r.success for r in results) and not any(touches)
+    assert all(r.num_plans == 4 and r.num_plans_failed <= 2 for r in results)  # each arm: approach, lift
