@@ -7,6 +7,7 @@ non-zero (2 for bad input); nothing half-written is left behind.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -374,6 +375,17 @@ def use_dataset_task(args: argparse.Namespace) -> None:
         raise UsageError(f"--task {task} is {task_id!r} but {dataset} holds {env_id!r}; pass that task's file or id")
 
 
+def os_error_line(err: OSError) -> str:
+    """One line for an ``OSError``: what the system said and the file, with what to do for the usual causes."""
+    if err.errno is None:  # raised by HDF5 on a file it cannot read
+        return f"a dataset file cannot be read ({err}); it is damaged or was not copied whole: copy it again"
+    where = f": {err.filename}" if err.filename else ""
+    hint = {errno.ENOSPC: "free some space, then rerun with --resume where the command has it",
+            errno.EACCES: "make the folder writable (or choose another --out), then rerun",
+            errno.EROFS: "write to a writable folder (--out)"}.get(err.errno, "check the path and rerun")
+    return f"{err.strerror or err}{where}; {hint}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mimicrec`` console script."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -386,6 +398,10 @@ def main(argv: list[str] | None = None) -> int:
     except MimicrecError as err:
         print(f"mimicrec {args.command}: error: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:  # the disk, the file system or HDF5 refused: one line, never a traceback
+        logging.getLogger(__name__).debug("details", exc_info=True)
+        print(f"mimicrec {args.command}: error: {os_error_line(err)}", file=sys.stderr)
+        return 1 if err.errno is not None else 2
     except KeyboardInterrupt:
         print(f"mimicrec {args.command}: interrupted", file=sys.stderr)
         return 130

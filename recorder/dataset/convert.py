@@ -18,10 +18,10 @@ import numpy as np
 from envs.errors import DatasetError, UsageError
 from envs.interface import MimicEnv
 from recorder.dataset.episode import Episode
-from recorder.dataset.reading import dataset_env, open_dataset
+from recorder.dataset.reading import dataset_env, open_dataset, read_lerobot
 from recorder.dataset.replay import replay_actions
 from recorder.dataset.tasks import env_args, lerobot_schema, make_env, stored_env_kwargs
-from recorder.dataset.writers.lerobot_writer import MIMICREC_META, LeRobotWriter, committed_data_files
+from recorder.dataset.writers.lerobot_writer import MIMICREC_META, LeRobotWriter
 from recorder.dataset.writers.robomimic_hdf5 import RobomimicHDF5Writer, read_episodes
 
 FORMATS = ("lerobot", "hdf5")
@@ -99,10 +99,10 @@ def _lerobot_to_hdf5(src: Path, dst: Path) -> int:
 
 
 def _lerobot_episodes(src: Path) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    import pyarrow.parquet as pq
-
     columns = ["episode_index", "action", "seed", "next.success", "observation.state"]
-    table = pq.read_table(committed_data_files(src), columns=columns)
+    _, table = read_lerobot(src, columns)
+    if table is None:
+        return
     index = np.asarray(table["episode_index"])
     data = {name: np.stack(table[name].to_numpy(zero_copy_only=False)).reshape(len(index), -1) for name in columns[1:]}
     for episode in np.unique(index):

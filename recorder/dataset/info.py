@@ -11,8 +11,8 @@ import h5py
 import numpy as np
 
 from envs.errors import DatasetError
-from recorder.dataset.reading import dataset_env, demo_names, open_dataset
-from recorder.dataset.writers.lerobot_writer import committed_data_files, interrupted
+from recorder.dataset.reading import dataset_env, demo_names, open_dataset, read_lerobot
+from recorder.dataset.writers.lerobot_writer import interrupted
 
 
 @dataclass
@@ -91,11 +91,7 @@ def _env_summary(kwargs: dict) -> dict[str, str]:
 
 def lerobot_info(root: Path) -> DatasetInfo:
     """Summary of a LeRobot v3.0 dataset folder (read with pyarrow, no video decoding)."""
-    import pyarrow.parquet as pq
-
-    info = json.loads((root / "meta" / "info.json").read_text())
-    files = committed_data_files(root)
-    table = pq.read_table(files, columns=["episode_index", "next.success"]) if files else None
+    info, table = read_lerobot(root, ["episode_index", "next.success"])
     episodes = np.asarray(table["episode_index"]) if table is not None else np.zeros(0, dtype=int)
     success = np.asarray(table["next.success"]).reshape(-1) if table is not None else np.zeros(0, dtype=bool)
     ids = np.unique(episodes)

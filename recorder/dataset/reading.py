@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,60 @@ def open_dataset(path: str | Path) -> Iterator[h5py.File]:
         raise DatasetError(f"{path}: no such file; pass the .hdf5 written by `mimicrec record` or `generate`")
     if not h5py.is_hdf5(path):
         raise DatasetError(f"{path}: not an HDF5 file; pass the .hdf5 written by `mimicrec record` or `generate`")
-    with h5py.File(path, "r") as file:
+    with _open_hdf5(path) as file:
         if "data" not in file or not any(k.startswith("demo_") for k in file["data"]):
             raise DatasetError(f"{path}: has no data/demo_* groups; it is not a robomimic dataset")
         if "env_args" not in file["data"].attrs:
             raise DatasetError(f"{path}: data has no env_args attribute; record it with `mimicrec record`")
         yield file
+
+
+def _open_hdf5(path: Path) -> h5py.File:
+    """``h5py.File(path, "r")``; a file HDF5 cannot open (truncated, partly copied) raises ``DatasetError``."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        reason = str(error).split("(", 1)[-1].rstrip(")") if "(" in str(error) else str(error)
+        raise DatasetError(f"{path}: HDF5 cannot read it ({reason}); it is damaged or was not copied whole: "
+                           "copy it again from its source") from None
+
+
+def read_lerobot(root: Path, columns: list[str]):
+    """(meta/info.json, a pyarrow table of ``columns`` over every committed frame) of a LeRobot dataset folder.
+
+    A damaged dataset raises ``DatasetError`` naming the file: info.json that is not JSON, a data file
+    that is not parquet or lacks a column, or (once closed) fewer episodes or frames than info.json counts.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from recorder.dataset.writers.lerobot_writer import committed_data_files, interrupted
+
+    info_path = root / "meta" / "info.json"
+    try:
+        info = json.loads(info_path.read_text())
+        totals = (int(info["total_episodes"]), int(info["total_frames"]))
+    except (ValueError, KeyError, TypeError) as error:
+        raise DatasetError(f"{info_path}: not a LeRobot info.json ({error}); the dataset is damaged: "
+                           "copy it again or regenerate it") from None
+    table = _read_parquet(pq, pa, committed_data_files(root), columns, root)
+    if table is not None and not interrupted(root):
+        found = (len(np.unique(np.asarray(table["episode_index"]))), table.num_rows)
+        if found != totals:
+            raise DatasetError(f"{root}: info.json counts {totals[0]} episodes and {totals[1]} frames but its data "
+                               f"files hold {found[0]} and {found[1]}; data files are missing: copy it again")
+    return info, table
+
+
+def _read_parquet(pq, pa, files: list[Path], columns: list[str], root: Path):
+    """The table of ``columns`` in ``files`` (None without files); a bad or missing file is a ``DatasetError``."""
+    if not files:
+        return None
+    try:
+        return pq.read_table(files, columns=columns)
+    except (pa.ArrowException, OSError) as error:
+        raise DatasetError(f"{root}: a data file cannot be read ({str(error).splitlines()[0][:200]}); the "
+                           "dataset is damaged: copy it again or regenerate it") from None
 
 
 def dataset_env(file: h5py.File) -> tuple[str, dict[str, Any]]:
