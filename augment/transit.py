@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from pybullet_planning.motion_planners.rrt_connect import birrt
 
 from envs.collision import Attachment, CollisionWorld
 
@@ -104,6 +103,8 @@ def plan_transit(world: CollisionWorld, arm: int, goal_pose: np.ndarray, carried
 def _search(world: CollisionWorld, arm: int, check: CollisionCheck, start: np.ndarray, goal: np.ndarray,
             settings: PlannerSettings, seed: int) -> list[np.ndarray] | None:
     """Direct path if free, else RRT-Connect with restarts, then shortcut smoothing (pybullet-planning)."""
+    from pybullet_planning.motion_planners.rrt_connect import birrt  # ~1 s of imports: only where plans are made
+
     rng = np.random.default_rng(seed)
     lower, upper = world.arm_limits(arm)
 
