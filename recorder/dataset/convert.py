@@ -85,7 +85,10 @@ def _lerobot_to_hdf5(src: Path, dst: Path) -> int:
                            "converted to HDF5 (it rebuilds exact simulator states by replaying seeds)")
     args = json.loads(meta.read_text())["env_args"]
     env = make_env(args["env_name"], **stored_env_kwargs(args["env_kwargs"]))
-    writer = RobomimicHDF5Writer(str(dst), env_args(args["env_name"], env.env_kwargs))
+    partial = dst.with_name(dst.name + ".partial")  # what a killed run left here is started over
+    for stale in (partial, Path(f"{partial}.parts")):
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+    writer = RobomimicHDF5Writer(str(partial), env_args(args["env_name"], env.env_kwargs))
     try:
         for index, frames in _lerobot_episodes(src):
             writer.write(_replay_episode(env, frames, src, index))
@@ -95,6 +98,9 @@ def _lerobot_to_hdf5(src: Path, dst: Path) -> int:
         raise
     finally:
         env.close()
+    if not partial.exists():
+        raise DatasetError(f"{src}: holds no committed episodes; there is nothing to convert")
+    partial.replace(dst)
     return writer.count
 
 

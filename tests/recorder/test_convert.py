@@ -119,3 +119,25 @@ def test_a_failed_conversion_leaves_nothing(recorded, tmp_path):
     with pytest.raises(DatasetError, match="lack the observation keys"):
         convert(str(broken), "lerobot", str(tmp_path / "lr"))
     assert not (tmp_path / "lr").exists() and not (tmp_path / "lr.partial").exists()
+
+
+@pytest.mark.parametrize("to", ["hdf5", "lerobot"])
+def test_a_killed_conversion_leaves_no_output_and_reruns(recorded, round_trip, tmp_path, to):
+    import signal
+    import time
+
+    src = round_trip / "lr" if to == "hdf5" else recorded.hdf5_path
+    out = tmp_path / ("out.hdf5" if to == "hdf5" else "out")
+    staging = tmp_path / f"{out.name}.partial"
+    proc = subprocess.Popen([sys.executable, "-m", "recorder.cli", "convert", str(src), "--to", to, str(out)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (staging.exists() or Path(f"{staging}.parts").exists()) and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not out.exists()  # only the staging copy, which the rerun starts over
+    rerun = cli(str(src), "--to", to, str(out))
+    assert rerun.returncode == 0, rerun.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
