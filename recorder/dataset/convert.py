@@ -8,6 +8,7 @@ recorded ``observation.state`` bit for bit and the recorded success, or the conv
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from recorder.dataset.episode import Episode
 from recorder.dataset.reading import dataset_env, open_dataset, read_lerobot
 from recorder.dataset.replay import replay_actions
 from recorder.dataset.tasks import env_args, lerobot_schema, make_env, stored_env_kwargs
-from recorder.dataset.writers.lerobot_writer import MIMICREC_META, LeRobotWriter
+from recorder.dataset.writers.lerobot_writer import LEROBOT_OWN_FEATURES, MIMICREC_META, LeRobotWriter
 from recorder.dataset.writers.robomimic_hdf5 import RobomimicHDF5Writer, read_episodes
 
 FORMATS = ("lerobot", "hdf5")
@@ -90,8 +91,8 @@ def _lerobot_to_hdf5(src: Path, dst: Path) -> int:
         shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
     writer = RobomimicHDF5Writer(str(partial), env_args(args["env_name"], env.env_kwargs))
     try:
-        for index, frames in _lerobot_episodes(src):
-            writer.write(_replay_episode(env, frames, src, index))
+        for index, frames, labels in _lerobot_episodes(src):
+            writer.write(dataclasses.replace(_replay_episode(env, frames, src, index), extras=labels))
         writer.close()
     except BaseException:
         writer.abort()
@@ -104,8 +105,15 @@ def _lerobot_to_hdf5(src: Path, dst: Path) -> int:
     return writer.count
 
 
-def _lerobot_episodes(src: Path) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    columns = ["episode_index", "action", "seed", "next.success", "observation.state"]
+STANDARD_COLUMNS = ("episode_index", "action", "seed", "next.success", "observation.state")
+
+
+def _lerobot_episodes(src: Path) -> Iterator[tuple[int, dict[str, np.ndarray], dict[str, np.ndarray]]]:
+    """(episode index, its frames of the columns replay needs, its per-step labels) of every episode."""
+    info = json.loads((src / "meta" / "info.json").read_text())
+    labels = [name for name, feature in info.get("features", {}).items()
+              if name not in LEROBOT_OWN_FEATURES and name != "seed" and feature.get("dtype") == "int64"]
+    columns = [*STANDARD_COLUMNS, *labels]
     _, table = read_lerobot(src, columns)
     if table is None:
         return
@@ -113,7 +121,13 @@ def _lerobot_episodes(src: Path) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     data = {name: np.stack(table[name].to_numpy(zero_copy_only=False)).reshape(len(index), -1) for name in columns[1:]}
     for episode in np.unique(index):
         rows = index == episode
-        yield int(episode), {name: value[rows] for name, value in data.items()}
+        frames = {name: data[name][rows] for name in STANDARD_COLUMNS[1:]}
+        yield int(episode), frames, {name: _label(data[name][rows]) for name in labels}
+
+
+def _label(value: np.ndarray) -> np.ndarray:
+    """A label column ``[T, E]`` as the HDF5 holds it: ``[T]`` for one column."""
+    return value[:, 0] if value.shape[1] == 1 else value
 
 
 def _replay_episode(env: MimicEnv, frames: dict[str, np.ndarray], src: Path, index: int) -> Episode:

@@ -12,7 +12,7 @@ import numpy as np
 
 from envs.errors import DatasetError
 from recorder.dataset.reading import dataset_env, demo_names, open_dataset, read_lerobot
-from recorder.dataset.writers.lerobot_writer import interrupted
+from recorder.dataset.writers.lerobot_writer import LEROBOT_OWN_FEATURES, interrupted
 
 
 @dataclass
@@ -96,7 +96,7 @@ def lerobot_info(root: Path) -> DatasetInfo:
     success = np.asarray(table["next.success"]).reshape(-1) if table is not None else np.zeros(0, dtype=bool)
     ids = np.unique(episodes)
     features = {k: f"{v['dtype']} {tuple(v['shape'])}" for k, v in info["features"].items()
-                if k not in ("timestamp", "frame_index", "episode_index", "index", "task_index")}
+                if k not in LEROBOT_OWN_FEATURES}
     return DatasetInfo(str(root), f"LeRobot {info.get('codebase_version', '?')}", f"robot {info.get('robot_type')}",
                        len(ids), [int((episodes == i).sum()) for i in ids],
                        int(sum(success[episodes == i].any() for i in ids)), features,

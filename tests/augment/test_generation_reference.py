@@ -4,7 +4,9 @@ code moved in issue 22): record 2 scripted Stack seeds, annotate them, generate 
 The references in ``tests/data/reference_*.json`` are content digests (``tests/digest.py``) written by
 the code before the restructuring; a change that alters any stored array or attribute fails here.
 Regenerate them only for a change that is meant to change the data, and say so in its commit. Regenerated
-once: issue 24's held success (5 steps at rest: episodes end later, states carry the success streak).
+for issue 24's held success (5 steps at rest: episodes end later, states carry the success streak) and
+issue 25's labels in LeRobot (generate's digest gained lerobot/subtask_index and lerobot/src_demo_index;
+every other entry unchanged).
 """
 
 import json

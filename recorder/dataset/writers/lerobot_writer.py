@@ -36,8 +36,10 @@ class LeRobotSchema:
         """LeRobot feature name of a camera's video."""
         return f"observation.images.{camera}"
 
-    def features(self, obs: dict[str, np.ndarray], action_dim: int) -> dict[str, dict]:
-        """LeRobot feature declarations for observations shaped like ``obs`` (``[T, D]`` arrays)."""
+    def features(self, obs: dict[str, np.ndarray], action_dim: int,
+                 labels: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
+        """LeRobot feature declarations for observations shaped like ``obs`` (``[T, D]`` arrays) and the
+        per-step integer ``labels`` (``[T]`` or ``[T, E]``: a generated demo's ``subtask_index``, ...)."""
         names = {key: [f"{key}_{i}" for i in range(obs[key].shape[-1])] for key in obs}
         state = [n for key in self.state_keys for n in names[key]]
         env_state = [n for key in self.env_state_keys for n in names[key]]
@@ -53,7 +55,14 @@ class LeRobotSchema:
             "next.done": {"dtype": "bool", **scalar},
             "next.success": {"dtype": "bool", **scalar},
             "seed": {"dtype": "int64", **scalar},  # the episode's reset seed: rebuilds its exact initial state
+            **{name: {"dtype": "int64", "shape": label_shape(value), "names": None}
+               for name, value in (labels or {}).items()},
         }
+
+
+def label_shape(value: np.ndarray) -> tuple[int, ...]:
+    """A per-step label's LeRobot shape: ``(1,)`` for ``[T]``, ``(E,)`` for ``[T, E]``."""
+    return tuple(np.shape(value)[1:]) or (1,)
 
 
 class LeRobotWriter:
@@ -93,6 +102,8 @@ class LeRobotWriter:
                 "next.done": np.array([bool(episode.dones[t])]),
                 "next.success": np.array([bool(episode.successes[t])]),
                 "seed": np.array([episode.seed], dtype=np.int64),
+                **{name: np.asarray(value[t], dtype=np.int64).reshape(label_shape(value))
+                   for name, value in episode.extras.items()},
                 "task": self.schema.instruction,
                 **{self.schema.video_key(cam): episode.obs[f"{cam}_image"][t] for cam in self.schema.camera_names},
             })
@@ -132,7 +143,7 @@ class LeRobotWriter:
         self.dataset = _lerobot_dataset_class().create(
             repo_id=self.schema.repo_id, fps=self.schema.fps, root=self.root,
             robot_type=self.schema.robot_type, use_videos=True,
-            features=self.schema.features(episode.obs, episode.actions.shape[-1]), **STREAMING,
+            features=self.schema.features(episode.obs, episode.actions.shape[-1], episode.extras), **STREAMING,
         )
         meta = {"env_args": json.loads(self.schema.env_args), "recording": json.loads(self.schema.recording)}
         write_atomically(self.root / MIMICREC_META, json.dumps(meta).encode())
@@ -142,6 +153,7 @@ class LeRobotWriter:
 # Camera frames go straight to lerobot's encoder threads instead of through a PNG per frame and camera.
 # Its queue drops a frame when full for 0.1 s; ours holds any episode whole (frames are fed in a burst).
 STREAMING = {"streaming_encoding": True, "encoder_queue_maxsize": 1_000_000}
+LEROBOT_OWN_FEATURES = ("timestamp", "frame_index", "episode_index", "index", "task_index")  # lerobot adds these
 JOURNAL = "meta/mimicrec_commit.json"
 MIMICREC_META = "meta/mimicrec.json"  # env_args, so that `mimicrec convert` can rebuild exact HDF5 states
 REWRITTEN = ("meta/info.json", "meta/stats.json", "meta/tasks.parquet")  # the files lerobot rewrites in place
