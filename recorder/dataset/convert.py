@@ -19,7 +19,7 @@ import numpy as np
 from envs.errors import DatasetError, UsageError
 from envs.interface import MimicEnv
 from recorder.dataset.episode import Episode
-from recorder.dataset.reading import dataset_env, open_dataset, read_lerobot
+from recorder.dataset.reading import dataset_env, open_dataset, read_lerobot, read_lerobot_info
 from recorder.dataset.replay import replay_actions
 from recorder.dataset.tasks import env_args, lerobot_schema, make_env, stored_env_kwargs
 from recorder.dataset.writers.lerobot_writer import LEROBOT_OWN_FEATURES, MIMICREC_META, LeRobotWriter
@@ -110,7 +110,7 @@ STANDARD_COLUMNS = ("episode_index", "action", "seed", "next.success", "observat
 
 def _lerobot_episodes(src: Path) -> Iterator[tuple[int, dict[str, np.ndarray], dict[str, np.ndarray]]]:
     """(episode index, its frames of the columns replay needs, its per-step labels) of every episode."""
-    info = json.loads((src / "meta" / "info.json").read_text())
+    info = read_lerobot_info(src)
     labels = [name for name, feature in info.get("features", {}).items()
               if name not in LEROBOT_OWN_FEATURES and name != "seed" and feature.get("dtype") == "int64"]
     columns = [*STANDARD_COLUMNS, *labels]

@@ -12,7 +12,7 @@ import numpy as np
 
 from envs.errors import DatasetError
 from recorder.dataset.reading import dataset_env, demo_names, open_dataset, read_lerobot
-from recorder.dataset.writers.lerobot_writer import LEROBOT_OWN_FEATURES, interrupted
+from recorder.dataset.writers.lerobot_writer import LEROBOT_OWN_FEATURES, MIMICREC_META, interrupted
 
 
 @dataclass
@@ -70,6 +70,8 @@ def hdf5_info(path: Path) -> DatasetInfo:
             annotations["datagen_info"] = ", ".join(sorted(first["datagen_info"]))
         if "subtask_term_inds" in first.get("datagen_info", {}):
             annotations["subtask ends"] = f"per eef: {', '.join(first['datagen_info/subtask_term_inds'])}"
+        if "subtask_index" in first:
+            annotations["subtasks"] = subtask_summary([g["subtask_index"][()] for g in groups])
         masks = ", ".join(f"{k} ({len(v)})" for k, v in file["mask"].items()) if "mask" in file else "none"
         return DatasetInfo(str(path), "robomimic HDF5", env_id, len(names),
                            [int(g.attrs.get("num_samples", len(g["actions"]))) for g in groups],
@@ -91,16 +93,46 @@ def _env_summary(kwargs: dict) -> dict[str, str]:
 
 def lerobot_info(root: Path) -> DatasetInfo:
     """Summary of a LeRobot v3.0 dataset folder (read with pyarrow, no video decoding)."""
-    info, table = read_lerobot(root, ["episode_index", "next.success"])
+    info, table = read_lerobot(root, ["episode_index", "next.success"], optional=("subtask_index",))
     episodes = np.asarray(table["episode_index"]) if table is not None else np.zeros(0, dtype=int)
     success = np.asarray(table["next.success"]).reshape(-1) if table is not None else np.zeros(0, dtype=bool)
     ids = np.unique(episodes)
     features = {k: f"{v['dtype']} {tuple(v['shape'])}" for k, v in info["features"].items()
                 if k not in LEROBOT_OWN_FEATURES}
-    return DatasetInfo(str(root), f"LeRobot {info.get('codebase_version', '?')}", f"robot {info.get('robot_type')}",
+    meta = _mimicrec_meta(root)
+    extra = {"robot type": info.get("robot_type"), "instruction": meta.get("recording", {}).get("instruction"),
+             "fps": info.get("fps"), "tasks": info.get("total_tasks")}
+    if table is not None and "subtask_index" in table.column_names:
+        labels = np.stack(table["subtask_index"].to_numpy(zero_copy_only=False)).reshape(len(episodes), -1)
+        extra["subtasks"] = subtask_summary([labels[episodes == i] for i in ids])
+    task = meta.get("env_args", {}).get("env_name") or f"robot {info.get('robot_type')}"
+    return DatasetInfo(str(root), f"LeRobot {info.get('codebase_version', '?')}", task,
                        len(ids), [int((episodes == i).sum()) for i in ids],
                        int(sum(success[episodes == i].any() for i in ids)), features,
-                       extra={"fps": info.get("fps"), "tasks": info.get("total_tasks"), **_lerobot_state(root)})
+                       extra={k: v for k, v in {**extra, **_lerobot_state(root)}.items() if v is not None})
+
+
+def _mimicrec_meta(root: Path) -> dict:
+    """meta/mimicrec.json of a dataset mimicrec wrote (empty for others, or when it cannot be read)."""
+    try:
+        meta = json.loads((root / MIMICREC_META).read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def subtask_summary(labels: list[np.ndarray]) -> str:
+    """Mean steps per subtask over episodes whose per-step ``subtask_index`` is ``labels`` (``[T]`` or ``[T, E]``,
+    a column per arm)."""
+    columns = [np.reshape(label, (len(label), -1)) for label in labels]
+    parts = []
+    for arm in range(columns[0].shape[1] if columns else 0):
+        counts = [np.bincount(c[:, arm]) for c in columns]
+        width = max(len(c) for c in counts)
+        mean = np.mean([np.pad(c, (0, width - len(c))) for c in counts], axis=0)
+        parts.append(", ".join(f"{k}: {m:.1f}" for k, m in enumerate(mean)))
+    prefix = "mean steps per subtask " if len(parts) == 1 else "mean steps per subtask, per arm: "
+    return prefix + "; ".join(parts)
 
 
 def _lerobot_state(root: Path) -> dict[str, str]:

@@ -42,8 +42,9 @@ def _open_hdf5(path: Path) -> h5py.File:
                            "copy it again from its source") from None
 
 
-def read_lerobot(root: Path, columns: list[str]):
-    """(meta/info.json, a pyarrow table of ``columns`` over every committed frame) of a LeRobot dataset folder.
+def read_lerobot(root: Path, columns: list[str], optional: tuple[str, ...] = ()):
+    """(meta/info.json, a pyarrow table of ``columns`` over every committed frame) of a LeRobot dataset folder;
+    the ``optional`` columns are read too where the dataset has them.
 
     A damaged dataset raises ``DatasetError`` naming the file: info.json that is not JSON, a data file
     that is not parquet or lacks a column, or (once closed) fewer episodes or frames than info.json counts.
@@ -53,13 +54,10 @@ def read_lerobot(root: Path, columns: list[str]):
 
     from recorder.dataset.writers.lerobot_writer import committed_data_files, interrupted
 
-    info_path = root / "meta" / "info.json"
-    try:
-        info = json.loads(info_path.read_text())
-        totals = (int(info["total_episodes"]), int(info["total_frames"]))
-    except (ValueError, KeyError, TypeError) as error:
-        raise DatasetError(f"{info_path}: not a LeRobot info.json ({error}); the dataset is damaged: "
-                           "copy it again or regenerate it") from None
+    info = read_lerobot_info(root)
+    totals = (info["total_episodes"], info["total_frames"])
+    features = info.get("features", {}) if isinstance(info.get("features"), dict) else {}
+    columns = [*columns, *(name for name in optional if name in features)]
     table = _read_parquet(pq, pa, committed_data_files(root), columns, root)
     if table is not None and not interrupted(root):
         found = (len(np.unique(np.asarray(table["episode_index"]))), table.num_rows)
@@ -67,6 +65,18 @@ def read_lerobot(root: Path, columns: list[str]):
             raise DatasetError(f"{root}: info.json counts {totals[0]} episodes and {totals[1]} frames but its data "
                                f"files hold {found[0]} and {found[1]}; data files are missing: copy it again")
     return info, table
+
+
+def read_lerobot_info(root: Path) -> dict:
+    """meta/info.json of a LeRobot dataset folder; one that is not JSON or lacks its totals is a ``DatasetError``."""
+    info_path = root / "meta" / "info.json"
+    try:
+        info = json.loads(info_path.read_text())
+        info["total_episodes"], info["total_frames"] = int(info["total_episodes"]), int(info["total_frames"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise DatasetError(f"{info_path}: not a LeRobot info.json ({error}); the dataset is damaged: "
+                           "copy it again or regenerate it") from None
+    return info
 
 
 def _read_parquet(pq, pa, files: list[Path], columns: list[str], root: Path):

@@ -13,7 +13,7 @@ from recorder.dataset.writers.lerobot_writer import committed_data_files
 LABELS = ("subtask_index", "src_demo_index")
 
 
-def test_labels_reach_lerobot_and_convert_back(annotated, tmp_path):
+def test_labels_reach_lerobot_and_convert_back(annotated, tmp_path, capsys):
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     out = tmp_path / "gen"
@@ -38,3 +38,13 @@ def test_labels_reach_lerobot_and_convert_back(annotated, tmp_path):
         for name in a["data"]:
             for label in LABELS:
                 np.testing.assert_array_equal(a["data"][name][label][()], b["data"][name][label][()])
+    capsys.readouterr()
+    assert main(["info", str(out / "lerobot")]) == 0
+    lerobot_info = capsys.readouterr().out
+    assert "task:        mimicrec/StackThree-v0" in lerobot_info
+    assert "instruction: Stack the red cube on the blue cube, then the green cube on the red cube." in lerobot_info
+    assert main(["info", str(out / "generated.hdf5")]) == 0
+    hdf5_info = capsys.readouterr().out
+    subtasks = [line.split("mean steps per subtask")[1] for line in (lerobot_info + hdf5_info).splitlines()
+                if "mean steps per subtask" in line]
+    assert len(subtasks) == 2 and subtasks[0] == subtasks[1] and subtasks[0].count(":") == 4  # four subtasks
