@@ -252,6 +252,9 @@ def apply_values(config, values: dict[str, Any], source: str, prefix: str = "") 
                               "the bc algo (e.g. algo.rnn.hidden_dim, train.num_epochs)")
         if isinstance(value, dict) and isinstance(node[leaf], dict):
             apply_values(config, value, source, prefix=f"{path}.")
+        elif isinstance(node[leaf], dict) or (isinstance(value, dict) and node[leaf] is not None):
+            raise ConfigError(f"{source}: {path} takes {'keys' if isinstance(node[leaf], dict) else 'a value'}, "
+                              f"got {value!r}; e.g. train: {{num_epochs: 10}}")
         else:
             node[leaf] = _typed_like(node[leaf], value, f"{source}: {path}")
 
