@@ -378,8 +378,11 @@ def use_dataset_task(args: argparse.Namespace) -> None:
 def os_error_line(err: OSError) -> str:
     """One line for an ``OSError``: what the system said and the file, with what to do for the usual causes."""
     if err.errno is None:  # raised by HDF5 on a file it cannot read
-        return f"a dataset file cannot be read ({err}); it is damaged or was not copied whole: copy it again"
+        return f"a dataset file cannot be read ({' '.join(str(err).split())}); it is damaged or was not copied " \
+               "whole: copy it again"
     where = f": {err.filename}" if err.filename else ""
+    if err.strerror:  # HDF5's own messages span lines: the reason is enough
+        err.strerror = os.strerror(err.errno) if "\n" in err.strerror else err.strerror
     hint = {errno.ENOSPC: "free some space, then rerun with --resume where the command has it",
             errno.EACCES: "make the folder writable (or choose another --out), then rerun",
             errno.EROFS: "write to a writable folder (--out)"}.get(err.errno, "check the path and rerun")
