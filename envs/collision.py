@@ -70,10 +70,7 @@ class CollisionWorld:
         body = load_model(self.client, robot.spec)
         self.client.resetBasePositionAndOrientation(body, *self.env_client.getBasePositionAndOrientation(robot.body))
         index = ModelIndex(self.client, body, robot.spec)
-        ik = robot.spec.ik
-        options = {"maxNumIterations": ik.iterations, "residualThreshold": ik.residual,
-                   "jointDamping": [ik.damping] * len(index.movable)}
-        return _Arm(body, index, options, self._base_links(body))
+        return _Arm(body, index, index.ik_options("dls"), self._base_links(body))
 
     def _base_links(self, body: int) -> frozenset[int]:
         """The base link and every link fixed to it: where a mounted arm may sit in the table, unchecked."""
@@ -98,9 +95,7 @@ class CollisionWorld:
 
     def arm_limits(self, arm: int) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper limits ``[arm_dof]`` of an arm's joints."""
-        index = self.arms[arm].index
-        lower, upper = np.asarray(index.limits.lower), np.asarray(index.limits.upper)
-        return lower[index.arm_in_ik], upper[index.arm_in_ik]
+        return self.arms[arm].index.arm_limits
 
     def arm_qpos(self, arm: int) -> np.ndarray:
         """An arm's joint angles ``[arm_dof]`` in the copy."""

@@ -116,6 +116,22 @@ class ModelIndex:
         self.grasp_link = self.link_id(spec.grasp_frame.link, "grasp_frame.link")
         self.offset, self.offset_inverse = grasp_offset(spec.grasp_frame)
 
+    @property
+    def arm_limits(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper limits ``[arm_dof]`` of the arm joints."""
+        lower, upper = np.asarray(self.limits.lower), np.asarray(self.limits.upper)
+        return lower[self.arm_in_ik], upper[self.arm_in_ik]
+
+    def ik_options(self, solver: str) -> dict:
+        """Keyword arguments of ``calculateInverseKinematics`` for the robot file's IK settings and ``solver``
+        (``dls`` or ``nullspace``)."""
+        ik = self.spec.ik
+        options = {"maxNumIterations": ik.iterations, "residualThreshold": ik.residual}
+        if solver == "dls":
+            return {**options, "jointDamping": [ik.damping] * len(self.limits.lower)}
+        return {**options, "lowerLimits": self.limits.lower, "upperLimits": self.limits.upper,
+                "jointRanges": self.limits.ranges}
+
     def joint_ids(self, names: tuple[str, ...], key: str) -> tuple[int, ...]:
         """Indices of named joints; an unknown name is an error listing the model's joints."""
         unknown = [name for name in names if name not in self.joints]
@@ -172,9 +188,8 @@ class Robot:
             client.changeDynamics(self.body, link, lateralFriction=gripper.friction)
         self.readout = (*index.arm, *self.gripper_joints)
         self.limits = index.limits
-        lower, upper = np.asarray(index.limits.lower), np.asarray(index.limits.upper)
-        self.arm_limits = (lower[index.arm_in_ik], upper[index.arm_in_ik])
-        self._ik_options = self._make_ik_options()
+        self.arm_limits = index.arm_limits
+        self._ik_options = index.ik_options(ik)
         self.reset_home()
 
     @property
@@ -197,15 +212,6 @@ class Robot:
             self.client.setJointMotorControlArray(self.body, list(passive), p.VELOCITY_CONTROL,
                                                   targetVelocities=[0.0] * len(passive), forces=[0.0] * len(passive))
         return passive
-
-    def _make_ik_options(self) -> dict:
-        """Keyword arguments of ``calculateInverseKinematics`` for this arm's IK solver."""
-        ik = self.spec.ik
-        options = {"maxNumIterations": ik.iterations, "residualThreshold": ik.residual}
-        if self.ik == "dls":
-            return {**options, "jointDamping": [ik.damping] * len(self.limits.lower)}
-        return {**options, "lowerLimits": self.limits.lower, "upperLimits": self.limits.upper,
-                "jointRanges": self.limits.ranges}
 
     def reset_home(self) -> None:
         """Put the arm at its home configuration with the gripper open and motors holding it."""

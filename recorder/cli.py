@@ -381,12 +381,11 @@ def os_error_line(err: OSError) -> str:
         return f"a dataset file cannot be read ({' '.join(str(err).split())}); it is damaged or was not copied " \
                "whole: copy it again"
     where = f": {err.filename}" if err.filename else ""
-    if err.strerror:  # HDF5's own messages span lines: the reason is enough
-        err.strerror = os.strerror(err.errno) if "\n" in err.strerror else err.strerror
+    reason = os.strerror(err.errno) if "\n" in str(err.strerror) else err.strerror  # HDF5's span lines
     hint = {errno.ENOSPC: "free some space, then rerun with --resume where the command has it",
             errno.EACCES: "make the folder writable (or choose another --out), then rerun",
             errno.EROFS: "write to a writable folder (--out)"}.get(err.errno, "check the path and rerun")
-    return f"{err.strerror or err}{where}; {hint}"
+    return f"{reason or err}{where}; {hint}"
 
 
 def main(argv: list[str] | None = None) -> int:
