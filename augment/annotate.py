@@ -19,14 +19,14 @@ import h5py
 import numpy as np
 
 from augment.annotate_manual import MANUAL_BINDINGS, MarkSession, QuitAnnotation, mark_in_viewer
-from augment.spec import MimicSpec, load_mimic_spec
+from augment.spec import MimicSpec, load_mimic_spec, spec_attrs
 from envs.errors import DatasetError, UsageError
 from envs.interface import MimicEnv
 from recorder.dataset.episode import Episode
 from recorder.dataset.reading import dataset_env, demo_names, open_dataset
 from recorder.dataset.replay import replay_demo
 from recorder.dataset.tasks import make_env
-from recorder.dataset.writers.robomimic_hdf5 import write_masks
+from recorder.dataset.writers.robomimic_hdf5 import SUBTASK_ENDS, write_masks
 from recorder.devices.keyboard import KeyListener
 from recorder.record import show_bindings
 
@@ -120,6 +120,7 @@ def _annotate_file(src: h5py.File, env: MimicEnv, bounds_of: BoundsOf, spec: Mim
                 raise DatasetError(f"{src.filename}: no demo could be annotated ({_reasons(result)})")
             dst["data"].attrs["total"] = total
             dst["data"].attrs["mimic_spec"] = spec.task
+            dst["data"].attrs.update(spec_attrs(spec))
             write_masks(dst, result.kept)
         os.replace(partial, out)
     except BaseException:
@@ -149,7 +150,7 @@ def _annotate_demo(src: h5py.File, dst: h5py.File, name: str, env: MimicEnv, bou
         del group["datagen_info"]
     episode.datagen_info.write(group.create_group("datagen_info"))
     for eef, ends in bounds.items():
-        group.create_dataset(f"datagen_info/subtask_term_inds/{eef}", data=np.asarray(ends, dtype=np.int64))
+        group.create_dataset(f"{SUBTASK_ENDS}/{eef}", data=np.asarray(ends, dtype=np.int64))
     result.kept.append(out_name)
     return len(episode)
 

@@ -116,8 +116,9 @@ def _step_arms(att: _Attempt) -> None:
             _plan(att, arm)
     parts = {eef: _arm_action(att, arm) for eef, arm in att.arms.items()}
     _, info = att.builder.step(att.env.combine_arm_actions(parts))
-    att.labels["subtask_index"].append([arm.k for arm in att.arms.values()])
-    att.labels["src_demo_index"].append([arm.source for arm in att.arms.values()])
+    arms = [att.arms[eef] for eef in att.env.eef_names]  # label columns in the env's arm order
+    att.labels["subtask_index"].append([arm.k for arm in arms])
+    att.labels["src_demo_index"].append([arm.source for arm in arms])
     for arm in att.arms.values():
         _advance(att, arm, info)
 

@@ -20,7 +20,7 @@ from augment.executors import EXECUTORS, ordered_results
 from augment.generator import AttemptResult, subtask_label
 from augment.report_plot import AttemptTrace, write_report_png
 from augment.source import SourceSet, load_sources
-from augment.spec import MimicSpec, load_mimic_spec, with_seed, with_transit
+from augment.spec import MimicSpec, load_mimic_spec, spec_attrs, with_seed, with_transit
 from envs.config import parse_key_values
 from envs.errors import ConfigError, DatasetError, GenerationError, UsageError
 from recorder.dataset.paths import write_atomically
@@ -109,7 +109,8 @@ class GenerateReport:
 def check_options(opts: GenerateOptions) -> None:
     """Reject impossible counts before anything is read or created."""
     if opts.num_trials <= 0:
-        raise UsageError(f"--num-trials must be a positive integer, got {opts.num_trials}")
+        given = f"got {opts.num_trials}" if opts.num_trials else "pass --num-trials N"
+        raise UsageError(f"--num-trials must be a positive integer; {given}")
     if opts.num_envs <= 0:
         raise UsageError(f"--num-envs must be a positive integer, got {opts.num_envs}")
     if opts.executor not in EXECUTORS:
@@ -141,6 +142,8 @@ def check_spec_fits_sources(spec: MimicSpec, sources: SourceSet) -> None:
 
 def generate(opts: GenerateOptions) -> GenerateReport:
     """Generate demos from the annotated file ``opts.input_path`` into a new run folder (or resume one)."""
+    if opts.resume is not None and not opts.num_trials:  # resuming to the total the run was started with
+        opts = replace(opts, num_trials=int(read_run_file(opts.resume, "generate").get("num_trials", 0)))
     check_options(opts)
     opts = resumed_options(opts, "generate", RUN_OPTIONS, {"out": "--out", "input_path": "INPUT"})
     sources = load_sources(opts.input_path)
@@ -164,9 +167,12 @@ def generate(opts: GenerateOptions) -> GenerateReport:
         try:
             committed = _restore(report, run) if opts.resume else set()
             _run(sources, spec, opts, report, run, committed, trace)
-        except (GenerationError, KeyboardInterrupt):  # a run that ends early keeps and finishes what it made
+        except (GenerationError, KeyboardInterrupt) as err:  # a run that ends early keeps and finishes what it made
             run.commit(_progress(report))
             run.close()
+            if isinstance(err, GenerationError) and run.kept.count:
+                raise GenerationError(f"{err}; the {run.kept.count} demos made are kept: "
+                                      f"`mimicrec generate --resume {out}` finishes the run") from err
             raise
         except BaseException:
             run.abort()
@@ -190,7 +196,8 @@ def _open_run(out: Path, sources: SourceSet, report: GenerateReport, opts: Gener
     started = read_run_file(out, "generate") if resumed else {
         **{key: getattr(opts, key) for key in RUN_OPTIONS}, "seed": spec.generation.seed,
         "input_path": os.path.abspath(opts.input_path), "config": os.path.abspath(opts.config) if opts.config else None}
-    attrs = {"mimic_source": os.path.abspath(sources.path), "seed": report.seed}
+    started["num_trials"] = opts.num_trials  # the run's current total: a later --resume defaults to it
+    attrs = {"mimic_source": os.path.abspath(sources.path), "seed": report.seed, **spec_attrs(spec)}
     run = Run(out, Path(report.output_hdf5).name, env_args(sources.env_id, sources.env_kwargs), schema, started,
               attrs, keep_failed=report.keep_failed, resume=resumed, commit_every_s=opts.commit_every_s)
     report.num_failed_kept = run.failed.count if run.failed else 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +192,11 @@ def with_transit(spec: MimicSpec, transit: str | None) -> MimicSpec:
 def with_seed(spec: MimicSpec, seed: int | None) -> MimicSpec:
     """A copy of ``spec`` whose generation seed is ``seed`` (unchanged when ``None``)."""
     return spec if seed is None else replace(spec, generation=replace(spec.generation, seed=seed))
+
+
+def spec_attrs(spec: MimicSpec) -> dict[str, str]:
+    """What an annotated or generated dataset keeps of its spec: the subtask descriptions per arm (JSON)
+    and a digest of the whole spec (seed and transit included), so data from different specs can be told apart."""
+    text = json.dumps(asdict(spec), sort_keys=True, default=str)
+    subtasks = {eef: [sub.description for sub in eef_spec.subtasks] for eef, eef_spec in spec.eefs.items()}
+    return {"subtasks": json.dumps(subtasks), "spec_digest": hashlib.sha256(text.encode()).hexdigest()[:16]}

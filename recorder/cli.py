@@ -122,14 +122,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from recorder.dataset.replay import replay
+    from recorder.dataset.video import ReplayViews
 
-    results = replay(args.file, args.demo, args.video)
+    if args.size < 16 or args.size > 1024:
+        raise UsageError(f"--size must be between 16 and 1024 pixels, got {args.size}")
+    results = replay(args.file, args.demo, ReplayViews(args.video, args.sheet, args.size))
     for r in results:
         state = "states identical" if r.states_identical else "STATES DIFFER"
         print(f"{r.name}: {r.steps} steps, recorded success {r.recorded_success}, "
               f"replay success {r.replay_success}, {state}")
-    good = sum(r.replay_success == r.recorded_success and r.states_identical for r in results)
-    print(f"{good} of {len(results)} demos replay exactly" + (f"; video: {args.video}" if args.video else ""))
+    good = sum(r.good for r in results)
+    written = [f"{kind}: {path}" for kind, path in (("video", args.video), ("contact sheet", args.sheet)) if path]
+    print(f"{good} of {len(results)} demos replay exactly" + "".join(f"; {w}" for w in written))
     return 0 if good == len(results) else 1
 
 
@@ -200,8 +204,9 @@ def _generate_parser(subs) -> None:
     sub = subs.add_parser("generate", help="generate new demos from annotated seeds",
                           description="Generate demos; --num-trials counts successes unless --no-guarantee.")
     sub.add_argument("input", nargs="?", help="annotated HDF5 file from `mimicrec annotate` (not with --resume)")
-    sub.add_argument("--num-trials", type=int, required=True,
-                     help="successful demos wanted (attempts with --no-guarantee); with --resume, the run's total")
+    sub.add_argument("--num-trials", type=int, default=0,
+                     help="successful demos wanted (attempts with --no-guarantee); with --resume, the run's total "
+                          "(default there: the total the run was started with)")
     sub.add_argument("--num-envs", type=int, default=os.cpu_count() or 1,
                      help="workers, each with its own env: processes, or Ray actors (default: this machine's cores)")
     sub.add_argument("--executor", default="process", choices=("process", "ray"),
@@ -274,11 +279,16 @@ def _eval_parser(subs) -> None:
 
 def _replay_parser(subs) -> None:
     sub = subs.add_parser("replay", help="replay demos from their stored initial state",
-                          description="Replay each demo's actions from its exact initial state; report whether "
-                                      "it still succeeds and its states match. Exit 1 if any does not.")
-    sub.add_argument("file", help="HDF5 dataset")
-    sub.add_argument("--demo", type=int, help="replay only demo_K")
+                          description="Replay each demo's actions from its exact initial state (a LeRobot "
+                                      "episode: from its seed); report whether it still succeeds and its states "
+                                      "match. Exit 1 if any does not.")
+    sub.add_argument("file", help="HDF5 dataset, or a LeRobot dataset folder mimicrec wrote")
+    sub.add_argument("--demo", type=int, help="replay only demo_K (episode K of a LeRobot dataset)")
     sub.add_argument("--video", metavar="OUT.mp4", help="also write an agentview video of the replay")
+    sub.add_argument("--sheet", metavar="OUT.png", help="also write a contact sheet: each demo's first and last "
+                                                        "frame, captioned (the first 24 demos)")
+    sub.add_argument("--size", type=int, default=256, help="frame size in pixels for --video and --sheet "
+                                                           "(default: %(default)s)")
     sub.set_defaults(handler=_cmd_replay)
 
 
@@ -381,10 +391,11 @@ def os_error_line(err: OSError) -> str:
         return f"a dataset file cannot be read ({' '.join(str(err).split())}); it is damaged or was not copied " \
                "whole: copy it again"
     where = f": {err.filename}" if err.filename else ""
-    reason = os.strerror(err.errno) if "\n" in str(err.strerror) else err.strerror  # HDF5's span lines
+    reason = os.strerror(err.errno)  # the system's words (HDF5 and pyarrow wrap them in lines of their own)
     hint = {errno.ENOSPC: "free some space, then rerun with --resume where the command has it",
-            errno.EACCES: "make the folder writable (or choose another --out), then rerun",
-            errno.EROFS: "write to a writable folder (--out)"}.get(err.errno, "check the path and rerun")
+            errno.EACCES: "make the folder writable, then rerun (with --resume where the command has it)",
+            errno.EROFS: "make the folder writable, then rerun (with --resume where the command has it)"}.get(
+        err.errno, "check the path and rerun")
     return f"{reason or err}{where}; {hint}"
 
 

@@ -161,8 +161,13 @@ def record(opts: RecordOptions) -> RecordResult:
             run = _open_run(out, opts, env, task_id)
             try:
                 saved, attempts, failed, stopped = _record_loop(env, device, opts, task_id, run)
-            finally:  # whatever stopped the run, the committed episodes are finished in both formats
+            except OSError:  # a full disk or a read-only folder: keep the commits, attempt no more writes
+                run.abort()
+                raise
+            except BaseException:  # anything else stops the run: the committed episodes are finished
                 run.close()
+                raise
+            run.close()
     finally:
         device.close()
         env.close()

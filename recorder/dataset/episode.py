@@ -18,6 +18,8 @@ class Episode:
     ``obs[k][t]`` is the observation before ``actions[t]``; ``next_obs[k][t]`` the one after it.
     ``states[t]`` is the flat kinematic state before ``actions[t]``; ``initial_state`` the exact
     simulator state at reset (``env.set_state`` restores it), ``seed`` the reset seed that rebuilds it.
+    ``extras`` are per-step labels (``[T]`` or ``[T, arms]``), ``attrs`` per-episode attributes, and
+    ``subtask_ends`` an annotated demo's exclusive subtask ends per end effector.
     """
 
     obs: dict[str, np.ndarray]
@@ -32,6 +34,7 @@ class Episode:
     datagen_info: DatagenInfo | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    subtask_ends: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.actions)

@@ -11,8 +11,9 @@ import h5py
 import numpy as np
 
 from envs.errors import DatasetError
-from recorder.dataset.reading import dataset_env, demo_names, open_dataset, read_lerobot
-from recorder.dataset.writers.lerobot_writer import LEROBOT_OWN_FEATURES, MIMICREC_META, interrupted
+from recorder.dataset.reading import LEROBOT_OWN_FEATURES, dataset_env, demo_names, open_dataset, read_lerobot
+from recorder.dataset.writers.lerobot_meta import read_meta
+from recorder.dataset.writers.lerobot_writer import interrupted
 
 
 @dataclass
@@ -72,6 +73,7 @@ def hdf5_info(path: Path) -> DatasetInfo:
             annotations["subtask ends"] = f"per eef: {', '.join(first['datagen_info/subtask_term_inds'])}"
         if "subtask_index" in first:
             annotations["subtasks"] = subtask_summary([g["subtask_index"][()] for g in groups])
+        annotations.update(described_subtasks(dict(file["data"].attrs)))
         masks = ", ".join(f"{k} ({len(v)})" for k, v in file["mask"].items()) if "mask" in file else "none"
         return DatasetInfo(str(path), "robomimic HDF5", env_id, len(names),
                            [int(g.attrs.get("num_samples", len(g["actions"]))) for g in groups],
@@ -99,12 +101,13 @@ def lerobot_info(root: Path) -> DatasetInfo:
     ids = np.unique(episodes)
     features = {k: f"{v['dtype']} {tuple(v['shape'])}" for k, v in info["features"].items()
                 if k not in LEROBOT_OWN_FEATURES}
-    meta = _mimicrec_meta(root)
+    meta = read_meta(root, info)
     extra = {"robot type": info.get("robot_type"), "instruction": meta.get("recording", {}).get("instruction"),
              "fps": info.get("fps"), "tasks": info.get("total_tasks")}
     if table is not None and "subtask_index" in table.column_names:
         labels = np.stack(table["subtask_index"].to_numpy(zero_copy_only=False)).reshape(len(episodes), -1)
         extra["subtasks"] = subtask_summary([labels[episodes == i] for i in ids])
+    extra.update(described_subtasks(meta.get("attrs", {})))
     task = meta.get("env_args", {}).get("env_name") or f"robot {info.get('robot_type')}"
     return DatasetInfo(str(root), f"LeRobot {info.get('codebase_version', '?')}", task,
                        len(ids), [int((episodes == i).sum()) for i in ids],
@@ -112,13 +115,15 @@ def lerobot_info(root: Path) -> DatasetInfo:
                        extra={k: v for k, v in {**extra, **_lerobot_state(root)}.items() if v is not None})
 
 
-def _mimicrec_meta(root: Path) -> dict:
-    """meta/mimicrec.json of a dataset mimicrec wrote (empty for others, or when it cannot be read)."""
+def described_subtasks(attrs: dict[str, Any]) -> dict[str, str]:
+    """The subtask descriptions (the ``subtasks`` attribute annotate and generate store) and the spec digest."""
     try:
-        meta = json.loads((root / MIMICREC_META).read_text())
-    except (OSError, ValueError):
+        subtasks = json.loads(attrs["subtasks"])
+    except (KeyError, TypeError, ValueError):
         return {}
-    return meta if isinstance(meta, dict) else {}
+    lines = {f"subtasks of {eef}": "; ".join(f"{k}: {d or '(no description)'}" for k, d in enumerate(descriptions))
+             for eef, descriptions in subtasks.items()}
+    return {**lines, "spec digest": str(attrs.get("spec_digest", "?"))}
 
 
 def subtask_summary(labels: list[np.ndarray]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,20 @@ import numpy as np
 
 from envs.errors import DatasetError
 from recorder.dataset.tasks import read_env_args
+from recorder.dataset.writers.lerobot_meta import attr_from_column
 from recorder.dataset.writers.robomimic_hdf5 import sorted_demo_names
+
+LEROBOT_OWN_FEATURES = ("timestamp", "frame_index", "episode_index", "index", "task_index")  # lerobot adds these
+REPLAY_COLUMNS = ("action", "seed", "next.success", "observation.state")  # what replaying an episode needs
+
+
+def dataset_format(path: Path) -> str:
+    """``hdf5`` for a file, ``lerobot`` for a LeRobot dataset folder; ``DatasetError`` otherwise."""
+    if path.is_file():
+        return "hdf5"
+    if (path / "meta" / "info.json").is_file():
+        return "lerobot"
+    raise DatasetError(f"{path}: neither an HDF5 file nor a LeRobot dataset folder (no meta/info.json)")
 
 
 @contextlib.contextmanager
@@ -106,3 +120,51 @@ def read_actions_and_initial_state(demo: h5py.Group, where: str) -> tuple[np.nda
         if key not in demo:
             raise DatasetError(f"{where}: demo {demo.name} has no {key!r}; it cannot be replayed")
     return demo["actions"][()], demo["initial_state"][()]
+
+
+@dataclass(frozen=True)
+class StoredEpisode:
+    """One episode of a LeRobot dataset mimicrec wrote: its ``REPLAY_COLUMNS`` (``[T, D]`` each), its per-step
+    labels (``[T]`` or ``[T, arms]``) and its per-episode columns (attributes and annotated subtask ends)."""
+
+    index: int
+    frames: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
+    columns: dict[str, Any]
+
+    @property
+    def seed(self) -> int:
+        """The reset seed that rebuilds the episode's initial state."""
+        return int(self.frames["seed"][0, 0])
+
+
+def lerobot_episodes(root: Path, meta: dict) -> Iterator[StoredEpisode]:
+    """Every committed episode of a LeRobot dataset with mimicrec metadata ``meta``; labels and columns that
+    a lerobot tool removed are left out."""
+    features = read_lerobot_info(root).get("features", {})
+    labels = [name for name in _label_names(meta, features) if name in features]
+    per_episode = [name for name in meta.get("episode_attrs", []) if name in features]
+    _, table = read_lerobot(root, ["episode_index", *REPLAY_COLUMNS, *labels, *per_episode])
+    if table is None:
+        return
+    index = np.asarray(table["episode_index"])
+    data = {name: np.stack(table[name].to_numpy(zero_copy_only=False)).reshape(len(index), -1)
+            for name in [*REPLAY_COLUMNS, *labels]}
+    for episode in np.unique(index):
+        rows, first = index == episode, int(np.argmax(index == episode))
+        columns = {name: attr_from_column(table[name][first].as_py(), features[name]) for name in per_episode}
+        yield StoredEpisode(int(episode), {name: data[name][rows] for name in REPLAY_COLUMNS},
+                            {name: _label(data[name][rows]) for name in labels}, columns)
+
+
+def _label_names(meta: dict, features: dict) -> list[str]:
+    """The per-step label columns: as the metadata lists them, else (older datasets) every extra int64 column."""
+    if "labels" in meta:
+        return list(meta["labels"])
+    return [name for name, feature in features.items()
+            if name not in LEROBOT_OWN_FEATURES and name != "seed" and feature.get("dtype") == "int64"]
+
+
+def _label(value: np.ndarray) -> np.ndarray:
+    """A label column ``[T, E]`` as the HDF5 holds it: ``[T]`` for one column."""
+    return value[:, 0] if value.shape[1] == 1 else value

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -13,9 +14,19 @@ import numpy as np
 from envs.errors import DatasetError
 from envs.interface import MimicEnv
 from recorder.dataset.episode import Episode, EpisodeBuilder
-from recorder.dataset.reading import dataset_env, demo_names, open_dataset, read_actions_and_initial_state
-from recorder.dataset.tasks import make_env
-from recorder.dataset.video import write_video
+from recorder.dataset.reading import (
+    StoredEpisode,
+    dataset_env,
+    dataset_format,
+    demo_names,
+    lerobot_episodes,
+    open_dataset,
+    read_actions_and_initial_state,
+    read_lerobot_info,
+)
+from recorder.dataset.tasks import make_env, stored_env_kwargs
+from recorder.dataset.video import ReplayViews
+from recorder.dataset.writers.lerobot_meta import read_meta
 
 
 def replay_actions(env: MimicEnv, actions: np.ndarray, seed: int, initial_state: np.ndarray | None = None,
@@ -43,6 +54,19 @@ def replay_demo(env: MimicEnv, demo: h5py.Group, where: str, on_step: Callable[[
     return replay_actions(env, actions, int(demo.attrs.get("seed", 0)), initial_state, on_step)
 
 
+def replay_stored(env: MimicEnv, stored: StoredEpisode,
+                  on_step: Callable[[], None] | None = None) -> tuple[Episode, int | None]:
+    """Replay a LeRobot episode from its seed: (the episode, the first step whose ``observation.state``
+    differs from the stored one, or None when every step is identical)."""
+    episode = replay_actions(env, stored.frames["action"], stored.seed, on_step=on_step)
+    state = np.concatenate([episode.obs[k] for k in env.config.observation.state_keys], axis=-1).astype(np.float32)
+    recorded = stored.frames["observation.state"]
+    if state.shape == recorded.shape and np.array_equal(state, recorded):
+        return episode, None
+    differs = np.any(state != recorded, axis=-1) if state.shape == recorded.shape else np.ones(1, dtype=bool)
+    return episode, int(np.argmax(differs))
+
+
 @dataclass(frozen=True)
 class DemoReplay:
     """One demo replayed from its initial state: length, success then and now, states identical."""
@@ -53,9 +77,32 @@ class DemoReplay:
     replay_success: bool
     states_identical: bool
 
+    @property
+    def good(self) -> bool:
+        """Whether it replays exactly: the same success and identical states."""
+        return self.replay_success == self.recorded_success and self.states_identical
 
-def replay(path: str, demo: int | None = None, video: str | None = None, size: int = 256) -> list[DemoReplay]:
-    """Replay every demo (or ``demo_<demo>``) of ``path`` from its stored initial state."""
+    @property
+    def caption(self) -> str:
+        """One line: name, steps, success, and whether the states differ."""
+        outcome = "success" if self.replay_success else "no success"
+        return f"{self.name}: {self.steps} steps, {outcome}" + ("" if self.states_identical else ", STATES DIFFER")
+
+
+def replay(path: str, demo: int | None = None, views: ReplayViews | None = None) -> list[DemoReplay]:
+    """Replay every demo (or ``demo_<demo>``) of an HDF5 file from its stored initial state, or every
+    episode (or episode ``demo``) of a LeRobot dataset mimicrec wrote from its seed; ``views`` draws a
+    video or contact sheet of the replay."""
+    views = views or ReplayViews()
+    if dataset_format(Path(path)) == "lerobot":
+        results, fps = _replay_lerobot(Path(path), demo, views)
+    else:
+        results, fps = _replay_hdf5(path, demo, views)
+    views.write(fps, [(r.caption, r.replay_success and r.good) for r in results])
+    return results
+
+
+def _replay_hdf5(path: str, demo: int | None, views: ReplayViews) -> tuple[list[DemoReplay], int]:
     with open_dataset(path) as file:
         env_id, kwargs = dataset_env(file)
         names = demo_names(file)
@@ -64,16 +111,15 @@ def replay(path: str, demo: int | None = None, video: str | None = None, size: i
                 raise DatasetError(f"{path}: no demo_{demo}; it has demo_0 .. demo_{len(names) - 1}")
             names = [f"demo_{demo}"]
         env = make_env(env_id, **kwargs)
-        frames: list[np.ndarray] = []
-        grab = (lambda: frames.append(env.render_camera(size, size))) if video else None
         try:
-            results = [_check_replay(file["data"][name], replay_demo(env, file["data"][name], path, grab))
-                       for name in names]
+            results = []
+            for name in names:
+                group = file["data"][name]
+                grab = views.hook(env.render_camera, len(group["actions"]))
+                results.append(_check_replay(group, replay_demo(env, group, path, grab)))
         finally:
             env.close()
-    if video:
-        write_video(video, frames, env.control_freq)
-    return results
+    return results, env.control_freq
 
 
 def _check_replay(group: h5py.Group, episode: Episode) -> DemoReplay:
@@ -81,3 +127,24 @@ def _check_replay(group: h5py.Group, episode: Episode) -> DemoReplay:
     identical = recorded is not None and np.array_equal(episode.states, recorded)
     return DemoReplay(group.name.split("/")[-1], len(episode), bool(np.any(group["rewards"][()] > 0)),
                       bool(episode.successes.any()), identical)
+
+
+def _replay_lerobot(root: Path, episode: int | None, views: ReplayViews) -> tuple[list[DemoReplay], int]:
+    meta = read_meta(root, read_lerobot_info(root))
+    if "env_args" not in meta:
+        raise DatasetError(f"{root}: has no mimicrec metadata (its 'seed' feature); only LeRobot datasets written by "
+                           "mimicrec can be replayed")
+    stored = [e for e in lerobot_episodes(root, meta) if episode is None or e.index == episode]
+    if not stored:
+        raise DatasetError(f"{root}: no episode {episode}" if episode is not None else f"{root}: holds no episodes")
+    env = make_env(meta["env_args"]["env_name"], **stored_env_kwargs(meta["env_args"]["env_kwargs"]))
+    try:
+        results = []
+        for item in stored:
+            grab = views.hook(env.render_camera, len(item.frames["action"]))
+            replayed, differs_at = replay_stored(env, item, grab)
+            results.append(DemoReplay(f"episode_{item.index}", len(replayed), bool(item.frames["next.success"].any()),
+                                      bool(replayed.successes.any()), differs_at is None))
+    finally:
+        env.close()
+    return results, env.control_freq

@@ -82,7 +82,7 @@ def lerobot_schema(env_id: str, env: TaskEnv) -> LeRobotSchema:
                          instruction=config.recording.instruction, state_keys=config.observation.state_keys,
                          env_state_keys=config.observation.env_state_keys,
                          action_names=action_names(env),
-                         camera_names=tuple(spec.name for spec in env.camera_specs),
+                         camera_names=tuple(spec.name for spec in env.camera_specs), eef_names=env.eef_names,
                          env_args=json.dumps(env_args(env_id, env.env_kwargs)),
                          recording=json.dumps({"instruction": config.recording.instruction,
                                                "robot_type": robot,

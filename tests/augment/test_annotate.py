@@ -148,7 +148,7 @@ def test_manual_annotation_in_the_viewer_stores_what_was_typed(xserver, tmp_path
         xdotool(xserver, "key", "s")
         wait_for_line(log, "step 0/", proc, count=3)  # demo_2 on screen
         xdotool(xserver, "key", "BackSpace")
-        proc.wait(timeout=60)
+        proc.wait(timeout=180)  # writing the file; slow on a loaded machine
     finally:
         proc.kill()
     text = log.read_text()

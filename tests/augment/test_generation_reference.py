@@ -6,7 +6,8 @@ the code before the restructuring; a change that alters any stored array or attr
 Regenerate them only for a change that is meant to change the data, and say so in its commit. Regenerated
 for issue 24's held success (5 steps at rest: episodes end later, states carry the success streak) and
 issue 25's labels in LeRobot (generate's digest gained lerobot/subtask_index and lerobot/src_demo_index;
-every other entry unchanged).
+every other entry unchanged), then for its per-episode LeRobot columns and spec attributes (entries added:
+lerobot/source, success_step, attempt_index, src_demo_inds; data@subtasks, data@spec_digest; none changed).
 """
 
 import json

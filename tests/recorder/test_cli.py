@@ -73,7 +73,8 @@ def test_negative_counts(tmp_path, root, args):
 
 
 def test_argparse_errors_are_one_line(tmp_path, root):
-    assert_one_line_error(run_cli("generate", cwd=tmp_path, env_root=root), "required")
+    assert_one_line_error(run_cli("generate", "--num-trials", cwd=tmp_path, env_root=root), "expected one argument")
+    assert_one_line_error(run_cli("generate", cwd=tmp_path, env_root=root), "pass the annotated INPUT file")
     assert_one_line_error(run_cli("frobnicate", cwd=tmp_path, env_root=root), "invalid choice")
 
 

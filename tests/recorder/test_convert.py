@@ -59,7 +59,10 @@ def test_refusals(recorded, round_trip, tmp_path):
     foreign = tmp_path / "foreign"
     shutil.copytree(round_trip / "lr", foreign)
     (foreign / "meta" / "mimicrec.json").unlink()
-    one_line_error(cli(str(foreign), "--to", "hdf5", str(tmp_path / "z.hdf5")), "only LeRobot datasets written by")
+    info = json.loads((foreign / "meta" / "info.json").read_text())
+    del info["features"]["seed"]["mimicrec"]
+    (foreign / "meta" / "info.json").write_text(json.dumps(info))
+    one_line_error(cli(str(foreign), "--to", "hdf5", str(tmp_path / "z.hdf5")), "has no mimicrec metadata")
     assert not (tmp_path / "z.hdf5").exists()
 
 
@@ -83,7 +86,7 @@ def test_an_episode_that_does_not_replay_is_refused(round_trip, tmp_path):
 
 # ---------------------------------------------------------------- the library functions, directly
 def test_dataset_format_tells_files_from_lerobot_folders(recorded, tmp_path):
-    from recorder.dataset.convert import dataset_format
+    from recorder.dataset.reading import dataset_format
 
     assert dataset_format(recorded.hdf5_path) == "hdf5"
     assert dataset_format(recorded.lerobot_path) == "lerobot"

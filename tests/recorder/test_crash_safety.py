@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -176,3 +177,100 @@ def test_generate_killed_and_resumed_equals_an_uninterrupted_run(lift_seeds, tmp
     assert report["num_successes"] == 30
     assert report["num_attempts"] == json.loads((tmp_path / "whole" / "report.json").read_text())["num_attempts"]
     assert load_lerobot(out / "lerobot").num_episodes == 30
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The generation worker processes of ``pid`` (spawned children; not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    commands = {int(c): Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace") for c in children}
+    return [c for c, command in commands.items() if "spawn_main" in command and "resource_tracker" not in command]
+
+
+def test_a_worker_killed_mid_attempt_ends_the_run_cleanly_and_it_resumes(lift_seeds, tmp_path):
+    out = tmp_path / "run"
+    args = [str(lift_seeds), "--num-trials", "40", "--num-envs", "2", "--seed", "5", "--out", str(out),
+            "--commit-every", "0.5", "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "recorder.cli", "generate", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_demos(out / "generated.hdf5", 3, proc)
+        workers = worker_pids(proc.pid)
+        assert len(workers) == 2, workers
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    assert len(err.strip().splitlines()) == 1 and "a generation worker process died" in err, err
+    assert f"--resume {out}" in err, err
+    kept = len(demo_arrays(out / "generated.hdf5", "actions"))
+    assert 3 <= kept < 40
+    assert load_lerobot(out / "lerobot").num_episodes == kept  # the run committed and closed both formats
+    done = cli("generate", "--resume", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert len(demo_arrays(out / "generated.hdf5", "actions")) == 40
+    assert load_lerobot(out / "lerobot").num_episodes == 40
+
+
+# Runs `mimicrec record` with a SIGKILL at one point inside the LeRobot writer's third commit: while lerobot
+# finalizes (its data file closed, its episode metadata not), after it finalized but before the commit journal
+# is written, and with the new journal written to its temporary file but not renamed into place.
+KILL_INSIDE_COMMIT = """
+import os, signal, sys
+from pathlib import Path
+from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+from recorder.cli import main
+from recorder.dataset.writers import lerobot_writer as writer
+point, state = sys.argv[1], {"commit": 0}
+def die():
+    if state["commit"] == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+def counted(commit):
+    def run(self, *args, **kwargs):
+        state["commit"] += bool(self.pending)
+        return commit(self, *args, **kwargs)
+    return run
+def before(function, hook):
+    def run(*args, **kwargs):
+        hook(*args, **kwargs)
+        return function(*args, **kwargs)
+    return run
+def half_written_journal(path, data):
+    if Path(path).name == "mimicrec_commit.json" and state["commit"] == 3:
+        Path(str(path) + ".partial").write_bytes(data[: len(data) // 2])
+        die()
+writer.LeRobotWriter.commit = counted(writer.LeRobotWriter.commit)
+if point == "finalizing":
+    LeRobotDatasetMetadata._close_writer = before(LeRobotDatasetMetadata._close_writer, lambda *a: die())
+elif point == "finalized":
+    writer._write_journal = before(writer._write_journal, lambda *a: die())
+else:
+    writer.write_atomically = before(writer.write_atomically, half_written_journal)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("point", ["finalizing", "finalized", "journal"])
+def test_kill_9_inside_a_lerobot_commit_rolls_back_to_the_last_commit_and_resumes(tmp_path, point):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-c", KILL_INSIDE_COMMIT, point, "record", "--task", TASK,
+                           "--num-demos", "8", "--out", str(out), "--quiet"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert (out / "lerobot" / JOURNAL).exists()  # killed inside the commit: the journal of the last one is there
+    assert rollback(out / "lerobot")  # what --resume does first
+    assert load_lerobot(out / "lerobot").num_episodes == 2  # the two commits before the killed one
+    assert cli("convert", str(out / "lerobot"), "--to", "hdf5", str(tmp_path / "back.hdf5")).returncode == 0
+    assert len(demo_arrays(out / "demos.hdf5", "actions")) >= 2  # HDF5 commits first: it may hold the third
+    done = cli("record", "--resume", str(out), "--num-demos", "8", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert len(demo_arrays(out / "demos.hdf5", "actions")) == 8 and load_lerobot(out / "lerobot").num_episodes == 8
+    np.testing.assert_array_equal(demo_arrays(out / "demos.hdf5", "actions")[2],
+                                  load_lerobot_actions(out / "lerobot", 2))
+
+
+def load_lerobot_actions(root: Path, episode: int) -> np.ndarray:
+    """The actions of one episode of a LeRobot dataset, read with lerobot."""
+    dataset = load_lerobot(root)
+    start, stop = (dataset.meta.episodes[episode][k] for k in ("dataset_from_index", "dataset_to_index"))
+    return np.stack([dataset.hf_dataset[i]["action"].numpy() for i in range(start, stop)])

@@ -111,3 +111,70 @@ def test_random_yaml_configs_are_one_line_errors(case, tmp_path, capsys, recorde
         code = main(argv)
         assert_clean_exit(code, capsys, tmp_path)
         assert code != 0 or argv[0] == "tasks", argv  # random YAML is never a valid task, spec or config
+
+
+def tree_slots(node, slots=None) -> list[tuple[object, object]]:
+    """Every (container, key) of a parsed YAML tree: the places one mutation can change."""
+    slots = [] if slots is None else slots
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        slots.append((node, key))
+        tree_slots(value, slots)
+    return slots
+
+
+def mutate(data, rng: np.random.Generator):
+    """``data`` with one random change at a random place: a key dropped, a value replaced or wrapped in a list."""
+    container, key = tree_slots(data)[int(rng.integers(len(tree_slots(data))))]
+    operation = int(rng.integers(3))
+    if operation == 0 and isinstance(container, dict):
+        del container[key]
+    elif operation == 1:
+        container[key] = random_yaml(rng, 2)
+    else:
+        container[key] = [container[key], container[key]] if rng.random() < 0.5 else str(container[key]) + "x"
+    return data
+
+
+@pytest.fixture
+def time_limit():
+    """Fail a case that runs longer than 90 s (a hang) instead of stalling the suite."""
+    import signal
+
+    def expire(*_):
+        raise TimeoutError("the case ran longer than 90 s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(90)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("case", range(48))
+def test_mutated_action_banks_and_robot_files_are_one_line_errors_or_work(case, tmp_path, capsys, time_limit):
+    """Even cases: Lift with a mutated robot file (``--robot``); odd: a copy of Lift (its own task id) whose
+    action bank is mutated. One case in eight replaces the file with random bytes."""
+    import shutil
+
+    import envs
+
+    rng = np.random.default_rng([SEED, 2, case])
+    lift = envs.task_config_file("mimicrec/Lift-v0", "gym").parent
+    if case % 2:
+        task = tmp_path / "Lift"
+        shutil.copytree(lift, task)
+        gym = task / "gym.yaml"
+        gym.write_text(gym.read_text().replace("task: mimicrec/Lift-v0", f"task: fuzz/Lift{case}-v0"))
+        target, argv = task / "action_bank.yaml", ["--task", str(task)]
+    else:
+        target = tmp_path / "robot.yaml"
+        shutil.copy(lift.parent / "robots" / "panda.yaml", target)
+        argv = ["--task", "mimicrec/Lift-v0", "--robot", str(target)]
+    if case % 8:
+        text = yaml.safe_dump(mutate(yaml.safe_load(target.read_text()), rng))
+    else:
+        text = (tmp_path / random_bytes_file(tmp_path / "raw", rng)).read_bytes().decode("latin-1")
+    target.write_text(text, encoding="latin-1")
+    code = main(["record", *argv, "--num-demos", "1", "--out", str(tmp_path / "out"), "--quiet"])
+    assert_clean_exit(code, capsys, tmp_path)

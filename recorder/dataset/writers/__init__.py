@@ -80,7 +80,7 @@ def dataset_writers(hdf5_path: str, lerobot_root: str, env_args: dict, schema: L
                     attrs: dict | None = None, resume: bool = False) -> WriterGroup:
     """Both writers of a run; with ``resume``, continue an interrupted run (LeRobot catches up from HDF5)."""
     hdf5 = RobomimicHDF5Writer(hdf5_path, env_args, {"recording": schema.recording, **(attrs or {})}, resume=resume)
-    lerobot = LeRobotWriter(lerobot_root, schema, resume=resume)
+    lerobot = LeRobotWriter(lerobot_root, schema, resume=resume, attrs=attrs)
     if resume and lerobot.count < hdf5.count:
         for episode in read_episodes(hdf5_path, start=lerobot.count):
             lerobot.write(episode)

@@ -13,8 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
+from envs.errors import DatasetError
 from recorder.dataset.episode import Episode
 from recorder.dataset.paths import write_atomically
+from recorder.dataset.writers.lerobot_meta import (
+    META_FEATURE,
+    MIMICREC_META,
+    attr_frame_value,
+    build_meta,
+    episode_columns,
+    episode_features,
+    read_meta,
+)
 
 
 @dataclass(frozen=True)
@@ -29,8 +39,9 @@ class LeRobotSchema:
     env_state_keys: tuple[str, ...]
     action_names: tuple[str, ...]
     camera_names: tuple[str, ...] = ()
-    env_args: str = "{}"  # JSON of the robomimic env_args, stored in meta/mimicrec.json
+    env_args: str = "{}"  # JSON of the robomimic env_args, kept with the dataset's metadata
     recording: str = "{}"  # JSON of the task config's recording metadata (instruction, robot type, extra)
+    eef_names: tuple[str, ...] = ()  # the arms, in the order of a per-arm label's components
 
     def video_key(self, camera: str) -> str:
         """LeRobot feature name of a camera's video."""
@@ -55,9 +66,14 @@ class LeRobotSchema:
             "next.done": {"dtype": "bool", **scalar},
             "next.success": {"dtype": "bool", **scalar},
             "seed": {"dtype": "int64", **scalar},  # the episode's reset seed: rebuilds its exact initial state
-            **{name: {"dtype": "int64", "shape": label_shape(value), "names": None}
+            **{name: {"dtype": "int64", "shape": label_shape(value), "names": self.label_names(value)}
                for name, value in (labels or {}).items()},
         }
+
+    def label_names(self, value: np.ndarray) -> list[str] | None:
+        """Component names of a per-step label: the arms when it has a column per arm."""
+        shape = label_shape(value)
+        return list(self.eef_names) if np.ndim(value) == 2 and shape == (len(self.eef_names),) else None
 
 
 def label_shape(value: np.ndarray) -> tuple[int, ...]:
@@ -73,17 +89,23 @@ class LeRobotWriter:
     (``meta/mimicrec_commit.json``), and points lerobot at new files for the next episodes (its own
     resume mechanism), so committed files are never written again. After a crash inside a commit,
     ``rollback`` restores the last committed state; ``close`` drops the journal.
+    ``attrs`` are the dataset's attributes (as the HDF5 file's ``data`` attributes), kept with its metadata.
     """
 
-    def __init__(self, root: str, schema: LeRobotSchema, resume: bool = False) -> None:
+    def __init__(self, root: str, schema: LeRobotSchema, resume: bool = False, attrs: dict | None = None) -> None:
         self.root = Path(root)
         self.schema = schema
+        self.attrs = {"recording": schema.recording, **(attrs or {})}
         self.dataset = None
+        self.episode_attrs: dict[str, dict] = {}  # the per-episode columns and their declarations
         self.count = self.pending = 0
         if resume and self.root.exists():
             if rollback(self.root):
                 self.dataset = _open_existing(self.root, schema.repo_id)
                 self.count = self.dataset.meta.total_episodes
+                features = self.dataset.meta.features
+                self.episode_attrs = {name: features[name] for name in
+                                      read_meta(self.root, self.dataset.meta.info).get("episode_attrs", [])}
         elif self.root.exists():
             raise FileExistsError(f"{root} already exists")
 
@@ -93,6 +115,7 @@ class LeRobotWriter:
             self._create(episode)
         state = np.concatenate([episode.obs[k] for k in self.schema.state_keys], axis=-1)
         env_state = np.concatenate([episode.obs[k] for k in self.schema.env_state_keys], axis=-1)
+        per_episode = self._episode_values(episode)
         for t in range(len(episode)):
             self.dataset.add_frame({
                 "observation.state": state[t].astype(np.float32),
@@ -104,6 +127,7 @@ class LeRobotWriter:
                 "seed": np.array([episode.seed], dtype=np.int64),
                 **{name: np.asarray(value[t], dtype=np.int64).reshape(label_shape(value))
                    for name, value in episode.extras.items()},
+                **per_episode,
                 "task": self.schema.instruction,
                 **{self.schema.video_key(cam): episode.obs[f"{cam}_image"][t] for cam in self.schema.camera_names},
             })
@@ -131,21 +155,35 @@ class LeRobotWriter:
 
     def abort(self) -> None:
         """Drop the uncommitted episodes; the committed ones stay (a later ``close`` finishes them)."""
-        if self.pending and self.dataset is not None:
-            self.dataset.finalize()
+        if self.dataset is not None:  # also when the failure was inside save_episode or a commit
+            try:
+                self.dataset.finalize()
+            except OSError:  # a full disk: the files are rolled back below; lerobot must not retry at exit
+                self.dataset.writer = self.dataset.meta.writer = None
             self.dataset = None
         if not rollback(self.root):
             shutil.rmtree(self.root, ignore_errors=True)
         self.count -= self.pending
         self.pending = 0
 
+    def _episode_values(self, episode: Episode) -> dict:
+        """The frame values of the per-episode columns (the same set for every episode of a dataset)."""
+        columns = episode_columns(episode.attrs, episode.subtask_ends)
+        if set(columns) != set(self.episode_attrs):
+            raise DatasetError(f"{self.root}: episode {self.count} has the attributes {sorted(columns)} but the "
+                               f"dataset's episodes have {sorted(self.episode_attrs)}; write them to separate datasets")
+        return {name: attr_frame_value(value, self.episode_attrs[name]) for name, value in columns.items()}
+
     def _create(self, episode: Episode) -> None:
+        self.episode_attrs = episode_features(episode_columns(episode.attrs, episode.subtask_ends))
+        features = {**self.schema.features(episode.obs, episode.actions.shape[-1], episode.extras),
+                    **self.episode_attrs}
+        meta = build_meta(json.loads(self.schema.env_args), self.attrs, list(episode.extras), list(self.episode_attrs))
+        features[META_FEATURE] = {**features[META_FEATURE], "mimicrec": meta}
         self.dataset = _lerobot_dataset_class().create(
             repo_id=self.schema.repo_id, fps=self.schema.fps, root=self.root,
-            robot_type=self.schema.robot_type, use_videos=True,
-            features=self.schema.features(episode.obs, episode.actions.shape[-1], episode.extras), **STREAMING,
+            robot_type=self.schema.robot_type, use_videos=True, features=features, **STREAMING,
         )
-        meta = {"env_args": json.loads(self.schema.env_args), "recording": json.loads(self.schema.recording)}
         write_atomically(self.root / MIMICREC_META, json.dumps(meta).encode())
         _write_journal(self.root, 0)  # a crash before the first commit rolls back to "nothing committed"
 
@@ -153,9 +191,7 @@ class LeRobotWriter:
 # Camera frames go straight to lerobot's encoder threads instead of through a PNG per frame and camera.
 # Its queue drops a frame when full for 0.1 s; ours holds any episode whole (frames are fed in a burst).
 STREAMING = {"streaming_encoding": True, "encoder_queue_maxsize": 1_000_000}
-LEROBOT_OWN_FEATURES = ("timestamp", "frame_index", "episode_index", "index", "task_index")  # lerobot adds these
 JOURNAL = "meta/mimicrec_commit.json"
-MIMICREC_META = "meta/mimicrec.json"  # env_args, so that `mimicrec convert` can rebuild exact HDF5 states
 REWRITTEN = ("meta/info.json", "meta/stats.json", "meta/tasks.parquet")  # the files lerobot rewrites in place
 
 

@@ -64,8 +64,8 @@ class RobomimicHDF5Writer:
 
     def write(self, episode: Episode) -> None:
         """Append ``episode`` as the next ``demo_<i>`` (durable at the next ``commit``)."""
-        if self.part is None:
-            self.part = h5py.File(self._part_path(partial=True), "w")
+        if self.part is None:  # built in memory: a full disk fails one plain write at commit, not HDF5 mid-object
+            self.part = h5py.File(self._part_path(partial=True), "w", driver="core", backing_store=False)
         name = f"demo_{self.count}"
         write_demo(self.part.create_group(f"data/{name}"), episode)
         self.pending.append(name)
@@ -83,10 +83,12 @@ class RobomimicHDF5Writer:
             if progress is not None and self.links:
                 self._write_atomically(self._write_index)
             return
+        self.part.flush()
+        image = self.part.id.get_file_image()
         self.part.close()
         self.part = None
         final = self._part_path(partial=False)
-        _fsync(self._part_path(partial=True))
+        _write_durably(self._part_path(partial=True), image)
         os.replace(self._part_path(partial=True), final)
         self.links += [(name, final.name) for name in self.pending]
         self.total += self.pending_total
@@ -97,7 +99,7 @@ class RobomimicHDF5Writer:
         """Commit, then compact into one self-contained file at ``path``; without demos, write nothing."""
         self.commit()
         if self.links:
-            self._write_atomically(self._write_compact)
+            self._write_atomically(self._write_compact, in_memory=False)
         elif self.path.exists():
             self.path.unlink()
         shutil.rmtree(self.parts, ignore_errors=True)
@@ -107,7 +109,6 @@ class RobomimicHDF5Writer:
         if self.part is not None:
             self.part.close()
             self.part = None
-            self._part_path(partial=True).unlink(missing_ok=True)
         self.pending, self.pending_total = [], 0
         if not self.links:
             shutil.rmtree(self.parts, ignore_errors=True)
@@ -118,16 +119,28 @@ class RobomimicHDF5Writer:
         name = f"part_{self.next_part:05d}.hdf5"
         return self.parts / (name + ".partial" if partial else name)
 
-    def _write_atomically(self, fill) -> None:
+    def _write_atomically(self, fill, in_memory: bool = True) -> None:
+        """Write the file ``fill`` completes to ``path`` through a rename: in memory first (the small index),
+        or on disk (the compacted file, as large as the dataset)."""
         tmp = Path(f"{self.path}.partial")
-        with h5py.File(tmp, "w") as file:
-            data = file.create_group("data")
-            for key, value in self.attrs.items():
-                data.attrs[key] = value
-            data.attrs["total"] = self.total
-            fill(file)
-            write_masks(file, [name for name, _ in self.links])
-        _fsync(tmp)
+        options = {"driver": "core", "backing_store": False} if in_memory else {}
+        try:
+            with h5py.File(tmp, "w", **options) as file:
+                data = file.create_group("data")
+                for key, value in self.attrs.items():
+                    data.attrs[key] = value
+                data.attrs["total"] = self.total
+                fill(file)
+                write_masks(file, [name for name, _ in self.links])
+                file.flush()
+                image = file.id.get_file_image() if in_memory else None
+            if in_memory:
+                _write_durably(tmp, image)
+            else:
+                _fsync(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, self.path)
 
     def _write_index(self, file: h5py.File) -> None:
@@ -161,6 +174,18 @@ class RobomimicHDF5Writer:
             self._write_atomically(self._write_index)
 
 
+def _write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` and fsync it; a failed write (a full disk) removes the half-written file."""
+    try:
+        with open(path, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -189,6 +214,8 @@ def write_demo(group: h5py.Group, episode: Episode) -> None:
         group.create_dataset(key, data=value)
     if episode.datagen_info is not None:
         episode.datagen_info.write(group.create_group("datagen_info"))
+    for eef, ends in episode.subtask_ends.items():
+        group.create_dataset(f"{SUBTASK_ENDS}/{eef}", data=np.asarray(ends, dtype=np.int64))
 
 
 def write_array(group: h5py.Group, name: str, value: np.ndarray) -> None:
@@ -217,7 +244,8 @@ def read_episodes(path: str | Path, start: int = 0) -> Iterator[Episode]:
 
 
 def read_episode(group: h5py.Group) -> Episode:
-    """One demo group back as an ``Episode``; files without per-step ``successes`` get them from ``success``."""
+    """One demo group back as an ``Episode`` (with its annotated subtask ends; without the rest of
+    ``datagen_info``); files without per-step ``successes`` get them from ``success``."""
     rewards = group["rewards"][()]
     if "successes" in group:
         successes = group["successes"][()]
@@ -225,12 +253,14 @@ def read_episode(group: h5py.Group) -> Episode:
         successes = (np.arange(len(rewards)) == len(rewards) - 1) & bool(group.attrs.get("success", False))
     extras = {k: group[k][()] for k in group if k not in DEMO_KEYS and isinstance(group[k], h5py.Dataset)}
     attrs = {k: v for k, v in group.attrs.items() if k not in ("num_samples", "seed", "success")}
+    ends = {eef: value[()] for eef, value in group[SUBTASK_ENDS].items()} if SUBTASK_ENDS in group else {}
     return Episode(obs=_read_obs(group, "obs"), next_obs=_read_obs(group, "next_obs"), actions=group["actions"][()],
                    rewards=rewards, dones=group["dones"][()], successes=np.asarray(successes, dtype=bool),
                    states=group["states"][()], initial_state=group["initial_state"][()],
-                   seed=int(group.attrs.get("seed", 0)), attrs=attrs, extras=extras)
+                   seed=int(group.attrs.get("seed", 0)), attrs=attrs, extras=extras, subtask_ends=ends)
 
 
+SUBTASK_ENDS = "datagen_info/subtask_term_inds"  # an annotated demo's subtask ends, one array per eef
 DEMO_KEYS = ("actions", "rewards", "dones", "successes", "states", "initial_state")
 
 
