@@ -76,3 +76,45 @@ def test_recording_metadata_from_the_task_config_in_both_formats(recorded):
     for meta in (stored, lerobot["recording"]):
         assert meta == {"instruction": config.instruction, "robot_type": "franka_panda", "extra": config.extra}
     assert lerobot["env_args"]["env_name"] == "mimicrec/StackThree-v0"
+
+
+def test_the_lean_lerobot_save_writes_what_lerobot_writes(recorded, tmp_path):
+    """mimicrec's savings in lerobot's save_episode (random table names, info/stats written once per commit,
+    task indices looked up once) leave every data file and metadata file as lerobot itself writes them."""
+    import contextlib
+
+    import pyarrow.parquet as pq
+
+    from recorder.dataset.tasks import lerobot_schema, make_env
+    from recorder.dataset.writers import lerobot_writer
+    from recorder.dataset.writers.robomimic_hdf5 import read_episodes
+
+    episodes = list(read_episodes(recorded.hdf5_path))
+    env = make_env("mimicrec/StackThree-v0")
+    schema = lerobot_schema("mimicrec/StackThree-v0", env)
+    env.close()
+    lean, cache = lerobot_writer._lean_save_episode, lerobot_writer._cache_task_indices
+    for name, shipped in (("lean", False), ("shipped", True)):
+        if shipped:
+            lerobot_writer._lean_save_episode = contextlib.nullcontext
+            lerobot_writer._cache_task_indices = lambda meta: None
+        try:
+            writer = lerobot_writer.LeRobotWriter(str(tmp_path / name), schema)
+            for episode in episodes:
+                writer.write(episode)
+            writer.close()
+        finally:
+            lerobot_writer._lean_save_episode, lerobot_writer._cache_task_indices = lean, cache
+    from datasets import arrow_dataset
+    from lerobot.datasets import lerobot_dataset
+
+    assert arrow_dataset.generate_fingerprint.__module__ == "datasets.fingerprint"  # restored after each save
+    assert lerobot_dataset.write_info.__module__ == "lerobot.datasets.utils"
+    for meta in ("meta/info.json", "meta/stats.json", "meta/tasks.parquet"):
+        assert (tmp_path / "lean" / meta).read_bytes() == (tmp_path / "shipped" / meta).read_bytes(), meta
+    for part in ("data", "meta/episodes"):
+        files = sorted(p.relative_to(tmp_path / "lean") for p in (tmp_path / "lean" / part).rglob("*.parquet"))
+        assert files and files == sorted(p.relative_to(tmp_path / "shipped")
+                                         for p in (tmp_path / "shipped" / part).rglob("*.parquet"))
+        for file in files:
+            assert pq.read_table(tmp_path / "lean" / file).equals(pq.read_table(tmp_path / "shipped" / file)), file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -131,7 +132,8 @@ class LeRobotWriter:
                 "task": self.schema.instruction,
                 **{self.schema.video_key(cam): episode.obs[f"{cam}_image"][t] for cam in self.schema.camera_names},
             })
-        self.dataset.save_episode(parallel_encoding=False)  # in-process: no pool per episode, our log filters apply
+        with _lean_save_episode():
+            self.dataset.save_episode(parallel_encoding=False)  # in-process: no pool per episode, our log filters
         drop_realtime_priority()
         self.count += 1
         self.pending += 1
@@ -140,6 +142,7 @@ class LeRobotWriter:
         """Finalize the files written since the last commit and journal the committed state."""
         if not self.pending:
             return
+        _write_deferred_metadata(self.dataset)
         self.dataset.finalize()
         _write_journal(self.root, self.count)
         _continue_in_new_files(self.dataset)
@@ -184,6 +187,7 @@ class LeRobotWriter:
             repo_id=self.schema.repo_id, fps=self.schema.fps, root=self.root,
             robot_type=self.schema.robot_type, use_videos=True, features=features, **STREAMING,
         )
+        _cache_task_indices(self.dataset.meta)
         write_atomically(self.root / MIMICREC_META, json.dumps(meta).encode())
         _write_journal(self.root, 0)  # a crash before the first commit rolls back to "nothing committed"
 
@@ -205,7 +209,54 @@ def _lerobot_dataset_class():
 
 
 def _open_existing(root: Path, repo_id: str):
-    return _lerobot_dataset_class()(repo_id, root=root, **STREAMING)
+    dataset = _lerobot_dataset_class()(repo_id, root=root, **STREAMING)
+    _cache_task_indices(dataset.meta)
+    return dataset
+
+
+@contextlib.contextmanager
+def _lean_save_episode():
+    """lerobot's ``save_episode`` without two costs that buy nothing here (together ~40% of its time):
+
+    - ``datasets`` names every in-memory episode table by hashing all of it (dill-pickling every value)
+      for a cache it never writes; a random name serves, as ``datasets`` itself uses when caching is off;
+    - ``info.json`` and ``stats.json`` are rewritten after every episode; ``commit`` writes them once,
+      before lerobot finalizes, and nothing reads them in between (a crash rolls back to the last commit).
+    """
+    from datasets import arrow_dataset, fingerprint
+    from lerobot.datasets import lerobot_dataset
+
+    saved = arrow_dataset.generate_fingerprint, lerobot_dataset.write_info, lerobot_dataset.write_stats
+    arrow_dataset.generate_fingerprint = lambda dataset: fingerprint.generate_random_fingerprint()
+    lerobot_dataset.write_info = lerobot_dataset.write_stats = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        arrow_dataset.generate_fingerprint, lerobot_dataset.write_info, lerobot_dataset.write_stats = saved
+
+
+def _write_deferred_metadata(dataset) -> None:
+    """Write the ``info.json`` and ``stats.json`` that ``_lean_save_episode`` held back."""
+    from lerobot.datasets.utils import write_info, write_stats
+
+    write_info(dataset.meta.info, dataset.meta.root)
+    if dataset.meta.stats is not None:
+        write_stats(dataset.meta.stats, dataset.meta.root)
+
+
+def _cache_task_indices(meta) -> None:
+    """Look each task's index up once: lerobot looks it up in a pandas frame for every frame of an episode."""
+    lookup, known = meta.get_task_index, {}
+
+    def task_index(task: str) -> int | None:
+        if task not in known:
+            index = lookup(task)
+            if index is None:
+                return None
+            known[task] = index
+        return known[task]
+
+    meta.get_task_index = task_index
 
 
 def _continue_in_new_files(dataset) -> None:
