@@ -21,12 +21,12 @@ from recorder.dataset.reading import (
     dataset_env,
     dataset_format,
     lerobot_episodes,
+    mimicrec_meta,
     open_dataset,
-    read_lerobot_info,
 )
 from recorder.dataset.replay import replay_stored
 from recorder.dataset.tasks import env_args, lerobot_schema, make_env, stored_env_kwargs
-from recorder.dataset.writers.lerobot_meta import read_meta, split_columns
+from recorder.dataset.writers.lerobot_meta import split_columns
 from recorder.dataset.writers.lerobot_writer import LeRobotWriter
 from recorder.dataset.writers.robomimic_hdf5 import RobomimicHDF5Writer, read_episodes
 
@@ -80,10 +80,7 @@ def _check_obs(episode: Episode, keys: tuple[str, ...], src: Path) -> None:
 
 
 def _lerobot_to_hdf5(src: Path, dst: Path) -> int:
-    meta = read_meta(src, read_lerobot_info(src))
-    if "env_args" not in meta:
-        raise DatasetError(f"{src}: has no mimicrec metadata (its 'seed' feature); only LeRobot datasets written by "
-                           "mimicrec can be converted to HDF5 (it rebuilds exact simulator states by replaying seeds)")
+    meta = mimicrec_meta(src, "converted to HDF5")
     args = meta["env_args"]
     env = make_env(args["env_name"], **stored_env_kwargs(args["env_kwargs"]))
     partial = dst.with_name(dst.name + ".partial")  # what a killed run left here is started over

@@ -14,7 +14,7 @@ import numpy as np
 
 from envs.errors import DatasetError
 from recorder.dataset.tasks import read_env_args
-from recorder.dataset.writers.lerobot_meta import attr_from_column
+from recorder.dataset.writers.lerobot_meta import attr_from_column, read_meta
 from recorder.dataset.writers.robomimic_hdf5 import sorted_demo_names
 
 LEROBOT_OWN_FEATURES = ("timestamp", "frame_index", "episode_index", "index", "task_index")  # lerobot adds these
@@ -136,6 +136,16 @@ class StoredEpisode:
     def seed(self) -> int:
         """The reset seed that rebuilds the episode's initial state."""
         return int(self.frames["seed"][0, 0])
+
+
+def mimicrec_meta(root: Path, purpose: str) -> dict:
+    """The metadata mimicrec keeps with a LeRobot dataset it wrote; ``DatasetError`` for other datasets, which
+    cannot be ``purpose`` (e.g. "replayed"): that needs the env and the reset seeds."""
+    meta = read_meta(root, read_lerobot_info(root))
+    if "env_args" not in meta:
+        raise DatasetError(f"{root}: has no mimicrec metadata (its 'seed' feature); only LeRobot datasets written "
+                           f"by mimicrec can be {purpose} (exact states are rebuilt by replaying their seeds)")
+    return meta
 
 
 def lerobot_episodes(root: Path, meta: dict) -> Iterator[StoredEpisode]:

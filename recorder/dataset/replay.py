@@ -20,13 +20,12 @@ from recorder.dataset.reading import (
     dataset_format,
     demo_names,
     lerobot_episodes,
+    mimicrec_meta,
     open_dataset,
     read_actions_and_initial_state,
-    read_lerobot_info,
 )
 from recorder.dataset.tasks import make_env, stored_env_kwargs
 from recorder.dataset.video import ReplayViews
-from recorder.dataset.writers.lerobot_meta import read_meta
 
 
 def replay_actions(env: MimicEnv, actions: np.ndarray, seed: int, initial_state: np.ndarray | None = None,
@@ -130,10 +129,7 @@ def _check_replay(group: h5py.Group, episode: Episode) -> DemoReplay:
 
 
 def _replay_lerobot(root: Path, episode: int | None, views: ReplayViews) -> tuple[list[DemoReplay], int]:
-    meta = read_meta(root, read_lerobot_info(root))
-    if "env_args" not in meta:
-        raise DatasetError(f"{root}: has no mimicrec metadata (its 'seed' feature); only LeRobot datasets written by "
-                           "mimicrec can be replayed")
+    meta = mimicrec_meta(root, "replayed")
     stored = [e for e in lerobot_episodes(root, meta) if episode is None or e.index == episode]
     if not stored:
         raise DatasetError(f"{root}: no episode {episode}" if episode is not None else f"{root}: holds no episodes")
