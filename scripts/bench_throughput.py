@@ -1,0 +1,102 @@
+"""Throughput targets of issue 26, measured in one run: whole `mimicrec generate` commands (start-up and
+writing both formats included) on Stack and StackThree D0, state only, from 10 scripted seeds.
+
+For each task: 2 workers and 1 worker on the same attempts (seed 0, ``--num-trials`` successes);
+attempts/hour and successes/hour of the 2-worker command; the 1-worker command against a bare pybullet
+loop stepping as many control steps (``bench_env.bare_steps_per_s``: same scene and substeps, no IK,
+observations, task logic, generation or writing); 2 workers vs 1. With ``--camera-trials``: StackThree
+with two 84x84 cameras, successes/hour.
+
+    python scripts/bench_throughput.py [--trials 200] [--camera-trials 50] [--tasks Stack StackThree]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from scripts.bench_env import bare_steps_per_s, verdict  # noqa: E402
+from scripts.bench_generate import seeds  # noqa: E402
+
+TARGETS = {"Stack": {"attempts_per_hour": 61_000, "success": 0.96},
+           "StackThree": {"successes_per_hour": 25_000}}
+OVERHEAD, SCALING, CAMERA_PER_HOUR = 1.25, 1.9, 2_500
+
+
+def timed_generate(annotated: str, out: Path, trials: int, envs: int, *extra: str) -> dict:
+    """Run the whole command; its report.json with the command's wall time as ``command_s``."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "recorder.cli", "generate", annotated, "--num-trials", str(trials),
+                    "--num-envs", str(envs), "--seed", "0", "--out", str(out), "--quiet", *extra],
+                   cwd=ROOT, check=True, capture_output=True)
+    report = json.loads((out / "report.json").read_text())
+    return {**report, "command_s": time.perf_counter() - start}
+
+
+def per_hour(count: int, seconds: float) -> float:
+    """``count`` events in ``seconds``, per hour."""
+    return 3600.0 * count / seconds
+
+
+def bench_task(task: str, trials: int, root: Path) -> None:
+    """Print one task's figures, each with its target where the issue sets one."""
+    annotated = seeds(root / task, f"mimicrec/{task}-v0", "D0")
+    two = timed_generate(annotated, root / task / "two", trials, 2)
+    one = timed_generate(annotated, root / task / "one", trials, 1)
+    bare_s = one["num_env_steps"] / bare_steps_per_s(n=one["num_env_steps"], task=f"mimicrec/{task}-v0")
+    attempts, successes = per_hour(two["num_attempts"], two["command_s"]), per_hour(two["num_successes"],
+                                                                                     two["command_s"])
+    rate = two["num_successes"] / two["num_attempts"]
+    print(f"{task} D0, {two['num_successes']} successes of {two['num_attempts']} attempts ({rate:.1%}), "
+          f"2 workers, whole command {two['command_s']:.1f} s:")
+    goals = TARGETS.get(task, {})
+    if "attempts_per_hour" in goals:
+        ok = attempts >= goals["attempts_per_hour"] and rate >= goals["success"]
+        print(f"  {attempts:,.0f} attempts/h at {rate:.1%} (target >= {goals['attempts_per_hour']:,} at "
+              f">= {goals['success']:.0%}: {verdict(ok)})")
+    if "successes_per_hour" in goals:
+        print(f"  {successes:,.0f} successes/h (target >= {goals['successes_per_hour']:,}: "
+              f"{verdict(successes >= goals['successes_per_hour'])})")
+    print(f"  {attempts:,.0f} attempts/h, {successes:,.0f} successes/h")
+    ratio, scaling = one["command_s"] / bare_s, one["command_s"] / two["command_s"]
+    print(f"  1 worker, whole command vs the bare loop for its {one['num_env_steps']} steps: {ratio:.2f}x "
+          f"({one['command_s']:.1f} s vs {bare_s:.1f} s; workers' own time {one['worker_time_s']:.1f} s; "
+          f"target <= {OVERHEAD}x: {verdict(ratio <= OVERHEAD)})")
+    print(f"  2 workers vs 1: {scaling:.2f}x (target >= {SCALING}x: {verdict(scaling >= SCALING)})")
+
+
+def bench_cameras(trials: int, root: Path) -> None:
+    """StackThree with two 84x84 cameras, 2 workers: successes per hour of the whole command."""
+    annotated = str(root / "StackThree" / "seeds" / "annotated.hdf5")
+    if not Path(annotated).exists():
+        annotated = seeds(root / "StackThree", "mimicrec/StackThree-v0", "D0")
+    cams = timed_generate(annotated, root / "cams", trials, 2, "--cameras", "agentview", "robot0_eye_in_hand",
+                          "--image-size", "84")
+    rate = per_hour(cams["num_successes"], cams["command_s"])
+    print(f"StackThree D0, two 84x84 cameras, 2 workers: {cams['num_successes']}/{cams['num_attempts']}, "
+          f"{rate:,.0f} successes/h (target >= {CAMERA_PER_HOUR:,}: {verdict(rate >= CAMERA_PER_HOUR)})")
+
+
+def main() -> None:
+    """Measure every task asked for, then the cameras."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=200, help="successes per run (the issue: at least 200)")
+    parser.add_argument("--camera-trials", type=int, default=50)
+    parser.add_argument("--tasks", nargs="+", default=["Stack", "StackThree"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in args.tasks:
+            bench_task(task, args.trials, Path(tmp))
+        if args.camera_trials:
+            bench_cameras(args.camera_trials, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
