@@ -229,19 +229,20 @@ def _restore(report: GenerateReport, run: Run) -> set[int]:
     return set().union(*(group.hdf5.committed_attrs("attempt_index") for group in run.groups))
 
 
-def _file(run: Run, result: AttemptResult, report: GenerateReport) -> None:
-    """Write a success, or a failure (with the subtask it failed at) when failures are kept."""
+def _file(run: Run, result: AttemptResult, report: GenerateReport, spec_digest: str) -> None:
+    """Write a success, or a failure (with the subtask it failed at) when failures are kept; each demo carries
+    the digest of the spec that made it (provenance that survives merging datasets)."""
+    attrs = {**result.episode.attrs, "spec_digest": spec_digest}
     if result.success:
-        run.write(result.episode, kept=True)
+        run.write(replace(result.episode, attrs=attrs), kept=True)
     elif run.failed is not None:
-        attrs = {**result.episode.attrs, "failed_subtask": result.failed_subtask}
-        run.write(replace(result.episode, attrs=attrs), kept=False)
+        run.write(replace(result.episode, attrs={**attrs, "failed_subtask": result.failed_subtask}), kept=False)
         report.num_failed_kept += 1
 
 
 def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: GenerateReport,
          run: Run, committed: set[int], trace: AttemptTrace) -> None:
-    max_failures = spec.max_failures(opts.num_trials)
+    max_failures, spec_digest = spec.max_failures(opts.num_trials), spec_attrs(spec)["spec_digest"]
     if _finished(report, opts.num_trials):
         return
     done = report.num_successes if report.guarantee else report.num_attempts
@@ -251,7 +252,7 @@ def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: Gen
             report.add(result)
             trace.add(result)
             if result.index not in committed:  # saved before a crash: counted, not repeated
-                _file(run, result, report)
+                _file(run, result, report, spec_digest)
             run.commit_if_due(_progress(report))
             bar.update(1 if (result.success or not report.guarantee) else 0)
             bar.set_postfix_str(_live_status(report))

@@ -7,7 +7,8 @@ Regenerate them only for a change that is meant to change the data, and say so i
 for issue 24's held success (5 steps at rest: episodes end later, states carry the success streak) and
 issue 25's labels in LeRobot (generate's digest gained lerobot/subtask_index and lerobot/src_demo_index;
 every other entry unchanged), then for its per-episode LeRobot columns and spec attributes (entries added:
-lerobot/source, success_step, attempt_index, src_demo_inds; data@subtasks, data@spec_digest; none changed).
+lerobot/source, success_step, attempt_index, src_demo_inds; data@subtasks, data@spec_digest; then the per-demo
+spec_digest attribute and column; none changed).
 """
 
 import json

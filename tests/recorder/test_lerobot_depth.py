@@ -61,6 +61,7 @@ def test_provenance_failures_and_subtask_descriptions_are_lerobot_features(mixed
         assert frame["src_demo_inds"].tolist() == demo.attrs["src_demo_inds"].tolist()
         assert int(frame["seed"]) == demo.attrs["seed"]
         spec_digest = file["data"].attrs["spec_digest"]
+        assert frame["spec_digest"] == demo.attrs["spec_digest"] == spec_digest  # per episode too
     assert {int(failed[i]["failed_subtask"]) for i in range(len(failed))} == {3}
     meta = kept.meta.features["seed"]["mimicrec"]
     assert meta["attrs"]["spec_digest"] == spec_digest and len(spec_digest) == 16
