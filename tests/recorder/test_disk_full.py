@@ -75,8 +75,8 @@ def test_an_output_folder_made_read_only_mid_run_is_one_line_and_the_run_resumes
     cmd = [sys.executable, "-m", "recorder.cli", "generate"]
     proc = subprocess.Popen([*cmd, str(annotated), "--num-trials", "30", "--num-envs", "1", "--out", str(run),
                              "--commit-every", "0.5", "--quiet"], stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while not list((run / "generated.hdf5.parts").glob("part_*.hdf5")) and time.time() < deadline:
+    deadline = time.time() + 300  # a second HDF5 part: the first commit of both formats is complete
+    while not (run / "generated.hdf5.parts" / "part_00001.hdf5").exists() and time.time() < deadline:
         time.sleep(0.2)
     # the run folder becomes read-only: files open stay writable, new ones are refused (EROFS), as on a
     # file system remounted read-only under a running job

@@ -161,8 +161,8 @@ class LeRobotWriter:
         if self.dataset is not None:  # also when the failure was inside save_episode or a commit
             try:
                 self.dataset.finalize()
-            except OSError:  # a full disk: the files are rolled back below; lerobot must not retry at exit
-                self.dataset.writer = self.dataset.meta.writer = None
+            except Exception:  # noqa: BLE001  (a full disk: OSError, or pyarrow's error on the file it closed)
+                _drop_unwritten(self.dataset)  # the files are rolled back below; lerobot must not retry at exit
             self.dataset = None
         if not rollback(self.root):
             shutil.rmtree(self.root, ignore_errors=True)
@@ -233,6 +233,13 @@ def _lean_save_episode():
         yield
     finally:
         arrow_dataset.generate_fingerprint, lerobot_dataset.write_info, lerobot_dataset.write_stats = saved
+
+
+def _drop_unwritten(dataset) -> None:
+    """Forget lerobot's open parquet writers and its buffered episode metadata, which its ``__del__`` methods
+    would otherwise try to write again at exit (a traceback per try on a full disk)."""
+    dataset.writer = dataset.meta.writer = None
+    dataset.meta.metadata_buffer = []
 
 
 def _write_deferred_metadata(dataset) -> None:
