@@ -26,12 +26,14 @@ ENDS_PREFIX = "subtask_term_inds."  # + eef: an annotated episode's subtask ends
 
 
 def attr_feature(value: Any) -> dict:
-    """The LeRobot declaration of a column holding an episode attribute like ``value``."""
+    """The LeRobot declaration of a column holding an episode attribute like ``value`` (an array, even of one
+    element, is marked ``scalar: false`` so that it comes back as an array)."""
     array = np.asarray(value)
     if array.dtype.kind in "USO":
         return {"dtype": "string", "shape": (1,), "names": None}
     dtype = {"b": "bool", "f": "float64"}.get(array.dtype.kind, "int64")
-    return {"dtype": dtype, "shape": array.shape or (1,), "names": None}
+    feature = {"dtype": dtype, "shape": array.shape or (1,), "names": None}
+    return {**feature, "scalar": False} if array.ndim > 0 else feature
 
 
 def attr_frame_value(value: Any, feature: dict) -> Any:
@@ -55,14 +57,8 @@ def episode_columns(attrs: dict[str, Any], subtask_ends: dict[str, np.ndarray]) 
 
 
 def episode_features(columns: dict[str, Any]) -> dict[str, dict]:
-    """Declarations of an episode's per-episode columns (a one-element array stays an array)."""
-    features = {}
-    for name, value in columns.items():
-        feature = attr_feature(value)
-        if np.ndim(value) > 0 and feature["dtype"] != "string":
-            feature["scalar"] = False
-        features[name] = feature
-    return features
+    """Declarations of an episode's per-episode columns."""
+    return {name: attr_feature(value) for name, value in columns.items()}
 
 
 def split_columns(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
