@@ -1,15 +1,19 @@
-"""Where generation attempts run: in this process, in local worker processes, or as Ray actors on a cluster.
+"""Where generation attempts run: in local worker processes, as Ray actors on a cluster, or in this process.
 
 Every executor yields attempt results in index order ``start, start + 1, ...``. An attempt's outcome
 depends only on its index, the seed and the spec, so the output is the same whatever runs it.
-Each worker builds its env once and keeps a bounded window of attempts in flight.
+Each worker builds its env once and keeps a bounded window of attempts in flight. ``process`` uses
+worker processes for any count, one included, so that this process's writing runs beside them;
+``inline`` runs attempts here, one after another (a debugger or profiler sees them; errors show whole).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -24,7 +28,7 @@ from augment.spec import MimicSpec
 from envs.errors import GenerationError, UsageError
 from recorder.dataset.tasks import make_env
 
-EXECUTORS = ("process", "ray")
+EXECUTORS = ("process", "ray", "inline")
 
 
 class AttemptWorker:
@@ -43,10 +47,10 @@ class AttemptWorker:
 
 def ordered_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int = 0,
                     executor: str = "process", address: str | None = None) -> Iterator[AttemptResult]:
-    """Attempt results in index order from ``num_envs`` workers of ``executor`` (in-process for one process)."""
+    """Attempt results in index order from ``num_envs`` workers of ``executor`` (``inline``: one, this process)."""
     if executor == "ray":
         yield from _ray_results(sources, spec, num_envs, start, address)
-    elif num_envs == 1:
+    elif executor == "inline":
         worker = AttemptWorker(sources, spec)
         index = start
         while True:
@@ -60,8 +64,20 @@ def ordered_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: i
 _WORKER: dict[str, AttemptWorker] = {}
 
 
-def _init_process(sources: SourceSet, spec: MimicSpec) -> None:
+def _init_process(sources: SourceSet, spec: MimicSpec, parent: int) -> None:
+    _exit_with_parent(parent)
     _WORKER["worker"] = AttemptWorker(sources, spec)
+
+
+def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """End this worker once the generate process that started it is gone (``kill -9`` leaves workers
+    waiting on their queue forever otherwise, each holding an env)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mimicrec-parent-watch", daemon=True).start()
 
 
 def _attempt_in_process(index: int) -> AttemptResult:
@@ -70,13 +86,14 @@ def _attempt_in_process(index: int) -> AttemptResult:
 
 def _process_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int) -> Iterator[AttemptResult]:
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(num_envs, mp_context=ctx, initializer=_init_process, initargs=(sources, spec)) as pool:
+    with ProcessPoolExecutor(num_envs, mp_context=ctx, initializer=_init_process,
+                             initargs=(sources, spec, os.getpid())) as pool:
         try:
             yield from _in_index_order(lambda i: pool.submit(_attempt_in_process, i), Future.result,
                                        window=2 * num_envs, start=start)
         except BrokenProcessPool as err:
             raise GenerationError(f"a generation worker process died ({err}); "
-                                  "rerun with --num-envs 1 to see its error") from err
+                                  "rerun with --executor inline to see its error") from err
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -118,8 +135,8 @@ def _ray_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int,
         yield from _in_index_order(lambda i: pool.submit(lambda actor, j: actor.attempt.remote(j), i),
                                    lambda _: pool.get_next(), window=2 * num_envs, start=start)
     except ray.exceptions.RayActorError as err:
-        raise GenerationError(f"a Ray generation worker died ({err}); rerun with --executor process "
-                              "--num-envs 1 to see its error") from err
+        raise GenerationError(f"a Ray generation worker died ({err}); rerun with "
+                              "--executor inline to see its error") from err
     finally:
         if started_here:
             ray.shutdown()

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from augment.executors import EXECUTORS, ordered_results
 from augment.generator import AttemptResult, subtask_label
-from augment.report_plot import AttemptTrace, write_report_png
+from augment.report_plot import AttemptTrace, import_plotting, write_report_png
 from augment.source import SourceSet, load_sources
 from augment.spec import MimicSpec, load_mimic_spec, spec_attrs, with_seed, with_transit
 from envs.config import parse_key_values
@@ -26,6 +26,7 @@ from envs.errors import ConfigError, DatasetError, GenerationError, UsageError
 from recorder.dataset.paths import write_atomically
 from recorder.dataset.run import Run, read_run_file, resumed_options, run_folder
 from recorder.dataset.tasks import env_args, lerobot_schema, make_env, variant_env_kwargs
+from recorder.dataset.writer_thread import WriterThread
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class GenerateOptions:
     keep_failed: bool | None = None  # None: the spec's generation.keep_failed
     resume: str | None = None  # a generate run folder to continue
     commit_every_s: float = 30.0  # a crash loses at most this much work (each commit starts new files)
-    executor: str = "process"  # "process" (local worker processes) or "ray"
+    executor: str = "process"  # "process" (local worker processes), "ray", or "inline" (this process, one env)
     address: str | None = None  # the Ray cluster to join (None: start a local one)
     robot: str | None = None  # generate on this robot instead of the seeds' (robot transfer)
     difficulty: str | None = None  # generate at this randomization level instead of the seeds'
@@ -115,6 +116,8 @@ def check_options(opts: GenerateOptions) -> None:
         raise UsageError(f"--num-envs must be a positive integer, got {opts.num_envs}")
     if opts.executor not in EXECUTORS:
         raise UsageError(f"--executor must be one of {', '.join(EXECUTORS)}, got {opts.executor!r}")
+    if opts.executor == "inline" and opts.num_envs != 1:
+        raise UsageError(f"--executor inline runs one env in this process; drop --num-envs {opts.num_envs}")
     if opts.address is not None and opts.executor != "ray":
         raise UsageError("--address names a Ray cluster; add --executor ray")
 
@@ -166,7 +169,7 @@ def generate(opts: GenerateOptions) -> GenerateReport:
         run, trace.region = _open_run(out, sources, report, opts, spec)
         try:
             committed = _restore(report, run) if opts.resume else set()
-            _run(sources, spec, opts, report, run, committed, trace)
+            _run_writing_beside(sources, spec, opts, report, run, committed, trace)
         except (GenerationError, KeyboardInterrupt) as err:  # a run that ends early keeps and finishes what it made
             run.commit(_progress(report))
             run.close()
@@ -229,19 +232,46 @@ def _restore(report: GenerateReport, run: Run) -> set[int]:
     return set().union(*(group.hdf5.committed_attrs("attempt_index") for group in run.groups))
 
 
-def _file(run: Run, result: AttemptResult, report: GenerateReport, spec_digest: str) -> None:
-    """Write a success, or a failure (with the subtask it failed at) when failures are kept; each demo carries
+def _file(writer: WriterThread, run: Run, result: AttemptResult, report: GenerateReport, spec_digest: str) -> None:
+    """Queue a success, or a failure (with the subtask it failed at) when failures are kept; each demo carries
     the digest of the spec that made it (provenance that survives merging datasets)."""
     attrs = {**result.episode.attrs, "spec_digest": spec_digest}
     if result.success:
-        run.write(replace(result.episode, attrs=attrs), kept=True)
+        writer.call("write", replace(result.episode, attrs=attrs), kept=True, nbytes=result.episode.nbytes)
     elif run.failed is not None:
-        run.write(replace(result.episode, attrs={**attrs, "failed_subtask": result.failed_subtask}), kept=False)
+        writer.call("write", replace(result.episode, attrs={**attrs, "failed_subtask": result.failed_subtask}),
+                    kept=False, nbytes=result.episode.nbytes)
         report.num_failed_kept += 1
 
 
+def _run_writing_beside(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: GenerateReport,
+                        run: Run, committed: set[int], trace: AttemptTrace) -> None:
+    """``_run`` with the run's writes and commits carried out by a writer thread (lerobot imported there
+    while the workers start); returns, or lets the run's error through, once every queued write is done."""
+    writer = WriterThread(run)
+    writer.call("prepare")  # lerobot's and matplotlib's imports overlap the workers' start and first attempts
+    writer.call(import_plotting)
+    try:
+        _run(sources, spec, opts, report, run, writer, committed, trace)
+    finally:
+        _join(writer)
+    if report.num_successes == 0:
+        raise GenerationError(f"no attempt succeeded in {report.num_attempts} attempts (failures per subtask: "
+                              f"{report.failures_per_subtask}); check the seed demos and the spec's offsets/noise")
+
+
+def _join(writer: WriterThread) -> None:
+    """Wait for the writer thread even through Ctrl-C: the run is committed or aborted only after it."""
+    while True:
+        try:
+            writer.join()
+            return
+        except KeyboardInterrupt:
+            continue
+
+
 def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: GenerateReport,
-         run: Run, committed: set[int], trace: AttemptTrace) -> None:
+         run: Run, writer: WriterThread, committed: set[int], trace: AttemptTrace) -> None:
     max_failures, spec_digest = spec.max_failures(opts.num_trials), spec_attrs(spec)["spec_digest"]
     if _finished(report, opts.num_trials):
         return
@@ -252,8 +282,8 @@ def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: Gen
             report.add(result)
             trace.add(result)
             if result.index not in committed:  # saved before a crash: counted, not repeated
-                _file(run, result, report, spec_digest)
-            run.commit_if_due(_progress(report))
+                _file(writer, run, result, report, spec_digest)
+            writer.call("commit_if_due", _progress(report))
             bar.update(1 if (result.success or not report.guarantee) else 0)
             bar.set_postfix_str(_live_status(report))
             if _finished(report, opts.num_trials):
@@ -261,10 +291,7 @@ def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: Gen
             if report.num_failures >= max_failures:
                 report.stopped_by_failure_bound = True
                 break
-    run.commit(_progress(report))
-    if report.num_successes == 0:
-        raise GenerationError(f"no attempt succeeded in {report.num_attempts} attempts (failures per subtask: "
-                              f"{report.failures_per_subtask}); check the seed demos and the spec's offsets/noise")
+    writer.call("commit", _progress(report))
 
 
 def _live_status(report: GenerateReport) -> str:

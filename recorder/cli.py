@@ -209,9 +209,9 @@ def _generate_parser(subs) -> None:
                           "(default there: the total the run was started with)")
     sub.add_argument("--num-envs", type=int, default=os.cpu_count() or 1,
                      help="workers, each with its own env: processes, or Ray actors (default: this machine's cores)")
-    sub.add_argument("--executor", default="process", choices=("process", "ray"),
-                     help="process: local worker processes; ray: Ray actors, pip install 'mimicrec[ray]' "
-                          "(default: %(default)s)")
+    sub.add_argument("--executor", default="process", choices=("process", "ray", "inline"),
+                     help="process: local worker processes; ray: Ray actors, pip install 'mimicrec[ray]'; "
+                          "inline: one env in this process, for debugging (default: %(default)s)")
     sub.add_argument("--address", help="with --executor ray: the cluster to join, e.g. auto or HOST:6379 "
                                        "(default: start a local Ray instance)")
     sub.add_argument("--no-guarantee", action="store_true", help="stop after N attempts instead of N successes")

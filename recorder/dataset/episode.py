@@ -40,6 +40,12 @@ class Episode:
         return len(self.actions)
 
     @property
+    def nbytes(self) -> int:
+        """Bytes of its per-step arrays (observations, actions, states; the Mimic data not counted)."""
+        arrays = [*self.obs.values(), *self.next_obs.values(), self.actions, self.states]
+        return sum(np.asarray(a).nbytes for a in arrays)
+
+    @property
     def success(self) -> bool:
         """Whether the task was solved at the last step (success holds only at rest)."""
         return bool(len(self.successes) and self.successes[-1])

@@ -47,6 +47,28 @@ def test_two_processes_give_the_in_process_attempts_in_order(sources_and_spec):
 
 
 @pytest.mark.slow
+def test_one_worker_process_gives_the_inline_attempts(sources_and_spec):
+    """``--num-envs 1`` runs its attempts in a worker process (so that writing runs beside them) and gives
+    exactly what ``--executor inline`` gives in this process."""
+    sources, spec = sources_and_spec
+    inline, process = (ordered_results(sources, spec, num_envs=1, start=2, executor=name)
+                       for name in ("inline", "process"))
+    for a, b in zip([next(inline) for _ in range(2)], [next(process) for _ in range(2)], strict=True):
+        assert a.index == b.index and a.success == b.success
+        assert (a.episode.actions == b.episode.actions).all() and (a.episode.states == b.episode.states).all()
+    inline.close()
+    process.close()
+
+
+def test_inline_runs_one_env():
+    from augment.runner import GenerateOptions, check_options
+
+    with pytest.raises(UsageError, match="--executor inline runs one env in this process; drop --num-envs 2"):
+        check_options(GenerateOptions("in.hdf5", 5, num_envs=2, executor="inline"))
+    check_options(GenerateOptions("in.hdf5", 5, num_envs=1, executor="inline"))
+
+
+@pytest.mark.slow
 def test_a_worker_that_dies_is_a_generation_error(sources_and_spec):
     sources, spec = sources_and_spec
     broken = replace(sources, env_kwargs={**sources.env_kwargs, "difficulty": "D9"})  # the worker's env fails

@@ -152,31 +152,37 @@ def generate_cli(*args: str) -> list[str]:
 
 
 def test_generate_killed_and_resumed_equals_an_uninterrupted_run(lift_seeds, tmp_path):
-    whole = subprocess.run(generate_cli(str(lift_seeds), "--num-trials", "30", "--out", str(tmp_path / "whole")),
+    whole = subprocess.run(generate_cli(str(lift_seeds), "--num-trials", "100", "--out", str(tmp_path / "whole")),
                            cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert whole.returncode == 0, whole.stderr
     out = tmp_path / "killed"
-    proc = subprocess.Popen(generate_cli(str(lift_seeds), "--num-trials", "30", "--out", str(out)), cwd=ROOT,
+    proc = subprocess.Popen(generate_cli(str(lift_seeds), "--num-trials", "100", "--out", str(out)), cwd=ROOT,
                             stderr=subprocess.PIPE, text=True)
     try:
         wait_for_demos(out / "generated.hdf5", 5, proc)
+        workers = worker_pids(proc.pid)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     killed_at = len(demo_arrays(out / "generated.hdf5", "actions"))
-    assert 5 <= killed_at < 30
-    resumed = subprocess.run(generate_cli("--resume", str(out), "--num-trials", "30"), cwd=ROOT, capture_output=True,
+    assert 5 <= killed_at < 100
+    assert len(workers) == 1, workers  # --num-envs 1: one worker process, which ends with the killed run
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{workers[0]}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{workers[0]}").exists() or "Z" in Path(f"/proc/{workers[0]}/stat").read_text().split()[2]
+    resumed = subprocess.run(generate_cli("--resume", str(out), "--num-trials", "100"), cwd=ROOT, capture_output=True,
                              text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     expected, got = demo_arrays(tmp_path / "whole" / "generated.hdf5", "actions"), demo_arrays(out / "generated.hdf5",
                                                                                                 "actions")
-    assert len(got) == 30
+    assert len(got) == 100
     for a, b in zip(expected, got, strict=True):  # the same demos, in the same order: none lost, none repeated
         np.testing.assert_array_equal(a, b)
     report = json.loads((out / "report.json").read_text())
-    assert report["num_successes"] == 30
+    assert report["num_successes"] == 100
     assert report["num_attempts"] == json.loads((tmp_path / "whole" / "report.json").read_text())["num_attempts"]
-    assert load_lerobot(out / "lerobot").num_episodes == 30
+    assert load_lerobot(out / "lerobot").num_episodes == 100
 
 
 def worker_pids(pid: int) -> list[int]:
@@ -188,8 +194,8 @@ def worker_pids(pid: int) -> list[int]:
 
 def test_a_worker_killed_mid_attempt_ends_the_run_cleanly_and_it_resumes(lift_seeds, tmp_path):
     out = tmp_path / "run"
-    args = [str(lift_seeds), "--num-trials", "40", "--num-envs", "2", "--seed", "5", "--out", str(out),
-            "--commit-every", "0.5", "--quiet"]
+    args = [str(lift_seeds), "--num-trials", "5000", "--num-envs", "2", "--seed", "5", "--out", str(out),
+            "--commit-every", "0.5", "--quiet"]  # more trials than the run gets through before the kill
     proc = subprocess.Popen([sys.executable, "-m", "recorder.cli", "generate", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -204,12 +210,12 @@ def test_a_worker_killed_mid_attempt_ends_the_run_cleanly_and_it_resumes(lift_se
     assert len(err.strip().splitlines()) == 1 and "a generation worker process died" in err, err
     assert f"--resume {out}" in err, err
     kept = len(demo_arrays(out / "generated.hdf5", "actions"))
-    assert 3 <= kept < 40
+    assert 3 <= kept < 5000
     assert load_lerobot(out / "lerobot").num_episodes == kept  # the run committed and closed both formats
-    done = cli("generate", "--resume", str(out), "--quiet")
+    done = cli("generate", "--resume", str(out), "--num-trials", str(kept + 5), "--quiet")
     assert done.returncode == 0, done.stderr
-    assert len(demo_arrays(out / "generated.hdf5", "actions")) == 40
-    assert load_lerobot(out / "lerobot").num_episodes == 40
+    assert len(demo_arrays(out / "generated.hdf5", "actions")) == kept + 5
+    assert load_lerobot(out / "lerobot").num_episodes == kept + 5
 
 
 # Runs `mimicrec record` with a SIGKILL at one point inside the LeRobot writer's third commit: while lerobot

@@ -5,6 +5,7 @@ import json
 import gymnasium as gym
 import h5py
 import numpy as np
+import pytest
 
 from recorder.policy.train import LOW_DIM_KEYS
 
@@ -78,40 +79,51 @@ def test_recording_metadata_from_the_task_config_in_both_formats(recorded):
     assert lerobot["env_args"]["env_name"] == "mimicrec/StackThree-v0"
 
 
-def test_the_lean_lerobot_save_writes_what_lerobot_writes(recorded, tmp_path):
-    """mimicrec's savings in lerobot's save_episode (random table names, info/stats written once per commit,
-    task indices looked up once) leave every data file and metadata file as lerobot itself writes them."""
-    import contextlib
+def _with_cameras_and_attrs(episode, index: int, cameras: tuple[str, ...]):
+    """``episode`` cut to 12 steps, with per-episode attributes of every kind, per-step labels and (with
+    ``cameras``) random 32x32 frames."""
+    from dataclasses import replace
 
+    rng, length = np.random.default_rng(index), 12
+    obs = {key: value[:length] for key, value in episode.obs.items()}
+    obs.update({f"{cam}_image": rng.integers(0, 255, (length, 32, 32, 3), dtype=np.uint8) for cam in cameras})
+    return replace(episode, obs=obs, actions=episode.actions[:length], rewards=episode.rewards[:length],
+                   dones=episode.dones[:length], successes=episode.successes[:length],
+                   attrs={"source": f"demo_{index}", "attempt_index": index, "src_demo_inds": np.array([index, 1])},
+                   extras={"subtask_index": np.arange(length) // 4}, subtask_ends={"robot0": np.array([4, 8, 12])})
+
+
+@pytest.mark.parametrize("cameras", [(), ("agentview", "robot0_eye_in_hand")], ids=["state", "cameras"])
+def test_the_lean_lerobot_save_writes_what_lerobot_writes(recorded, tmp_path, cameras):
+    """mimicrec's savings in lerobot's save_episode (whole episodes handed over at once instead of frame by
+    frame, random table names, info/stats written once per commit, task indices looked up once) leave every
+    data, metadata and video file as lerobot itself writes them, per-episode columns and cameras included."""
     import pyarrow.parquet as pq
 
     from recorder.dataset.tasks import lerobot_schema, make_env
     from recorder.dataset.writers import lerobot_writer
     from recorder.dataset.writers.robomimic_hdf5 import read_episodes
 
-    episodes = list(read_episodes(recorded.hdf5_path))
-    env = make_env("mimicrec/StackThree-v0")
+    episodes = [_with_cameras_and_attrs(e, i, cameras) for i, e in enumerate(read_episodes(recorded.hdf5_path))]
+    env = make_env("mimicrec/StackThree-v0", cameras=[{"name": cam, "width": 32, "height": 32} for cam in cameras])
     schema = lerobot_schema("mimicrec/StackThree-v0", env)
     env.close()
-    lean, cache = lerobot_writer._lean_save_episode, lerobot_writer._cache_task_indices
-    for name, shipped in (("lean", False), ("shipped", True)):
-        if shipped:
-            lerobot_writer._lean_save_episode = contextlib.nullcontext
-            lerobot_writer._cache_task_indices = lambda meta: None
-        try:
-            writer = lerobot_writer.LeRobotWriter(str(tmp_path / name), schema)
-            for episode in episodes:
-                writer.write(episode)
-            writer.close()
-        finally:
-            lerobot_writer._lean_save_episode, lerobot_writer._cache_task_indices = lean, cache
+    for name in ("lean", "shipped"):
+        writer = lerobot_writer.LeRobotWriter(str(tmp_path / name), schema, lean=name == "lean")
+        for episode in episodes:
+            writer.write(episode)
+        writer.close()
     from datasets import arrow_dataset
     from lerobot.datasets import lerobot_dataset
 
     assert arrow_dataset.generate_fingerprint.__module__ == "datasets.fingerprint"  # restored after each save
     assert lerobot_dataset.write_info.__module__ == "lerobot.datasets.utils"
-    for meta in ("meta/info.json", "meta/stats.json", "meta/tasks.parquet"):
+    for meta in ("meta/info.json", "meta/stats.json", "meta/tasks.parquet", "meta/mimicrec.json"):
         assert (tmp_path / "lean" / meta).read_bytes() == (tmp_path / "shipped" / meta).read_bytes(), meta
+    videos = sorted(p.relative_to(tmp_path / "lean") for p in (tmp_path / "lean").rglob("*.mp4"))
+    assert len(videos) == len(cameras)
+    for video in videos:
+        assert (tmp_path / "lean" / video).read_bytes() == (tmp_path / "shipped" / video).read_bytes(), video
     for part in ("data", "meta/episodes"):
         files = sorted(p.relative_to(tmp_path / "lean") for p in (tmp_path / "lean" / part).rglob("*.parquet"))
         assert files and files == sorted(p.relative_to(tmp_path / "shipped")

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from envs.errors import DatasetError
 from recorder.dataset.episode import Episode
-from recorder.dataset.writers.lerobot_writer import LeRobotSchema, LeRobotWriter
+from recorder.dataset.writers.lerobot_writer import LeRobotSchema, LeRobotWriter, lerobot_dataset_class
 from recorder.dataset.writers.robomimic_hdf5 import RobomimicHDF5Writer, read_episodes
 
 
@@ -106,6 +106,10 @@ class RunDatasets:
     def groups(self) -> list[WriterGroup]:
         """The writer groups in use."""
         return [g for g in (self.kept, self.failed) if g is not None]
+
+    def prepare(self) -> None:
+        """Import lerobot now (it takes seconds) instead of at the first episode."""
+        lerobot_dataset_class()
 
     def write(self, episode: Episode, kept: bool) -> None:
         """Write ``episode`` to the kept or the failed datasets."""

@@ -93,9 +93,11 @@ class LeRobotWriter:
     ``attrs`` are the dataset's attributes (as the HDF5 file's ``data`` attributes), kept with its metadata.
     """
 
-    def __init__(self, root: str, schema: LeRobotSchema, resume: bool = False, attrs: dict | None = None) -> None:
+    def __init__(self, root: str, schema: LeRobotSchema, resume: bool = False, attrs: dict | None = None,
+                 lean: bool = True) -> None:
         self.root = Path(root)
         self.schema = schema
+        self.lean = lean  # False: lerobot's add_frame/save_episode exactly as shipped (the reference for tests)
         self.attrs = {"recording": schema.recording, **(attrs or {})}
         self.dataset = None
         self.episode_attrs: dict[str, dict] = {}  # the per-episode columns and their declarations
@@ -111,32 +113,58 @@ class LeRobotWriter:
             raise FileExistsError(f"{root} already exists")
 
     def write(self, episode: Episode) -> None:
-        """Add every frame of ``episode`` and save it as one LeRobot episode (durable at the next commit)."""
+        """Save ``episode`` as one LeRobot episode (durable at the next commit)."""
         if self.dataset is None:
             self._create(episode)
-        state = np.concatenate([episode.obs[k] for k in self.schema.state_keys], axis=-1)
-        env_state = np.concatenate([episode.obs[k] for k in self.schema.env_state_keys], axis=-1)
-        per_episode = self._episode_values(episode)
-        for t in range(len(episode)):
-            self.dataset.add_frame({
-                "observation.state": state[t].astype(np.float32),
-                "observation.environment_state": env_state[t].astype(np.float32),
-                "action": episode.actions[t].astype(np.float32),
-                "next.reward": np.array([episode.rewards[t]], dtype=np.float32),
-                "next.done": np.array([bool(episode.dones[t])]),
-                "next.success": np.array([bool(episode.successes[t])]),
-                "seed": np.array([episode.seed], dtype=np.int64),
-                **{name: np.asarray(value[t], dtype=np.int64).reshape(label_shape(value))
-                   for name, value in episode.extras.items()},
-                **per_episode,
-                "task": self.schema.instruction,
-                **{self.schema.video_key(cam): episode.obs[f"{cam}_image"][t] for cam in self.schema.camera_names},
-            })
-        with _lean_save_episode():
-            self.dataset.save_episode(parallel_encoding=False)  # in-process: no pool per episode, our log filters
+        columns = self._columns(episode)
+        if self.lean:
+            self._save_lean(columns, len(episode))
+        else:
+            for t in range(len(episode)):
+                self.dataset.add_frame({name: value[t] for name, value in columns.items()})
+            self.dataset.save_episode(parallel_encoding=False)
         drop_realtime_priority()
         self.count += 1
         self.pending += 1
+
+    def _columns(self, episode: Episode) -> dict[str, np.ndarray | list]:
+        """Every feature of ``episode`` as one ``[T, ...]`` array per feature (the task and video frames too)."""
+        length = len(episode)
+        state = np.concatenate([episode.obs[k] for k in self.schema.state_keys], axis=-1)
+        env_state = np.concatenate([episode.obs[k] for k in self.schema.env_state_keys], axis=-1)
+        per_episode = {name: _repeat(value, length) for name, value in self._episode_values(episode).items()}
+        return {
+            "observation.state": state.astype(np.float32),
+            "observation.environment_state": env_state.astype(np.float32),
+            "action": episode.actions.astype(np.float32),
+            "next.reward": np.asarray(episode.rewards, dtype=np.float32).reshape(length, 1),
+            "next.done": np.asarray(episode.dones, dtype=bool).reshape(length, 1),
+            "next.success": np.asarray(episode.successes, dtype=bool).reshape(length, 1),
+            "seed": np.full((length, 1), episode.seed, dtype=np.int64),
+            **{name: np.asarray(value, dtype=np.int64).reshape(length, *label_shape(value))
+               for name, value in episode.extras.items()},
+            **per_episode,
+            "task": [self.schema.instruction] * length,
+            **{self.schema.video_key(cam): episode.obs[f"{cam}_image"] for cam in self.schema.camera_names},
+        }
+
+    def _save_lean(self, columns: dict[str, np.ndarray | list], length: int) -> None:
+        """Hand lerobot's ``save_episode`` the whole episode at once (its ``episode_data`` argument) instead of
+        frame by frame through ``add_frame``; video frames go to its streaming encoder as ``add_frame`` sends them."""
+        video_keys = list(self.dataset.meta.video_keys)
+        if video_keys:
+            encoder = self.dataset._streaming_encoder
+            encoder.start_episode(video_keys=video_keys, temp_dir=self.root)
+            for t in range(length):
+                for key in video_keys:
+                    encoder.feed_frame(key, columns[key][t])
+        filled_in = {"episode_index": self.dataset.meta.total_episodes, "frame_index": np.arange(length),
+                     "timestamp": np.arange(length) / self.dataset.fps, "index": None, "task_index": None,
+                     **{key: [None] * length for key in video_keys}}  # lerobot fills index and task_index in
+        buffer = {"size": length, "task": columns["task"]}  # in add_frame's order: lerobot's statistics follow it
+        buffer.update({key: filled_in[key] if key in filled_in else columns[key] for key in self.dataset.features})
+        with _lean_save_episode(self.dataset):
+            self.dataset.save_episode(episode_data=buffer, parallel_encoding=False)  # in-process: our log filters
 
     def commit(self, progress: dict | None = None) -> None:  # noqa: ARG002  (progress lives in the HDF5 index)
         """Finalize the files written since the last commit and journal the committed state."""
@@ -183,11 +211,12 @@ class LeRobotWriter:
                     **self.episode_attrs}
         meta = build_meta(json.loads(self.schema.env_args), self.attrs, list(episode.extras), list(self.episode_attrs))
         features[META_FEATURE] = {**features[META_FEATURE], "mimicrec": meta}
-        self.dataset = _lerobot_dataset_class().create(
+        self.dataset = lerobot_dataset_class().create(
             repo_id=self.schema.repo_id, fps=self.schema.fps, root=self.root,
             robot_type=self.schema.robot_type, use_videos=True, features=features, **STREAMING,
         )
-        _cache_task_indices(self.dataset.meta)
+        if self.lean:
+            _cache_task_indices(self.dataset.meta)
         write_atomically(self.root / MIMICREC_META, json.dumps(meta).encode())
         _write_journal(self.root, 0)  # a crash before the first commit rolls back to "nothing committed"
 
@@ -199,7 +228,12 @@ JOURNAL = "meta/mimicrec_commit.json"
 REWRITTEN = ("meta/info.json", "meta/stats.json", "meta/tasks.parquet")  # the files lerobot rewrites in place
 
 
-def _lerobot_dataset_class():
+def _repeat(value, length: int) -> np.ndarray | list:
+    """One frame's value of a per-episode column, for each of ``length`` frames."""
+    return [value] * length if isinstance(value, str) else np.repeat(value[None], length, axis=0)
+
+
+def lerobot_dataset_class():
     """lerobot's ``LeRobotDataset``, imported offline and quietened (importing it takes seconds)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
@@ -209,30 +243,38 @@ def _lerobot_dataset_class():
 
 
 def _open_existing(root: Path, repo_id: str):
-    dataset = _lerobot_dataset_class()(repo_id, root=root, **STREAMING)
+    dataset = lerobot_dataset_class()(repo_id, root=root, **STREAMING)
     _cache_task_indices(dataset.meta)
     return dataset
 
 
 @contextlib.contextmanager
-def _lean_save_episode():
-    """lerobot's ``save_episode`` without two costs that buy nothing here (together ~40% of its time):
+def _lean_save_episode(dataset):
+    """lerobot's ``save_episode`` on ``dataset`` without costs that buy nothing here (together over half its time):
 
     - ``datasets`` names every in-memory episode table by hashing all of it (dill-pickling every value)
       for a cache it never writes; a random name serves, as ``datasets`` itself uses when caching is off;
     - ``info.json`` and ``stats.json`` are rewritten after every episode; ``commit`` writes them once,
-      before lerobot finalizes, and nothing reads them in between (a crash rolls back to the last commit).
+      before lerobot finalizes, and nothing reads them in between (a crash rolls back to the last commit);
+    - ``embed_images`` copies the table's features to find image columns; mimicrec's datasets have none
+      (cameras are videos), so it returns the table as it is.
     """
     from datasets import arrow_dataset, fingerprint
     from lerobot.datasets import lerobot_dataset
 
-    saved = arrow_dataset.generate_fingerprint, lerobot_dataset.write_info, lerobot_dataset.write_stats
-    arrow_dataset.generate_fingerprint = lambda dataset: fingerprint.generate_random_fingerprint()
-    lerobot_dataset.write_info = lerobot_dataset.write_stats = lambda *args, **kwargs: None
+    swaps = [(arrow_dataset, "generate_fingerprint", lambda table: fingerprint.generate_random_fingerprint()),
+             (lerobot_dataset, "write_info", lambda *args, **kwargs: None),
+             (lerobot_dataset, "write_stats", lambda *args, **kwargs: None)]
+    if not any(feature["dtype"] == "image" for feature in dataset.features.values()):
+        swaps.append((lerobot_dataset, "embed_images", lambda table: table))
+    saved = [(module, name, getattr(module, name)) for module, name, _ in swaps]
+    for module, name, replacement in swaps:
+        setattr(module, name, replacement)
     try:
         yield
     finally:
-        arrow_dataset.generate_fingerprint, lerobot_dataset.write_info, lerobot_dataset.write_stats = saved
+        for module, name, original in saved:
+            setattr(module, name, original)
 
 
 def _drop_unwritten(dataset) -> None:
