@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import os
@@ -17,6 +16,7 @@ import numpy as np
 from envs.errors import DatasetError
 from recorder.dataset.episode import Episode
 from recorder.dataset.paths import write_atomically
+from recorder.dataset.writers.lerobot_lean import cache_task_indices, lean_save_episode, write_deferred_metadata
 from recorder.dataset.writers.lerobot_meta import (
     META_FEATURE,
     MIMICREC_META,
@@ -163,14 +163,14 @@ class LeRobotWriter:
                      **{key: [None] * length for key in video_keys}}  # lerobot fills index and task_index in
         buffer = {"size": length, "task": columns["task"]}  # in add_frame's order: lerobot's statistics follow it
         buffer.update({key: filled_in[key] if key in filled_in else columns[key] for key in self.dataset.features})
-        with _lean_save_episode(self.dataset):
+        with lean_save_episode(self.dataset):
             self.dataset.save_episode(episode_data=buffer, parallel_encoding=False)  # in-process: our log filters
 
     def commit(self, progress: dict | None = None) -> None:  # noqa: ARG002  (progress lives in the HDF5 index)
         """Finalize the files written since the last commit and journal the committed state."""
         if not self.pending:
             return
-        _write_deferred_metadata(self.dataset)
+        write_deferred_metadata(self.dataset)
         self.dataset.finalize()
         _write_journal(self.root, self.count)
         _continue_in_new_files(self.dataset)
@@ -216,7 +216,7 @@ class LeRobotWriter:
             robot_type=self.schema.robot_type, use_videos=True, features=features, **STREAMING,
         )
         if self.lean:
-            _cache_task_indices(self.dataset.meta)
+            cache_task_indices(self.dataset.meta)
         write_atomically(self.root / MIMICREC_META, json.dumps(meta).encode())
         _write_journal(self.root, 0)  # a crash before the first commit rolls back to "nothing committed"
 
@@ -244,37 +244,8 @@ def lerobot_dataset_class():
 
 def _open_existing(root: Path, repo_id: str):
     dataset = lerobot_dataset_class()(repo_id, root=root, **STREAMING)
-    _cache_task_indices(dataset.meta)
+    cache_task_indices(dataset.meta)
     return dataset
-
-
-@contextlib.contextmanager
-def _lean_save_episode(dataset):
-    """lerobot's ``save_episode`` on ``dataset`` without costs that buy nothing here (together over half its time):
-
-    - ``datasets`` names every in-memory episode table by hashing all of it (dill-pickling every value)
-      for a cache it never writes; a random name serves, as ``datasets`` itself uses when caching is off;
-    - ``info.json`` and ``stats.json`` are rewritten after every episode; ``commit`` writes them once,
-      before lerobot finalizes, and nothing reads them in between (a crash rolls back to the last commit);
-    - ``embed_images`` copies the table's features to find image columns; mimicrec's datasets have none
-      (cameras are videos), so it returns the table as it is.
-    """
-    from datasets import arrow_dataset, fingerprint
-    from lerobot.datasets import lerobot_dataset
-
-    swaps = [(arrow_dataset, "generate_fingerprint", lambda table: fingerprint.generate_random_fingerprint()),
-             (lerobot_dataset, "write_info", lambda *args, **kwargs: None),
-             (lerobot_dataset, "write_stats", lambda *args, **kwargs: None)]
-    if not any(feature["dtype"] == "image" for feature in dataset.features.values()):
-        swaps.append((lerobot_dataset, "embed_images", lambda table: table))
-    saved = [(module, name, getattr(module, name)) for module, name, _ in swaps]
-    for module, name, replacement in swaps:
-        setattr(module, name, replacement)
-    try:
-        yield
-    finally:
-        for module, name, original in saved:
-            setattr(module, name, original)
 
 
 def _drop_unwritten(dataset) -> None:
@@ -282,30 +253,6 @@ def _drop_unwritten(dataset) -> None:
     would otherwise try to write again at exit (a traceback per try on a full disk)."""
     dataset.writer = dataset.meta.writer = None
     dataset.meta.metadata_buffer = []
-
-
-def _write_deferred_metadata(dataset) -> None:
-    """Write the ``info.json`` and ``stats.json`` that ``_lean_save_episode`` held back."""
-    from lerobot.datasets.utils import write_info, write_stats
-
-    write_info(dataset.meta.info, dataset.meta.root)
-    if dataset.meta.stats is not None:
-        write_stats(dataset.meta.stats, dataset.meta.root)
-
-
-def _cache_task_indices(meta) -> None:
-    """Look each task's index up once: lerobot looks it up in a pandas frame for every frame of an episode."""
-    lookup, known = meta.get_task_index, {}
-
-    def task_index(task: str) -> int | None:
-        if task not in known:
-            index = lookup(task)
-            if index is None:
-                return None
-            known[task] = index
-        return known[task]
-
-    meta.get_task_index = task_index
 
 
 def _continue_in_new_files(dataset) -> None:
