@@ -8,6 +8,7 @@ observations or task logic.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import sys
 import time
@@ -64,16 +65,41 @@ def recorded_motor_commands(seed: int = 0, task: str = TASK) -> list[tuple[list[
     env = make_env(task)
     actions = expert_actions(env, seed, task=task)
     env.reset(seed=seed)
-    commands: list[tuple[list[float], list[tuple[int, np.ndarray]]]] = []
-    for index, robot in enumerate(env.robots):
-        original = robot.command_joints
-        robot.command_joints = lambda q, i=index, f=original: (commands[-1][1].append((i, np.asarray(q))), f(q))
-    for action in actions:
-        commands.append(([], []))
-        env.step(action)
-        commands[-1][0].extend(robot.gripper_command for robot in env.robots)
+    with recording_motor_commands(env) as commands:
+        for action in actions:
+            env.step(action)
     env.close()
     return commands
+
+
+@contextlib.contextmanager
+def recording_motor_commands(env):
+    """Within the block, each ``env.step`` appends its motor commands (as ``recorded_motor_commands`` gives them)
+    to the yielded list; resets and other calls record nothing."""
+    commands: list[tuple[list[float], list[tuple[int, np.ndarray]]]] = []
+    stepping = [False]
+    originals = [robot.command_joints for robot in env.robots]
+    for index, (robot, original) in enumerate(zip(env.robots, originals, strict=True)):
+        robot.command_joints = lambda q, i=index, f=original: (
+            commands[-1][1].append((i, np.asarray(q))) if stepping[0] else None, f(q))
+    step = env.step
+
+    def recorded_step(action):
+        commands.append(([], []))
+        stepping[0] = True
+        try:
+            return step(action)
+        finally:
+            stepping[0] = False
+            commands[-1][0].extend(robot.gripper_command for robot in env.robots)
+
+    env.step = recorded_step
+    try:
+        yield commands
+    finally:
+        del env.step
+        for robot in env.robots:
+            del robot.command_joints
 
 
 def replay_motor_commands(env, seed: int, commands) -> None:
