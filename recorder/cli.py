@@ -112,7 +112,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from recorder.policy.evaluate import evaluate
 
-    res = evaluate(args.checkpoint, args.num_rollouts, args.seed, args.task, progress=not args.quiet, video=args.video)
+    res = evaluate(args.checkpoint, args.num_rollouts, args.seed, args.task, progress=not args.quiet, video=args.video,
+                   max_steps=args.horizon)
     print(f"policy success rate {res.success_rate:.1%} ({res.num_successes}/{res.num_rollouts}, "
           f"95% CI {res.ci_low:.1%}-{res.ci_high:.1%}), mean episode length {res.mean_length:.0f}")
     if args.video:
@@ -274,6 +275,8 @@ def _eval_parser(subs) -> None:
     sub.add_argument("--task", help="task id or task file path (default: the one the policy was trained on)")
     sub.add_argument("--seed", type=int, default=0, help="base seed of the rollout scenes (default: %(default)s)")
     sub.add_argument("--video", metavar="FILE.mp4", help="also write every rollout to one mp4 (agentview, 256x256)")
+    sub.add_argument("--horizon", type=int, metavar="STEPS",
+                     help="control steps a rollout may take (default: the task's episode length)")
     sub.set_defaults(handler=_cmd_eval)
 
 

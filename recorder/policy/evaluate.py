@@ -75,6 +75,8 @@ def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None
     """
     if num_rollouts <= 0:
         raise UsageError(f"--num-rollouts must be a positive integer, got {num_rollouts}")
+    if max_steps is not None and max_steps <= 0:
+        raise UsageError(f"--horizon must be a positive integer (control steps), got {max_steps}")
     if video is not None and not video.endswith(".mp4"):
         raise UsageError(f"--video must name an .mp4 file, got {video}")
     policy, env_id, env_kwargs = load_policy(checkpoint)

@@ -66,6 +66,7 @@ def test_unknown_task(tmp_path, root):
     ["generate", "x.hdf5", "--num-trials", "3", "--num-envs", "0"],
     ["train", "x.hdf5", "--epochs", "-1"],
     ["eval", "x.pth", "--num-rollouts", "-2"],
+    ["eval", "x.pth", "--horizon", "0"],
 ])
 def test_negative_counts(tmp_path, root, args):
     assert_one_line_error(run_cli(*args, cwd=tmp_path, env_root=root), "positive integer")

@@ -143,6 +143,8 @@ def test_eval_writes_a_video_of_its_rollouts(recorded, tmp_path):
     out = evaluate(str(res.checkpoint), num_rollouts=1, seed=3, video=str(video))
     frames = imageio.mimread(video, memtest=False)
     assert len(frames) == out.mean_length // 2 and frames[0].shape == (256, 256, 3)
+    short = evaluate(str(res.checkpoint), num_rollouts=2, seed=3, max_steps=6)  # `eval --horizon 6`
+    assert short.mean_length == 6 and short.num_successes == 0
     with pytest.raises(UsageError, match="--video must name an .mp4"):
         evaluate(str(res.checkpoint), num_rollouts=1, video=str(tmp_path / "eval.gif"))
 
