@@ -100,3 +100,15 @@ def test_record_gui_without_display_is_a_clear_error(tmp_path, root):
     proc = run_cli("record", "--gui", "--num-demos", "1", cwd=tmp_path, env_root=root)
     assert_one_line_error(proc, "--gui needs a display")
     assert not any(root.iterdir())
+
+
+def test_generate_choices_are_the_ones_augment_knows():
+    """The CLI spells generate's choices out (it keeps augment's imports out of its start-up): they must stay
+    those augment accepts."""
+    from augment.executors import EXECUTORS
+    from augment.transit import TRANSIT_MODES
+    from recorder.cli import build_parser
+
+    generate = build_parser()._subparsers._group_actions[0].choices["generate"]
+    choices = {action.dest: tuple(action.choices) for action in generate._actions if action.choices}
+    assert choices["executor"] == EXECUTORS and choices["transit"] == TRANSIT_MODES

@@ -114,12 +114,19 @@ def test_the_lean_lerobot_save_writes_what_lerobot_writes(recorded, tmp_path, ca
             writer.write(episode)
         writer.close()
     from datasets import arrow_dataset
-    from lerobot.datasets import lerobot_dataset
+    from lerobot.datasets import compute_stats, lerobot_dataset
 
     assert arrow_dataset.generate_fingerprint.__module__ == "datasets.fingerprint"  # restored after each save
     assert lerobot_dataset.write_info.__module__ == "lerobot.datasets.utils"
-    for meta in ("meta/info.json", "meta/stats.json", "meta/tasks.parquet", "meta/mimicrec.json"):
+    assert vars(arrow_dataset.Dataset)["from_dict"].__func__.__module__ == "datasets.arrow_dataset"
+    assert compute_stats.RunningQuantileStats._compute_quantiles.__module__ == "lerobot.datasets.compute_stats"
+    assert vars(lerobot_dataset.LeRobotDataset)["hf_features"].fget.__module__ == "lerobot.datasets.lerobot_dataset"
+    for meta in ("meta/info.json", "meta/tasks.parquet", "meta/mimicrec.json"):
         assert (tmp_path / "lean" / meta).read_bytes() == (tmp_path / "shipped" / meta).read_bytes(), meta
+    lean, shipped = (json.loads((tmp_path / name / "meta/stats.json").read_text()) for name in ("lean", "shipped"))
+    assert lean == shipped  # the same statistics; ours in the features' order (lerobot's: a set's, per process)
+    features = json.loads((tmp_path / "lean" / "meta/info.json").read_text())["features"]
+    assert list(lean) == [key for key in features if key in lean]
     videos = sorted(p.relative_to(tmp_path / "lean") for p in (tmp_path / "lean").rglob("*.mp4"))
     assert len(videos) == len(cameras)
     for video in videos:
@@ -130,3 +137,16 @@ def test_the_lean_lerobot_save_writes_what_lerobot_writes(recorded, tmp_path, ca
                                          for p in (tmp_path / "shipped" / part).rglob("*.parquet"))
         for file in files:
             assert pq.read_table(tmp_path / "lean" / file).equals(pq.read_table(tmp_path / "shipped" / file)), file
+
+
+def test_lerobot_statistics_file_is_the_same_from_run_to_run(recorded, tmp_path):
+    """Two processes with different string hashing write the same stats.json (lerobot orders it by a set)."""
+    import os
+    import subprocess
+    import sys
+
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "HF_HUB_OFFLINE": "1"}
+        subprocess.run([sys.executable, "-m", "recorder.cli", "convert", str(recorded.hdf5_path), "--to", "lerobot",
+                        str(tmp_path / seed)], check=True, capture_output=True, env=env, timeout=300)
+    assert (tmp_path / "1/meta/stats.json").read_bytes() == (tmp_path / "2/meta/stats.json").read_bytes()

@@ -182,12 +182,17 @@ def _histogram_quantiles(cumsum: np.ndarray, edges: np.ndarray, targets: list[fl
 
 
 def write_deferred_metadata(dataset) -> None:
-    """Write the ``info.json`` and ``stats.json`` that ``lean_save_episode`` held back."""
+    """Write the ``info.json`` and ``stats.json`` that ``lean_save_episode`` held back; the statistics in the
+    features' order (lerobot aggregates them over a set of names, whose order changes from process to process,
+    so its own ``stats.json`` differs between two identical runs)."""
     from lerobot.datasets.utils import write_info, write_stats
 
     write_info(dataset.meta.info, dataset.meta.root)
-    if dataset.meta.stats is not None:
-        write_stats(dataset.meta.stats, dataset.meta.root)
+    stats = dataset.meta.stats
+    if stats is not None:
+        ordered = {key: stats[key] for key in dataset.meta.features if key in stats}
+        write_stats({**ordered, **{key: value for key, value in stats.items() if key not in ordered}},
+                    dataset.meta.root)
 
 
 def cache_task_indices(meta) -> None:
