@@ -82,10 +82,14 @@ def read_lerobot(root: Path, columns: list[str], optional: tuple[str, ...] = ())
 
 
 def read_lerobot_info(root: Path) -> dict:
-    """meta/info.json of a LeRobot dataset folder; one that is not JSON or lacks its totals is a ``DatasetError``."""
+    """meta/info.json of a LeRobot dataset folder (of a run not closed: as of its last commit, like its data files);
+    one that is not JSON or lacks its totals is a ``DatasetError``."""
+    from recorder.dataset.writers.lerobot_writer import committed_file
+
     info_path = root / "meta" / "info.json"
     try:
-        info = json.loads(info_path.read_text())
+        committed = committed_file(root, "meta/info.json")
+        info = json.loads(committed if committed is not None else info_path.read_text())
         info["total_episodes"], info["total_frames"] = int(info["total_episodes"]), int(info["total_frames"])
     except (ValueError, KeyError, TypeError) as error:
         raise DatasetError(f"{info_path}: not a LeRobot info.json ({error}); the dataset is damaged: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -218,11 +219,12 @@ def test_a_worker_killed_mid_attempt_ends_the_run_cleanly_and_it_resumes(lift_se
     assert load_lerobot(out / "lerobot").num_episodes == kept + 5
 
 
-# Runs `mimicrec record` with a SIGKILL at one point inside the LeRobot writer's third commit: while lerobot
-# finalizes (its data file closed, its episode metadata not), after it finalized but before the commit journal
-# is written, and with the new journal written to its temporary file but not renamed into place.
+# Runs `mimicrec record` with a SIGKILL at one point inside the LeRobot writer's third commit: with info.json
+# half rewritten in place (lerobot's write_info), while lerobot finalizes (its data file closed, its episode
+# metadata not), after it finalized but before the commit journal is written, and with the new journal written
+# to its temporary file but not renamed into place.
 KILL_INSIDE_COMMIT = """
-import os, signal, sys
+import json, os, signal, sys
 from pathlib import Path
 from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
 from recorder.cli import main
@@ -245,8 +247,18 @@ def half_written_journal(path, data):
     if Path(path).name == "mimicrec_commit.json" and state["commit"] == 3:
         Path(str(path) + ".partial").write_bytes(data[: len(data) // 2])
         die()
+def half_written_info(write_info):
+    def run(info, root):
+        if state["commit"] == 3:
+            (Path(root) / "meta" / "info.json").write_text(json.dumps(info)[:100])
+            die()
+        return write_info(info, root)
+    return run
 writer.LeRobotWriter.commit = counted(writer.LeRobotWriter.commit)
-if point == "finalizing":
+if point == "info":
+    import lerobot.datasets.utils as utils
+    utils.write_info = half_written_info(utils.write_info)
+elif point == "finalizing":
     LeRobotDatasetMetadata._close_writer = before(LeRobotDatasetMetadata._close_writer, lambda *a: die())
 elif point == "finalized":
     writer._write_journal = before(writer._write_journal, lambda *a: die())
@@ -256,7 +268,7 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-@pytest.mark.parametrize("point", ["finalizing", "finalized", "journal"])
+@pytest.mark.parametrize("point", ["info", "finalizing", "finalized", "journal"])
 def test_kill_9_inside_a_lerobot_commit_rolls_back_to_the_last_commit_and_resumes(tmp_path, point):
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-c", KILL_INSIDE_COMMIT, point, "record", "--task", TASK,
@@ -264,6 +276,9 @@ def test_kill_9_inside_a_lerobot_commit_rolls_back_to_the_last_commit_and_resume
                           text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert (out / "lerobot" / JOURNAL).exists()  # killed inside the commit: the journal of the last one is there
+    info = cli("info", str(out / "lerobot"))  # read-only, before any rollback: the last commit's view
+    assert info.returncode == 0 and "interrupted run" in info.stdout, info.stderr
+    assert re.search(r"episodes:\s+2 ", info.stdout), info.stdout  # the two commits before the killed one
     assert rollback(out / "lerobot")  # what --resume does first
     assert load_lerobot(out / "lerobot").num_episodes == 2  # the two commits before the killed one
     assert cli("convert", str(out / "lerobot"), "--to", "hdf5", str(tmp_path / "back.hdf5")).returncode == 0

@@ -302,6 +302,16 @@ def committed_data_files(root: Path) -> list[Path]:
     return sorted((root / "data").glob("*/*.parquet"))
 
 
+def committed_file(root: Path, name: str) -> bytes | None:
+    """What ``name`` (one of ``REWRITTEN``) held at the last commit of a dataset not closed yet (a run in progress
+    or killed, maybe while lerobot rewrote that very file in place); None once closed."""
+    journal = root / JOURNAL
+    if not journal.is_file():
+        return None
+    saved = json.loads(journal.read_text())["saved"]
+    return base64.b64decode(saved[name]) if name in saved else None
+
+
 def interrupted(root: Path) -> bool:
     """Whether a mimicrec-written LeRobot dataset was not closed (a crash; ``--resume`` finishes it)."""
     return (root / JOURNAL).is_file()
