@@ -89,13 +89,33 @@ def _process_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: 
     with ProcessPoolExecutor(num_envs, mp_context=ctx, initializer=_init_process,
                              initargs=(sources, spec, os.getpid())) as pool:
         try:
-            yield from _in_index_order(lambda i: pool.submit(_attempt_in_process, i), Future.result,
-                                       window=2 * num_envs, start=start)
+            yield from _in_index_order(lambda i: pool.submit(_attempt_in_process, i),
+                                       lambda future: _result_unless_stuck(pool, future), window=2 * num_envs,
+                                       start=start)
         except BrokenProcessPool as err:
             raise GenerationError(f"a generation worker process died ({err}); "
                                   "rerun with --executor inline to see its error") from err
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _result_unless_stuck(pool: ProcessPoolExecutor, future: Future, poll_s: float = 1.0) -> AttemptResult:
+    """``future.result()``, or ``BrokenProcessPool`` where the pool would wait forever: a worker killed while
+    sending its result leaves half a message in the pool's result pipe, and the pool's reader waits for the
+    rest (the other workers and this process keep the pipe open, so no end ever comes). A worker seen dead on
+    two polls in a row while the pool still runs is that case: the other workers are stopped and this
+    process's end of the pipe closed, so the reader meets the end and the pool breaks as for any dead worker."""
+    dead_before = False
+    while True:
+        try:
+            return future.result(timeout=poll_s)
+        except TimeoutError:
+            dead = any(process.exitcode is not None for process in list(pool._processes.values()))
+            if dead and dead_before:
+                for process in list(pool._processes.values()):
+                    process.kill()
+                pool._result_queue._writer.close()
+            dead_before = dead
 
 
 def _in_index_order(submit: Callable[[int], Any], collect: Callable[[Any], AttemptResult], window: int,

@@ -1,11 +1,18 @@
 """Executors: attempts come back in index order whatever the workers' timing, the same from any worker
 count, and a worker that dies is one clear error."""
 
+import multiprocessing
+import os
+import signal
+import struct
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 
 import pytest
 
-from augment.executors import AttemptWorker, _check_reachable, _in_index_order, ordered_results
+from augment.executors import AttemptWorker, _check_reachable, _in_index_order, _result_unless_stuck, ordered_results
 from augment.source import load_sources
 from augment.spec import load_mimic_spec
 from envs.errors import GenerationError, UsageError
@@ -74,6 +81,24 @@ def test_a_worker_that_dies_is_a_generation_error(sources_and_spec):
     broken = replace(sources, env_kwargs={**sources.env_kwargs, "difficulty": "D9"})  # the worker's env fails
     with pytest.raises(GenerationError, match="a generation worker process died"):
         next(ordered_results(broken, spec, num_envs=2))
+
+
+def _die_while_sending_a_result() -> None:
+    """In a pool worker: write the start of a result message to the pool's result pipe, then SIGKILL itself
+    (what a worker killed in the middle of sending a large result leaves behind)."""
+    frame = sys._getframe()
+    while "result_queue" not in frame.f_locals:  # the pool's worker loop, which called this task
+        frame = frame.f_back
+    writer = frame.f_locals["result_queue"]._writer
+    os.write(writer.fileno(), struct.pack("!i", 1000) + b"x" * 10)  # multiprocessing's header: 10 of 1000 bytes
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.timeout(120)  # without the watchdog the pool's reader waits for the other 990 bytes forever
+def test_a_worker_killed_while_sending_its_result_breaks_the_pool_instead_of_hanging():
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with pytest.raises(BrokenProcessPool):
+            _result_unless_stuck(pool, pool.submit(_die_while_sending_a_result), poll_s=0.5)
 
 
 def test_an_unreachable_ray_address_fails_at_once():
