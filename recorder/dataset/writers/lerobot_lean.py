@@ -70,12 +70,14 @@ def _features_and_schema(dataset) -> tuple[Any, Any]:
 def _from_arrow_columns(from_dict, hf_features, schema) -> classmethod:
     """``Dataset.from_dict`` for ``save_episode``'s one call: the episode as an Arrow table of the features' schema
     (``_EpisodeTable``) where every column converts (``arrow_columns``); ``from_dict`` itself where one does not."""
+    import pyarrow as pa
 
     def build(cls, mapping, features=None, *args: Any, **kwargs: Any):
         columns = arrow_columns(mapping, features) if features is not None else None
         if columns is None:
             return from_dict.__get__(None, cls)(mapping, features, *args, **kwargs)
-        return _EpisodeTable(pa_table(columns).cast(schema if features is hf_features else features.arrow_schema))
+        table = pa.Table.from_pydict(columns).cast(schema if features is hf_features else features.arrow_schema)
+        return _EpisodeTable(table)
 
     return classmethod(build)
 
@@ -97,13 +99,6 @@ class _EpisodeTable:
 
     def __getitem__(self, key: slice):
         return self.table[key] if key != slice(None) else self.table
-
-
-def pa_table(columns: dict):
-    """A pyarrow table of ``columns`` (name -> Arrow array), in their order."""
-    import pyarrow as pa
-
-    return pa.Table.from_pydict(columns)
 
 
 def arrow_columns(mapping: Mapping[str, Any], features) -> dict | None:

@@ -275,12 +275,18 @@ def _write_journal(root: Path, episodes: int) -> None:
     write_atomically(root / JOURNAL, json.dumps({"episodes": episodes, "files": files, "saved": saved}).encode())
 
 
+def _journal(root: Path) -> dict | None:
+    """The commit journal of a dataset not closed yet: the last commit's episode count, file sizes and the saved
+    bytes of the ``REWRITTEN`` files; None once closed (the journal is dropped then) or for no dataset at all."""
+    journal = root / JOURNAL
+    return json.loads(journal.read_text()) if journal.is_file() else None
+
+
 def rollback(root: Path) -> bool:
     """Restore a LeRobot dataset written by mimicrec to its last commit; False if it never committed."""
-    journal = root / JOURNAL
-    if not journal.is_file():  # closed normally (the journal is dropped then), or not a dataset at all
+    state = _journal(root)
+    if state is None:
         return (root / "meta" / "info.json").is_file() and any((root / "meta" / "episodes").glob("*/*.parquet"))
-    state = json.loads(journal.read_text())
     keep = set(state["files"]) | {JOURNAL}
     for path in sorted(root.rglob("*"), reverse=True):
         rel = str(path.relative_to(root))
@@ -295,21 +301,19 @@ def rollback(root: Path) -> bool:
 
 def committed_data_files(root: Path) -> list[Path]:
     """The data parquet files of the committed episodes (all of them once the dataset is closed)."""
-    journal = root / JOURNAL
-    if journal.is_file():
-        names = json.loads(journal.read_text())["files"]
-        return sorted(root / name for name in names if name.startswith("data/") and name.endswith(".parquet"))
+    state = _journal(root)
+    if state is not None:
+        return sorted(root / name for name in state["files"] if name.startswith("data/") and name.endswith(".parquet"))
     return sorted((root / "data").glob("*/*.parquet"))
 
 
 def committed_file(root: Path, name: str) -> bytes | None:
     """What ``name`` (one of ``REWRITTEN``) held at the last commit of a dataset not closed yet (a run in progress
     or killed, maybe while lerobot rewrote that very file in place); None once closed."""
-    journal = root / JOURNAL
-    if not journal.is_file():
+    state = _journal(root)
+    if state is None or name not in state["saved"]:
         return None
-    saved = json.loads(journal.read_text())["saved"]
-    return base64.b64decode(saved[name]) if name in saved else None
+    return base64.b64decode(state["saved"][name])
 
 
 def interrupted(root: Path) -> bool:
