@@ -4,47 +4,60 @@ compared file for file in test_writers.py)."""
 import datasets
 import numpy as np
 import pytest
-from lerobot.datasets.compute_stats import RunningQuantileStats
+from lerobot.datasets import compute_stats
 
-from recorder.dataset.writers.lerobot_lean import (
-    _count_into_histograms,
-    _from_arrow_columns,
-    _quantiles_from_one_cumsum,
-    arrow_columns,
-)
+from recorder.dataset.writers.lerobot_lean import _aggregate_pair, _feature_stats, _from_arrow_columns, arrow_columns
 
 
 def _batches(rng: np.random.Generator):
-    """Columns like an episode's: normal, a few integers, constant, float32, huge, with a NaN."""
+    """Columns like an episode's, and worse: normal, a few integers, constant (float64 and float32, whose
+    histogram edges collapse), float32, huge, signed zeros, integers (one beyond float64's integers), flags, a NaN."""
     length, dims = int(rng.integers(2, 300)), int(rng.integers(1, 20))
-    with_nan = rng.normal(size=(length, dims))
-    with_nan[0, 0] = np.nan
+    with_nan, zeros = rng.normal(size=(length, dims)), np.zeros((length, dims))
+    with_nan[0, 0], zeros[:, 0] = np.nan, -0.0
     return [rng.normal(size=(length, dims)), rng.integers(0, 3, (length, dims)).astype(float),
-            np.full((length, dims), 5.0), rng.random((length, dims)).astype(np.float32),
-            rng.normal(size=(length, dims)) * 1e9, with_nan]
+            np.full((length, dims), 5.0), np.full((length, dims), 5.0, dtype=np.float32),
+            rng.random((length, dims)).astype(np.float32), rng.normal(size=(length, dims)) * 1e9, zeros,
+            rng.integers(-5, 5, (length, dims)), rng.integers(2**60, 2**61, (length, dims)), with_nan,
+            rng.random((length, dims)) < 0.3, np.zeros((length, dims), dtype=bool),
+            rng.normal(size=length)]
 
 
-def test_histogram_counts_and_quantiles_equal_lerobots():
+def _assert_same_statistics(ours: dict, theirs: dict) -> None:
+    assert list(ours) == list(theirs)
+    for key, value in theirs.items():
+        assert (ours[key].dtype, ours[key].shape) == (value.dtype, value.shape), key
+        np.testing.assert_array_equal(ours[key], value)
+        np.testing.assert_array_equal(np.signbit(ours[key]), np.signbit(value))
+
+
+@pytest.mark.filterwarnings("ignore:Converting input from bool")  # numpy, in lerobot's own histograms
+def test_feature_statistics_equal_lerobots_value_for_value():
+    shipped = compute_stats.get_feature_stats
+    lean = _feature_stats(shipped)
     rng = np.random.default_rng(0)
     for _ in range(40):
         for batch in _batches(rng):
-            shipped, lean = RunningQuantileStats(), RunningQuantileStats()
-            shipped.update(batch)
-            lean.update(batch)  # lerobot's own update; then its histograms are recounted our way
-            lean._histograms = [np.zeros_like(h) for h in lean._histograms]
-            _count_into_histograms(lean, batch)
-            for ours, theirs in zip(lean._histograms, shipped._histograms, strict=True):
-                np.testing.assert_array_equal(ours, theirs)
-            for ours, theirs in zip(_quantiles_from_one_cumsum(lean), shipped._compute_quantiles(), strict=True):
-                assert ours.dtype == theirs.dtype
-                np.testing.assert_array_equal(ours, theirs)
-            wider = batch * 3 + 1  # a second batch, partly off the first one's bins: counted nowhere
-            shipped_counts = [h.copy() for h in shipped._histograms]
-            RunningQuantileStats._update_histograms(shipped, wider)
-            lean._histograms = shipped_counts
-            _count_into_histograms(lean, wider)
-            for ours, theirs in zip(lean._histograms, shipped._histograms, strict=True):
-                np.testing.assert_array_equal(ours, theirs)
+            for keepdims in (False, True):
+                _assert_same_statistics(lean(batch, axis=0, keepdims=keepdims), shipped(batch, 0, keepdims))
+    images = rng.integers(0, 256, (4, 3, 8, 8), dtype=np.uint8)  # lerobot's image statistics: per channel
+    _assert_same_statistics(lean(images, (0, 2, 3), True), shipped(images, (0, 2, 3), True))
+
+
+@pytest.mark.filterwarnings("ignore:Converting input from bool")  # numpy, in lerobot's own histograms
+def test_aggregated_statistics_equal_lerobots_value_for_value():
+    shipped = compute_stats.aggregate_feature_stats
+    lean = _aggregate_pair(shipped)
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        first, second = _batches(rng), _batches(rng)
+        for one, other in zip(first, second, strict=True):
+            if one.ndim == other.ndim == 2 and one.shape[1] != other.shape[1]:
+                other = other[:, :1].repeat(one.shape[1], axis=1)
+            pair = [compute_stats.get_feature_stats(one, 0, False), compute_stats.get_feature_stats(other, 0, False)]
+            _assert_same_statistics(lean(pair), shipped(pair))
+    images = [compute_stats.get_feature_stats(rng.integers(0, 256, (4, 3, 8, 8)), (0, 2, 3), True) for _ in "ab"]
+    _assert_same_statistics(lean(images), shipped(images))
 
 
 FEATURES = datasets.Features({

@@ -26,10 +26,10 @@ def lean_save_episode(dataset) -> Iterator[None]:
       use); one copy and its schema serve the dataset (its features are fixed when it is created);
     - ``info.json`` and ``stats.json`` are rewritten after every episode; ``commit`` writes them once,
       before lerobot finalizes, and nothing reads them in between (a crash rolls back to the last commit);
-    - the episode statistics' quantiles sum each histogram (5,000 bins) once per quantile; once serves them all
-      (``_quantiles_from_one_cumsum``: the same arithmetic on the same sums, so the same values), and the counts
-      per bin come from one ``searchsorted`` per dimension instead of ``np.histogram``'s checks, sort and two
-      (``_count_into_histograms``: the same counts);
+    - the episode statistics fill a 5,000-bin histogram per dimension, one dimension at a time, and sum it once
+      per quantile; the same quantiles come from the values' sorted bin numbers, all dimensions at once
+      (``_feature_stats``: the same arithmetic, so the same values and types), and the dataset's statistics
+      fold in each episode's without stacking copies of both (``_aggregate_pair``);
     - ``embed_images`` copies the table's features to find image columns; mimicrec's datasets have none
       (cameras are videos), so it returns the table as it is.
     """
@@ -45,8 +45,8 @@ def lean_save_episode(dataset) -> Iterator[None]:
               property(lambda self: hf_features if self is dataset else shipped.fget(self))),
              (lerobot_dataset, "write_info", lambda *args, **kwargs: None),
              (lerobot_dataset, "write_stats", lambda *args, **kwargs: None)]
-    swaps += [(compute_stats.RunningQuantileStats, "_compute_quantiles", _quantiles_from_one_cumsum),
-              (compute_stats.RunningQuantileStats, "_update_histograms", _count_into_histograms)]
+    swaps += [(compute_stats, "get_feature_stats", _feature_stats(compute_stats.get_feature_stats)),
+              (compute_stats, "aggregate_feature_stats", _aggregate_pair(compute_stats.aggregate_feature_stats))]
     if not any(feature["dtype"] == "image" for feature in dataset.features.values()):
         swaps.append((lerobot_dataset, "embed_images", lambda table: table))
     saved = [(owner, name, vars(owner)[name]) for owner, name, _ in swaps]  # a class's own classmethod object
@@ -136,44 +136,98 @@ def _arrow_column(values, feature):
     return None
 
 
-def _quantiles_from_one_cumsum(stats) -> list[np.ndarray]:
-    """``RunningQuantileStats._compute_quantiles`` of ``stats``: per quantile, one value per dimension read from
-    its histogram, linearly within the bin where the cumulative count reaches ``q * count``."""
-    cumsums = [np.cumsum(histogram) for histogram in stats._histograms]
-    targets = [q * stats._count for q in stats._quantile_list]
-    per_dim = [_histogram_quantiles(cumsum, edges, targets) for cumsum, edges in zip(cumsums, stats._bin_edges,
-                                                                                      strict=True)]
-    return [np.array([values[i] for values in per_dim]) for i in range(len(targets))]
+def _feature_stats(shipped):
+    """``compute_stats.get_feature_stats`` computing one batch's statistics for all its dimensions at once
+    (``_one_batch_statistics``) where every value is a finite number; ``shipped`` for anything else."""
+    from lerobot.datasets import compute_stats
+
+    def get_feature_stats(array, axis, keepdims, quantile_list=None):
+        batch, sample_count = compute_stats._prepare_array_for_stats(array, axis)
+        if batch.ndim != 2 or len(batch) < 2 or batch.dtype.kind not in "biuf" or not np.isfinite(batch).all():
+            return shipped(array, axis, keepdims, quantile_list)
+        stats = _one_batch_statistics(batch, compute_stats.RunningQuantileStats())
+        if stats is None:
+            return shipped(array, axis, keepdims, quantile_list)
+        stats["count"] = np.array([sample_count])
+        return compute_stats._reshape_stats_by_axis(stats, axis, keepdims, array.shape)
+
+    return get_feature_stats
 
 
-def _count_into_histograms(stats, batch: np.ndarray) -> None:
-    """``RunningQuantileStats._update_histograms``: add each dimension's counts per bin of ``batch`` ``[N, D]`` to
-    its histogram, as ``np.histogram`` counts them (bins closed on the left, the last one on both sides)."""
-    bins = stats._num_quantile_bins
-    for i, edges in enumerate(stats._bin_edges):
-        values = batch[:, i]
-        if np.isnan(edges[0]) or np.isnan(edges[-1]):  # a NaN in the first batch: left to numpy's own counting
-            stats._histograms[i] += np.histogram(values, bins=edges)[0]
-            continue
-        inside = values[(values >= edges[0]) & (values <= edges[-1])]  # NaN and values off the edges count nowhere
-        index = np.minimum(np.searchsorted(edges, inside, side="right") - 1, bins - 1)
-        stats._histograms[i] += np.bincount(index, minlength=bins)
+def _one_batch_statistics(batch: np.ndarray, running) -> dict | None:
+    """What ``running`` (a fresh ``RunningQuantileStats``) returns after one ``update(batch)``, the same
+    arithmetic on whole columns; None when a value would fall outside its histogram (lerobot counts it nowhere)."""
+    length = len(batch)
+    mean, mean_of_squares = np.mean(batch, axis=0), np.mean(batch**2, axis=0)
+    low, high = np.min(batch, axis=0), np.max(batch, axis=0)
+    mean += (np.mean(batch, axis=0) - mean) * (length / length)  # update()'s running means, as lerobot moves them
+    mean_of_squares += (np.mean(batch**2, axis=0) - mean_of_squares) * (length / length)
+    quantiles = _one_batch_quantiles(batch, low, high, running)
+    if quantiles is None:
+        return None
+    stats = {"min": low.copy(), "max": high.copy(), "mean": mean.copy(),
+             "std": np.sqrt(np.maximum(0, mean_of_squares - mean**2)), "count": np.array([length])}
+    return stats | dict(zip(running._quantile_keys, quantiles, strict=True))
 
 
-def _histogram_quantiles(cumsum: np.ndarray, edges: np.ndarray, targets: list[float]) -> list:
-    """Each target count's value in one histogram (its cumulative counts and bin edges)."""
-    values = []
-    for index, target in zip(np.searchsorted(cumsum, targets).tolist(), targets, strict=True):
-        if index == 0 or index >= len(cumsum):
-            values.append(edges[0] if index == 0 else edges[-1])
-            continue
-        before = cumsum[index - 1]
-        in_bin = cumsum[index] - before
-        if in_bin == 0:
-            values.append(edges[index])
-        else:
-            values.append(edges[index] + (target - before) / in_bin * (edges[index + 1] - edges[index]))
-    return values
+def _one_batch_quantiles(batch: np.ndarray, low, high, running) -> list[np.ndarray] | None:
+    """``running``'s quantiles of one batch without its histograms. lerobot reads quantile ``q`` in the first bin
+    whose cumulative count reaches ``q * N``: the bin of the ``ceil(q * N)``-th smallest value, with the counts
+    before and in that bin found in the values' sorted bin numbers (each dimension's offset past the last's)."""
+    bins, (length, dims) = running._num_quantile_bins, batch.shape
+    targets = np.array([q * length for q in running._quantile_list])
+    edges = _bin_edges(low - 1e-10, high + 1e-10, bins)
+    outside = (batch < edges[:, 0]) | (batch > edges[:, -1])
+    if outside.any() or not ((0 < targets) & (np.ceil(targets) <= length)).all():
+        return None
+    sorted_bins = np.sort(np.stack([np.searchsorted(row, column, side="right") for row, column
+                                    in zip(edges, batch.T, strict=True)]) - 1, axis=1)
+    np.minimum(sorted_bins, bins - 1, out=sorted_bins)  # a value on the last edge is in the last bin
+    index = sorted_bins[:, np.ceil(targets).astype(int) - 1]  # [dims, quantiles]
+    offsets, flat = np.arange(dims)[:, None], (sorted_bins + np.arange(dims)[:, None] * bins).ravel()
+    before = np.searchsorted(flat, index + offsets * bins, side="left") - offsets * length
+    in_bin = np.searchsorted(flat, index + offsets * bins, side="right") - offsets * length - before
+    left, right = np.take_along_axis(edges, index, axis=1), np.take_along_axis(edges, index + 1, axis=1)
+    values = left + (targets - before.astype(np.float64)) / in_bin.astype(np.float64) * (right - left)
+    quantiles = []
+    for column, at_first_edge in zip(values.T, (index == 0).T, strict=True):
+        # lerobot returns the first edge itself there, so a quantile all of first edges keeps the edges' type
+        quantiles.append(edges[:, 0].copy() if at_first_edge.all() else np.where(at_first_edge, edges[:, 0], column))
+    return quantiles
+
+
+def _bin_edges(start: np.ndarray, stop: np.ndarray, bins: int) -> np.ndarray:
+    """``np.linspace(start[i], stop[i], bins + 1)`` for every i, as rows: one call per kind of step (numpy
+    takes another path for all of a call's rows when one row's step is zero)."""
+    step_is_zero = np.subtract(stop, start, dtype=np.result_type(start, stop, 1.0).type) / bins == 0
+    edges = np.empty((len(start), bins + 1), dtype=np.result_type(start, stop, 1.0))
+    for rows in (step_is_zero, ~step_is_zero):
+        if rows.any():
+            edges[rows] = np.linspace(start[rows], stop[rows], bins + 1, axis=1)
+    return edges
+
+
+def _aggregate_pair(shipped):
+    """``compute_stats.aggregate_feature_stats`` for the two statistics ``save_episode`` folds together (the
+    dataset's so far and the new episode's): the same arithmetic, row by row instead of on stacked copies;
+    ``shipped`` for any other number."""
+
+    def aggregate_feature_stats(stats_ft_list):
+        if len(stats_ft_list) != 2:
+            return shipped(stats_ft_list)
+        first, second = stats_ft_list
+        total_count = first["count"] + second["count"]
+        total_mean = (first["mean"] * first["count"] + second["mean"] * second["count"]) / total_count
+        weighted_variances = [(stats["std"] ** 2 + (stats["mean"] - total_mean) ** 2) * stats["count"]
+                              for stats in stats_ft_list]
+        aggregated = {"min": np.minimum(first["min"], second["min"]), "max": np.maximum(first["max"], second["max"]),
+                      "mean": total_mean, "std": np.sqrt((weighted_variances[0] + weighted_variances[1]) / total_count),
+                      "count": total_count}
+        for key in [key for key in first if key.startswith("q") and key[1:].isdigit() and key in second]:
+            aggregated[key] = (first[key] * first["count"] + second[key] * second["count"]) / total_count
+        return aggregated
+
+    return aggregate_feature_stats
 
 
 def write_deferred_metadata(dataset) -> None:
