@@ -14,6 +14,7 @@ import yaml
 from envs.errors import ConfigError
 
 T = TypeVar("T")
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser: the same values, ~8x faster
 
 
 def load_mapping(path: str | Path) -> dict[str, Any]:
@@ -26,7 +27,7 @@ def load_mapping(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not a text file ({err.reason}); pass a YAML or JSON file") from err
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=SAFE_LOADER)
     except (yaml.YAMLError, json.JSONDecodeError) as err:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {err}") from err
     if not isinstance(data, dict):

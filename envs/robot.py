@@ -16,6 +16,7 @@ from envs.pose import pose_from_pos_quat
 from envs.robot_config import GraspFrame, RobotSpec
 
 IK_SOLVERS = ("dls", "nullspace")
+HULL_VERSION = 1  # in the names of convex hull assets: raise it when convex_hull_obj's output changes
 REACH_ITERATIONS = 100  # the kinematics copy's IK iterations per round when measuring reachability
 
 
@@ -63,13 +64,23 @@ def simple_visuals_model(spec: RobotSpec) -> str:
         text = f.read()
     for old, new in spec.simple_visuals.items():
         if new.startswith("hull(") and new.endswith(")"):
-            mesh = os.path.join(model_folder, new[5:-1])
-            name = f"{spec.name}_{os.path.splitext(os.path.basename(mesh))[0]}_hull.obj"
-            new = write_asset(folder, name, convex_hull_obj(mesh))
+            new = hull_asset(folder, os.path.join(model_folder, new[5:-1]))
         else:
             new = os.path.join(model_folder, new)
         text = text.replace(old, new)
     return write_asset(folder, f"{spec.name}_simple.urdf", text)
+
+
+def hull_asset(folder: str, mesh: str) -> str:
+    """Path of the convex hull OBJ of ``mesh`` in ``folder``, named by the mesh's bytes: computed (and scipy
+    imported, ~0.3 s) only by the first process that needs it, not at every env's start."""
+    with open(mesh, "rb") as f:
+        digest = hashlib.sha1(f.read()).hexdigest()[:12]
+    stem = os.path.splitext(os.path.basename(mesh))[0]
+    path = os.path.join(folder, f"{stem}_{digest}_hull{HULL_VERSION}.obj")
+    if not os.path.exists(path):
+        _write_atomically(path, convex_hull_obj(mesh))
+    return path
 
 
 def write_asset(folder: str, name: str, text: str) -> str:
@@ -77,11 +88,15 @@ def write_asset(folder: str, name: str, text: str) -> str:
     stem, ext = os.path.splitext(name)
     path = os.path.join(folder, f"{stem}_{hashlib.sha1(text.encode()).hexdigest()[:12]}{ext}")
     if not os.path.exists(path):
-        handle, tmp = tempfile.mkstemp(dir=folder, suffix=ext)
-        with os.fdopen(handle, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        _write_atomically(path, text)
     return path
+
+
+def _write_atomically(path: str, text: str) -> None:
+    handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=os.path.splitext(path)[1])
+    with os.fdopen(handle, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def convex_hull_obj(mesh_path: str) -> str:

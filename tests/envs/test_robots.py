@@ -141,3 +141,22 @@ def test_a_joint_the_model_lacks_is_named_with_the_fix(tmp_path):
         make_env("mimicrec/Lift-v0", robot=str(tmp_path / "arm.yaml"))
     with pytest.raises(ConfigError, match="--robot: no robot 'ur5'; use one of iiwa, panda, xarm6"):
         make_env("mimicrec/Lift-v0", robot="ur5")
+
+
+def test_a_convex_hull_asset_is_computed_once_per_mesh(tmp_path, monkeypatch):
+    import envs.robot as robot_module
+
+    mesh = tmp_path / "part.obj"
+    mesh.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nv 0.1 0.1 0.1\n")
+    path = robot_module.hull_asset(str(tmp_path), str(mesh))
+    faces = [line for line in open(path).read().splitlines() if line.startswith("f ")]
+    assert len(faces) == 4  # a tetrahedron: the point inside is no corner
+
+    def no_hull(mesh_path):
+        raise AssertionError("the hull was computed again")
+
+    monkeypatch.setattr(robot_module, "convex_hull_obj", no_hull)
+    assert robot_module.hull_asset(str(tmp_path), str(mesh)) == path  # found by the mesh's bytes
+    mesh.write_text(mesh.read_text() + "v 2 2 2\n")
+    with pytest.raises(AssertionError, match="computed again"):
+        robot_module.hull_asset(str(tmp_path), str(mesh))  # another mesh, another asset

@@ -87,3 +87,15 @@ def test_gym_yaml_task_key_must_name_the_registered_id(config_root):
     assert str(path) in str(err.value) and "set task: mimicrec/LiftCopy-v0" in str(err.value)
     assert "mimicrec/LiftCopy-v0" not in envs.TASKS
 
+
+
+def test_shipped_yaml_files_read_as_pyyamls_own_safe_loader_reads_them():
+    from pathlib import Path
+
+    from envs.config import load_mapping
+
+    root = Path(envs.__file__).resolve().parent.parent
+    files = sorted((root / "configs").rglob("*.yaml")) + sorted((root / "envs").rglob("*.yaml"))
+    assert len(files) > 20
+    for path in files:
+        assert load_mapping(path) == yaml.safe_load(path.read_text()), path
