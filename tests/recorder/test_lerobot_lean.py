@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from lerobot.datasets import compute_stats
 
-from recorder.dataset.writers.lerobot_lean import _aggregate_pair, _feature_stats, _from_arrow_columns, arrow_columns
+from recorder.dataset.writers.lerobot_lean import (
+    _aggregate_pair,
+    _byte_statistics_class,
+    _feature_stats,
+    _from_arrow_columns,
+    arrow_columns,
+)
 
 
 def _batches(rng: np.random.Generator):
@@ -58,6 +64,30 @@ def test_aggregated_statistics_equal_lerobots_value_for_value():
             _assert_same_statistics(lean(pair), shipped(pair))
     images = [compute_stats.get_feature_stats(rng.integers(0, 256, (4, 3, 8, 8)), (0, 2, 3), True) for _ in "ab"]
     _assert_same_statistics(lean(images), shipped(images))
+
+
+def _frame_sequences(rng: np.random.Generator):
+    """Per-frame batches as lerobot's video statistics get them ([H*W, C] uint8), whose range widens from
+    frame to frame, and float batches (the other path) that widen too."""
+    narrow = [rng.integers(100, 110 + 10 * k, (64, 3), dtype=np.uint8) for k in range(12)]
+    widening = [rng.integers(max(0, 120 - 20 * k), min(256, 130 + 20 * k), (49, 3), dtype=np.uint8) for k in range(8)]
+    constant = [np.full((30, 1), 7, dtype=np.uint8)] * 3 + [np.full((30, 1), 9, dtype=np.uint8)]
+    floats = [rng.normal(size=(40, 4)) * (1 + k) for k in range(6)]
+    return [narrow, widening, constant, floats, [np.array([[0, 255]], dtype=np.uint8).T] * 2]
+
+
+def test_video_frame_statistics_equal_lerobots_value_for_value():
+    lean_class = _byte_statistics_class()
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        for frames in _frame_sequences(rng):
+            shipped, lean = compute_stats.RunningQuantileStats(), lean_class()
+            for frame in frames:
+                shipped.update(frame)
+                lean.update(frame)
+                for ours, theirs in zip(lean._histograms, shipped._histograms, strict=True):
+                    np.testing.assert_array_equal(ours, theirs)
+            _assert_same_statistics(lean.get_statistics(), shipped.get_statistics())
 
 
 FEATURES = datasets.Features({

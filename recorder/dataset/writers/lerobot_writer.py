@@ -152,18 +152,18 @@ class LeRobotWriter:
         """Hand lerobot's ``save_episode`` the whole episode at once (its ``episode_data`` argument) instead of
         frame by frame through ``add_frame``; video frames go to its streaming encoder as ``add_frame`` sends them."""
         video_keys = list(self.dataset.meta.video_keys)
-        if video_keys:
-            encoder = self.dataset._streaming_encoder
-            encoder.start_episode(video_keys=video_keys, temp_dir=self.root)
-            for t in range(length):
-                for key in video_keys:
-                    encoder.feed_frame(key, columns[key][t])
         filled_in = {"episode_index": self.dataset.meta.total_episodes, "frame_index": np.arange(length),
                      "timestamp": np.arange(length) / self.dataset.fps, "index": None, "task_index": None,
                      **{key: [None] * length for key in video_keys}}  # lerobot fills index and task_index in
         buffer = {"size": length, "task": columns["task"]}  # in add_frame's order: lerobot's statistics follow it
         buffer.update({key: filled_in[key] if key in filled_in else columns[key] for key in self.dataset.features})
-        with lean_save_episode(self.dataset):
+        with lean_save_episode(self.dataset):  # the encoder threads start inside: their statistics are lean too
+            if video_keys:
+                encoder = self.dataset._streaming_encoder
+                encoder.start_episode(video_keys=video_keys, temp_dir=self.root)
+                for t in range(length):
+                    for key in video_keys:
+                        encoder.feed_frame(key, columns[key][t])
             self.dataset.save_episode(episode_data=buffer, parallel_encoding=False)  # in-process: our log filters
 
     def commit(self, progress: dict | None = None) -> None:  # noqa: ARG002  (progress lives in the HDF5 index)
