@@ -27,6 +27,7 @@ from recorder.dataset.paths import write_atomically
 from recorder.dataset.run import Run, read_run_file, resumed_options, run_folder
 from recorder.dataset.tasks import env_args, lerobot_schema, make_env, variant_env_kwargs
 from recorder.dataset.writer_thread import WriterThread
+from recorder.dataset.writers.lerobot_writer import check_video_codec
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,11 @@ class GenerateOptions:
     difficulty: str | None = None  # generate at this randomization level instead of the seeds'
     task_settings: tuple[str, ...] = ()  # "key.path=value" items changing the seeds' task definition
     transit: str | None = None  # "interpolate" or "plan" for every subtask (None: the spec's per subtask)
+    video_codec: str = "av1"  # camera videos of the LeRobot dataset (recorder.dataset.writers.VIDEO_CODECS)
 
 
 RUN_OPTIONS = ("input_path", "seed", "config", "guarantee", "cameras", "keep_failed", "robot", "difficulty",
-               "task_settings", "transit")
+               "task_settings", "transit", "video_codec")
 
 
 @dataclass
@@ -120,6 +122,7 @@ def check_options(opts: GenerateOptions) -> None:
         raise UsageError(f"--executor inline runs one env in this process; drop --num-envs {opts.num_envs}")
     if opts.address is not None and opts.executor != "ray":
         raise UsageError("--address names a Ray cluster; add --executor ray")
+    check_video_codec(opts.video_codec)
 
 
 def check_spec_fits_sources(spec: MimicSpec, sources: SourceSet) -> None:
@@ -192,7 +195,8 @@ def _open_run(out: Path, sources: SourceSet, report: GenerateReport, opts: Gener
     """The run's datasets and run.json (what ``--resume`` needs), and the task's placement region (plots)."""
     env = make_env(sources.env_id, **sources.env_kwargs)
     try:
-        schema, region = lerobot_schema(sources.env_id, env), env.placement_region()
+        schema = replace(lerobot_schema(sources.env_id, env), video_codec=opts.video_codec)
+        region = env.placement_region()
     finally:
         env.close()
     resumed = opts.resume is not None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -24,6 +24,7 @@ from envs.interface import TaskEnv
 from recorder.dataset.episode import Episode, EpisodeBuilder
 from recorder.dataset.run import Run, read_run_file, resumed_options, run_folder
 from recorder.dataset.tasks import env_args, episode_seed, lerobot_schema, make_env
+from recorder.dataset.writers.lerobot_writer import check_video_codec
 from recorder.devices.base import Device, Event, make_device
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,10 @@ class RecordOptions:
     save: bool = True  # False for --preview / --no-save: run the loop, write nothing
     resume: str | None = None  # a run folder to continue
     robot: str | None = None  # None: the task file's robots; else every arm becomes this robot
+    video_codec: str = "av1"  # camera videos of the LeRobot dataset (recorder.dataset.writers.VIDEO_CODECS)
 
 
-SCENE_OPTIONS = ("env_id", "difficulty", "action_mode", "cameras", "seed", "keep_failed", "robot")
+SCENE_OPTIONS = ("env_id", "difficulty", "action_mode", "cameras", "seed", "keep_failed", "robot", "video_codec")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ def check_options(opts: RecordOptions) -> None:
         raise UsageError(f"--num-demos must be a positive integer, got {opts.num_demos}")
     if opts.steps_after_success < 0:
         raise UsageError(f"--steps-after-success must be >= 0, got {opts.steps_after_success}")
+    check_video_codec(opts.video_codec)
 
 
 def run_episode(env: TaskEnv, device: Device, seed: int, max_steps: int, steps_after_success: int = 0,
@@ -180,7 +183,8 @@ def _open_run(out: Path, opts: RecordOptions, env: TaskEnv, task_id: str) -> Run
     attempts = int(read_run_file(out, "record")["attempts"]) if opts.resume is not None else 0
     state = {**{key: getattr(opts, key) for key in SCENE_OPTIONS}, "attempts": attempts,
              "action_mode": env.action_mode.name}  # as resolved (flag, else gym.yaml): a resume keeps it
-    return Run(out, "demos.hdf5", env_args(task_id, env.env_kwargs), lerobot_schema(task_id, env), state,
+    schema = replace(lerobot_schema(task_id, env), video_codec=opts.video_codec)
+    return Run(out, "demos.hdf5", env_args(task_id, env.env_kwargs), schema, state,
                keep_failed=opts.keep_failed, resume=opts.resume is not None)
 
 

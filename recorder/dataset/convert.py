@@ -27,34 +27,36 @@ from recorder.dataset.reading import (
 from recorder.dataset.replay import replay_stored
 from recorder.dataset.tasks import env_args, lerobot_schema, make_env, stored_env_kwargs
 from recorder.dataset.writers.lerobot_meta import split_columns
-from recorder.dataset.writers.lerobot_writer import LeRobotWriter
+from recorder.dataset.writers.lerobot_writer import LeRobotWriter, check_video_codec
 from recorder.dataset.writers.robomimic_hdf5 import RobomimicHDF5Writer, read_episodes
 
 FORMATS = ("lerobot", "hdf5")
 
 
-def convert(source: str, to: str, out: str) -> int:
-    """Convert ``source`` into format ``to`` at ``out`` (written atomically); returns the episode count."""
+def convert(source: str, to: str, out: str, video_codec: str = "av1") -> int:
+    """Convert ``source`` into format ``to`` at ``out`` (written atomically); returns the episode count.
+    ``video_codec``: the camera videos' codec when writing LeRobot (a key of ``VIDEO_CODECS``)."""
     src, dst = Path(source), Path(out)
     if to not in FORMATS:
         raise UsageError(f"--to must be one of {', '.join(FORMATS)}, got {to!r}")
+    check_video_codec(video_codec)
     if dataset_format(src) == to:
         raise UsageError(f"{src} is already a {to} dataset; pick the other --to")
     if dst.exists():
         raise UsageError(f"{dst} already exists; pass a new output path")
-    return _hdf5_to_lerobot(src, dst) if to == "lerobot" else _lerobot_to_hdf5(src, dst)
+    return _hdf5_to_lerobot(src, dst, video_codec) if to == "lerobot" else _lerobot_to_hdf5(src, dst)
 
 
 RUN_ATTRS = ("env_args", "total", "progress")  # file attributes the writers set themselves, or a run's counters
 
 
-def _hdf5_to_lerobot(src: Path, dst: Path) -> int:
+def _hdf5_to_lerobot(src: Path, dst: Path, video_codec: str) -> int:
     with open_dataset(src) as file:
         env_id, kwargs = dataset_env(file)
         attrs = {k: v for k, v in file["data"].attrs.items() if k not in RUN_ATTRS}
     env = make_env(env_id, **kwargs)
     try:
-        schema = lerobot_schema(env_id, env)
+        schema = dataclasses.replace(lerobot_schema(env_id, env), video_codec=video_codec)
     finally:
         env.close()
     partial = dst.with_name(dst.name + ".partial")

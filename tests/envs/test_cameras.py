@@ -1,5 +1,6 @@
 """Camera observations: declared shapes, not blank, in both writers, and clear errors for bad specs."""
 
+import json
 import os
 
 import gymnasium as gym
@@ -52,13 +53,16 @@ def test_bad_camera_specs_fail_clearly(cameras, fragment):
         gym.make(TASK, cameras=cameras)
 
 
-def test_recorded_images_in_hdf5_and_lerobot_video(tmp_path):
+@pytest.mark.parametrize("codec", ["av1", "h264"])
+def test_recorded_images_in_hdf5_and_lerobot_video(tmp_path, codec):
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     from recorder.record import RecordOptions, record
 
     cams = [{"name": "agentview", "width": 64, "height": 64}]
-    res = record(RecordOptions(TASK, 1, out=str(tmp_path / "rec"), cameras=cams))
+    res = record(RecordOptions(TASK, 1, out=str(tmp_path / "rec"), cameras=cams, video_codec=codec))
+    info = json.loads((res.lerobot_path / "meta" / "info.json").read_text())
+    assert info["features"]["observation.images.agentview"]["info"]["video.codec"] == codec
     # the AV1 encoder turns its caller real-time when it may (root); the writer undoes it, or every
     # process started later inherits SCHED_FIFO (a busy-waiting viewer then starves the machine)
     assert os.sched_getscheduler(0) == os.SCHED_OTHER
@@ -71,6 +75,19 @@ def test_recorded_images_in_hdf5_and_lerobot_video(tmp_path):
     frame = ds[0]["observation.images.agentview"].numpy()  # [3, H, W] floats in [0, 1], lossy video
     assert frame.shape == (3, 64, 64)
     assert np.abs(frame.transpose(1, 2, 0) * 255 - first).mean() < 12.0
+
+
+def test_a_resumed_run_keeps_its_video_codec(tmp_path):
+    from recorder.record import RecordOptions, record
+
+    cams = [{"name": "agentview", "width": 32, "height": 32}]
+    first = record(RecordOptions(TASK, 1, out=str(tmp_path / "rec"), cameras=cams, video_codec="h264"))
+    record(RecordOptions(TASK, 2, resume=str(first.out_dir)))  # the flag's default is av1: run.json keeps h264
+    videos = sorted(first.lerobot_path.rglob("*.mp4"))
+    assert videos and all(b"avc1" in video.read_bytes() and b"av01" not in video.read_bytes() for video in videos)
+    info = json.loads((first.lerobot_path / "meta" / "info.json").read_text())
+    assert info["total_episodes"] == 2
+    assert info["features"]["observation.images.agentview"]["info"]["video.codec"] == "h264"
 
 
 def test_render_rgb_array_uses_the_agentview_camera():

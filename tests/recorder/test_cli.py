@@ -112,3 +112,6 @@ def test_generate_choices_are_the_ones_augment_knows():
     generate = build_parser()._subparsers._group_actions[0].choices["generate"]
     choices = {action.dest: tuple(action.choices) for action in generate._actions if action.choices}
     assert choices["executor"] == EXECUTORS and choices["transit"] == TRANSIT_MODES
+    from recorder.dataset.writers.lerobot_writer import VIDEO_CODECS
+
+    assert choices["video_codec"] == tuple(VIDEO_CODECS)

@@ -119,7 +119,8 @@ def test_the_lean_lerobot_save_writes_what_lerobot_writes(recorded, tmp_path, ca
     assert arrow_dataset.generate_fingerprint.__module__ == "datasets.fingerprint"  # restored after each save
     assert lerobot_dataset.write_info.__module__ == "lerobot.datasets.utils"
     assert vars(arrow_dataset.Dataset)["from_dict"].__func__.__module__ == "datasets.arrow_dataset"
-    assert compute_stats.RunningQuantileStats._compute_quantiles.__module__ == "lerobot.datasets.compute_stats"
+    assert compute_stats.RunningQuantileStats.__module__ == "lerobot.datasets.compute_stats"
+    assert compute_stats.get_feature_stats.__module__ == "lerobot.datasets.compute_stats"
     assert vars(lerobot_dataset.LeRobotDataset)["hf_features"].fget.__module__ == "lerobot.datasets.lerobot_dataset"
     for meta in ("meta/info.json", "meta/tasks.parquet", "meta/mimicrec.json"):
         assert (tmp_path / "lean" / meta).read_bytes() == (tmp_path / "shipped" / meta).read_bytes(), meta
