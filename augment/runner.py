@@ -27,7 +27,7 @@ from recorder.dataset.paths import write_atomically
 from recorder.dataset.run import Run, read_run_file, resumed_options, run_folder
 from recorder.dataset.tasks import env_args, lerobot_schema, make_env, variant_env_kwargs
 from recorder.dataset.writer_thread import WriterThread
-from recorder.dataset.writers.lerobot_writer import check_video_codec
+from recorder.dataset.writers.lerobot_writer import DEFAULT_VIDEO_CODEC, check_video_codec
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class GenerateOptions:
     difficulty: str | None = None  # generate at this randomization level instead of the seeds'
     task_settings: tuple[str, ...] = ()  # "key.path=value" items changing the seeds' task definition
     transit: str | None = None  # "interpolate" or "plan" for every subtask (None: the spec's per subtask)
-    video_codec: str = "av1"  # camera videos of the LeRobot dataset (recorder.dataset.writers.VIDEO_CODECS)
+    video_codec: str = DEFAULT_VIDEO_CODEC  # the LeRobot dataset's camera videos (a key of VIDEO_CODECS)
 
 
 RUN_OPTIONS = ("input_path", "seed", "config", "guarantee", "cameras", "keep_failed", "robot", "difficulty",

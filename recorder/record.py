@@ -24,7 +24,7 @@ from envs.interface import TaskEnv
 from recorder.dataset.episode import Episode, EpisodeBuilder
 from recorder.dataset.run import Run, read_run_file, resumed_options, run_folder
 from recorder.dataset.tasks import env_args, episode_seed, lerobot_schema, make_env
-from recorder.dataset.writers.lerobot_writer import check_video_codec
+from recorder.dataset.writers.lerobot_writer import DEFAULT_VIDEO_CODEC, check_video_codec
 from recorder.devices.base import Device, Event, make_device
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class RecordOptions:
     save: bool = True  # False for --preview / --no-save: run the loop, write nothing
     resume: str | None = None  # a run folder to continue
     robot: str | None = None  # None: the task file's robots; else every arm becomes this robot
-    video_codec: str = "av1"  # camera videos of the LeRobot dataset (recorder.dataset.writers.VIDEO_CODECS)
+    video_codec: str = DEFAULT_VIDEO_CODEC  # the LeRobot dataset's camera videos (a key of VIDEO_CODECS)
 
 
 SCENE_OPTIONS = ("env_id", "difficulty", "action_mode", "cameras", "seed", "keep_failed", "robot", "video_codec")

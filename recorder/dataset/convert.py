@@ -27,13 +27,13 @@ from recorder.dataset.reading import (
 from recorder.dataset.replay import replay_stored
 from recorder.dataset.tasks import env_args, lerobot_schema, make_env, stored_env_kwargs
 from recorder.dataset.writers.lerobot_meta import split_columns
-from recorder.dataset.writers.lerobot_writer import LeRobotWriter, check_video_codec
+from recorder.dataset.writers.lerobot_writer import DEFAULT_VIDEO_CODEC, LeRobotWriter, check_video_codec
 from recorder.dataset.writers.robomimic_hdf5 import RobomimicHDF5Writer, read_episodes
 
 FORMATS = ("lerobot", "hdf5")
 
 
-def convert(source: str, to: str, out: str, video_codec: str = "av1") -> int:
+def convert(source: str, to: str, out: str, video_codec: str = DEFAULT_VIDEO_CODEC) -> int:
     """Convert ``source`` into format ``to`` at ``out`` (written atomically); returns the episode count.
     ``video_codec``: the camera videos' codec when writing LeRobot (a key of ``VIDEO_CODECS``)."""
     src, dst = Path(source), Path(out)

@@ -112,6 +112,7 @@ def test_generate_choices_are_the_ones_augment_knows():
     generate = build_parser()._subparsers._group_actions[0].choices["generate"]
     choices = {action.dest: tuple(action.choices) for action in generate._actions if action.choices}
     assert choices["executor"] == EXECUTORS and choices["transit"] == TRANSIT_MODES
-    from recorder.dataset.writers.lerobot_writer import VIDEO_CODECS
+    from recorder.dataset.writers.lerobot_writer import DEFAULT_VIDEO_CODEC, VIDEO_CODECS, LeRobotSchema
 
     assert choices["video_codec"] == tuple(VIDEO_CODECS)
+    assert generate.get_default("video_codec") == DEFAULT_VIDEO_CODEC == LeRobotSchema.video_codec

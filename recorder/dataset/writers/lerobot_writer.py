@@ -27,6 +27,11 @@ from recorder.dataset.writers.lerobot_meta import (
     read_meta,
 )
 
+# Camera video codecs (--video-codec) -> lerobot's encoder names. AV1 is lerobot's default; h264 encodes an 84x84
+# video ~3.5x cheaper (2 x 0.05 s instead of 2 x 0.18 s of CPU per StackThree demo) into a smaller file at that size.
+VIDEO_CODECS = {"av1": "libsvtav1", "h264": "h264", "hevc": "hevc"}
+DEFAULT_VIDEO_CODEC = "av1"
+
 
 @dataclass(frozen=True)
 class LeRobotSchema:
@@ -43,7 +48,7 @@ class LeRobotSchema:
     env_args: str = "{}"  # JSON of the robomimic env_args, kept with the dataset's metadata
     recording: str = "{}"  # JSON of the task config's recording metadata (instruction, robot type, extra)
     eef_names: tuple[str, ...] = ()  # the arms, in the order of a per-arm label's components
-    video_codec: str = "av1"  # a key of VIDEO_CODECS: how camera videos are encoded
+    video_codec: str = DEFAULT_VIDEO_CODEC  # a key of VIDEO_CODECS: how camera videos are encoded
 
     def video_key(self, camera: str) -> str:
         """LeRobot feature name of a camera's video."""
@@ -226,9 +231,6 @@ class LeRobotWriter:
 # Camera frames go straight to lerobot's encoder threads instead of through a PNG per frame and camera.
 # Its queue drops a frame when full for 0.1 s; ours holds any episode whole (frames are fed in a burst).
 STREAMING = {"streaming_encoding": True, "encoder_queue_maxsize": 1_000_000}
-# Camera video codecs (--video-codec) -> lerobot's encoder names. AV1 is lerobot's default; h264 encodes an 84x84
-# video ~3.5x cheaper (2 x 0.05 s instead of 2 x 0.18 s of CPU per StackThree demo) into a smaller file at that size.
-VIDEO_CODECS = {"av1": "libsvtav1", "h264": "h264", "hevc": "hevc"}
 
 
 def check_video_codec(name: str) -> None:
