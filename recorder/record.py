@@ -163,7 +163,8 @@ def record(opts: RecordOptions) -> RecordResult:
         with run_folder("record", opts.out, opts.resume) as out:
             run = _open_run(out, opts, env, task_id)
             try:
-                saved, attempts, failed, stopped = _record_loop(env, device, opts, task_id, run)
+                with run.preparing():
+                    saved, attempts, failed, stopped = _record_loop(env, device, opts, task_id, run)
             except OSError:  # a full disk or a read-only folder: keep the commits, attempt no more writes
                 run.abort()
                 raise

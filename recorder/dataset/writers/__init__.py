@@ -10,7 +10,9 @@ commits first: after a crash between the two commits it holds the newer episodes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -110,6 +112,18 @@ class RunDatasets:
     def prepare(self) -> None:
         """Import lerobot now (it takes seconds) instead of at the first episode."""
         lerobot_dataset_class()
+
+    @contextlib.contextmanager
+    def preparing(self) -> Iterator[None]:
+        """``prepare`` in a background thread while the block runs (the first episodes are recorded during
+        lerobot's import instead of waiting for it at the first save); joined on leaving, so no import is cut
+        off at exit. A failed import is met again, and raised, at the first save."""
+        importer = threading.Thread(target=self.prepare, name="mimicrec-import", daemon=True)
+        importer.start()
+        try:
+            yield
+        finally:
+            importer.join()
 
     def write(self, episode: Episode, kept: bool) -> None:
         """Write ``episode`` to the kept or the failed datasets."""
