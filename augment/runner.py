@@ -195,8 +195,7 @@ def _open_run(out: Path, sources: SourceSet, report: GenerateReport, opts: Gener
     """The run's datasets and run.json (what ``--resume`` needs), and the task's placement region (plots)."""
     env = make_env(sources.env_id, **sources.env_kwargs)
     try:
-        schema = replace(lerobot_schema(sources.env_id, env), video_codec=opts.video_codec)
-        region = env.placement_region()
+        schema, region = lerobot_schema(sources.env_id, env, opts.video_codec), env.placement_region()
     finally:
         env.close()
     resumed = opts.resume is not None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -184,7 +184,7 @@ def _open_run(out: Path, opts: RecordOptions, env: TaskEnv, task_id: str) -> Run
     attempts = int(read_run_file(out, "record")["attempts"]) if opts.resume is not None else 0
     state = {**{key: getattr(opts, key) for key in SCENE_OPTIONS}, "attempts": attempts,
              "action_mode": env.action_mode.name}  # as resolved (flag, else gym.yaml): a resume keeps it
-    schema = replace(lerobot_schema(task_id, env), video_codec=opts.video_codec)
+    schema = lerobot_schema(task_id, env, opts.video_codec)
     return Run(out, "demos.hdf5", env_args(task_id, env.env_kwargs), schema, state,
                keep_failed=opts.keep_failed, resume=opts.resume is not None)
 

@@ -56,7 +56,7 @@ def _hdf5_to_lerobot(src: Path, dst: Path, video_codec: str) -> int:
         attrs = {k: v for k, v in file["data"].attrs.items() if k not in RUN_ATTRS}
     env = make_env(env_id, **kwargs)
     try:
-        schema = dataclasses.replace(lerobot_schema(env_id, env), video_codec=video_codec)
+        schema = lerobot_schema(env_id, env, video_codec)
     finally:
         env.close()
     partial = dst.with_name(dst.name + ".partial")

@@ -12,7 +12,7 @@ import envs
 from envs.errors import DatasetError, UsageError
 from envs.interface import MimicEnv, TaskEnv
 from envs.task_config import robot_type, task_definition, task_from_definition, with_robot, with_settings
-from recorder.dataset.writers.lerobot_writer import LeRobotSchema
+from recorder.dataset.writers.lerobot_writer import DEFAULT_VIDEO_CODEC, LeRobotSchema
 
 ENV_TYPE = 4  # robomimic env type id of mimicrec envs (robomimic's own are 1-3)
 
@@ -73,15 +73,15 @@ def read_env_args(raw: str, source: str) -> tuple[str, dict[str, Any]]:
     return envs.resolve_task(env_id, kwargs.get("task")), kwargs
 
 
-def lerobot_schema(env_id: str, env: TaskEnv) -> LeRobotSchema:
-    """The LeRobot layout of a task's episodes (fps, robot type, instruction, state keys)."""
+def lerobot_schema(env_id: str, env: TaskEnv, video_codec: str = DEFAULT_VIDEO_CODEC) -> LeRobotSchema:
+    """The LeRobot layout of a task's episodes (fps, robot type, instruction, state keys, the videos' codec)."""
     slug = env_id.replace("/", "_").lower()
     config = env.config
     robot = robot_type(config)
     return LeRobotSchema(repo_id=f"mimicrec/{slug}", fps=env.control_freq, robot_type=robot,
                          instruction=config.recording.instruction, state_keys=config.observation.state_keys,
                          env_state_keys=config.observation.env_state_keys,
-                         action_names=action_names(env),
+                         action_names=action_names(env), video_codec=video_codec,
                          camera_names=tuple(spec.name for spec in env.camera_specs), eef_names=env.eef_names,
                          env_args=json.dumps(env_args(env_id, env.env_kwargs)),
                          recording=json.dumps({"instruction": config.recording.instruction,
