@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from augment.generator import AttemptResult
+from recorder.imports import import_pyplot
 
 
 @dataclass
@@ -29,23 +30,13 @@ class AttemptTrace:
         self.lengths.append(len(result.episode))
 
 
-def import_plotting():
-    """matplotlib's pyplot on the non-interactive Agg backend (importing it takes a second or more)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def write_report_png(path: Path, trace: AttemptTrace, failures_per_subtask: dict[str, int],
                      subtask_labels: dict[str, list[str]], title: str) -> None:
     """Three panels, written atomically: reached-subtask rates, start positions, length histogram.
 
     ``subtask_labels`` lists, per end effector, the keys its subtasks have in ``failures_per_subtask``.
     """
-    plt = import_plotting()
+    plt = import_pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     _subtask_panel(axes[0], failures_per_subtask, subtask_labels, len(trace.success))
     _positions_panel(axes[1], trace)

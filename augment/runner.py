@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from augment.executors import EXECUTORS, ordered_results
 from augment.generator import AttemptResult, subtask_label
-from augment.report_plot import AttemptTrace, import_plotting, write_report_png
+from augment.report_plot import AttemptTrace, write_report_png
 from augment.source import SourceSet, load_sources
 from augment.spec import MimicSpec, load_mimic_spec, spec_attrs, with_seed, with_transit
 from envs.config import parse_key_values
@@ -28,6 +28,7 @@ from recorder.dataset.run import Run, read_run_file, resumed_options, run_folder
 from recorder.dataset.tasks import env_args, lerobot_schema, make_env, variant_env_kwargs
 from recorder.dataset.writer_thread import WriterThread
 from recorder.dataset.writers.lerobot_writer import DEFAULT_VIDEO_CODEC, check_video_codec
+from recorder.imports import import_pyplot
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,7 @@ def _run_writing_beside(sources: SourceSet, spec: MimicSpec, opts: GenerateOptio
     while the workers start); returns, or lets the run's error through, once every queued write is done."""
     writer = WriterThread(run)
     writer.call("prepare")  # lerobot's and matplotlib's imports overlap the workers' start and first attempts
-    writer.call(import_plotting)
+    writer.call(import_pyplot)
     try:
         _run(sources, spec, opts, report, run, writer, committed, trace)
     finally:

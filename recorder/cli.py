@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from envs.errors import MimicrecError, UsageError
+from recorder.imports import freeze_for_exit
 
 VIDEO_CODECS = ("av1", "h264", "hevc")  # recorder.dataset.writers.lerobot_writer.VIDEO_CODECS (a test keeps them equal)
 
@@ -435,5 +436,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> int:
+    """The ``mimicrec`` console script and ``python -m recorder.cli``: ``main``, then the process's objects
+    frozen so that the interpreter's shutdown does not scan them (``recorder.imports``)."""
+    code = main()
+    freeze_for_exit()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

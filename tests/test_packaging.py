@@ -55,3 +55,13 @@ def test_installed_mimicrec_records_a_built_in_task_and_a_task_file_from_elsewhe
     own = run_installed(installed, tmp_path, "-m", "recorder.cli", "record", "--task", "plate", "--num-demos", "1",
                         "--seed", "1000", "--out", "own", "--quiet")
     assert own.returncode == 0 and "the run holds 1 demos" in own.stdout, own.stderr
+
+
+def test_the_installed_console_script_runs_commands_and_passes_their_exit_codes(installed, tmp_path):
+    script = installed / "bin" / "mimicrec"
+    env = {"PYTHONPATH": str(installed), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    tasks = subprocess.run([str(script), "tasks"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert tasks.returncode == 0 and "mimicrec/Stack-v0" in tasks.stdout, tasks.stderr
+    missing = subprocess.run([str(script), "info", "nowhere.hdf5"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=600)
+    assert missing.returncode != 0 and missing.stderr.startswith("mimicrec info: error:"), missing.stderr

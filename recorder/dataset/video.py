@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from recorder.imports import import_pyplot
+
 
 def write_video(path: str, frames: list[np.ndarray], fps: int) -> None:
     """Write RGB frames ``[H, W, 3]`` uint8 to an MP4 (PyAV, MPEG-4), atomically."""
@@ -70,11 +72,7 @@ class ReplayViews:
 def write_contact_sheet(path: str, tiles: list[tuple[np.ndarray, np.ndarray]], labels: list[tuple[str, bool]]) -> None:
     """A PNG grid, one cell per demo: its first and last frame side by side under its caption (green when good,
     red when not), written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = import_pyplot()
     cols = min(4, len(tiles))
     rows = -(-len(tiles) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.1 * rows), squeeze=False)

@@ -31,6 +31,7 @@ from envs.config import load_mapping, parse_key_values
 from envs.errors import ConfigError, DatasetError, MimicrecError, UsageError
 from recorder.dataset.paths import output_dir, write_atomically
 from recorder.dataset.reading import dataset_env, demo_names, open_dataset
+from recorder.imports import import_pyplot
 
 if TYPE_CHECKING:
     from recorder.policy.checkpoint_pick import Pick
@@ -456,11 +457,7 @@ def _device(config):
 
 def write_training_plot(path: Path, losses: list[float], success: dict[int, float], title: str) -> None:
     """Loss (left axis) and rollout success (right axis) against epoch, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = import_pyplot()
     fig, loss_ax = plt.subplots(figsize=(7, 4))
     loss_ax.plot(range(1, len(losses) + 1), losses, color="tab:blue")
     loss_ax.set_xlabel("epoch")

@@ -26,6 +26,7 @@ from recorder.dataset.writers.lerobot_meta import (
     episode_features,
     read_meta,
 )
+from recorder.imports import import_heavy
 
 # Camera video codecs (--video-codec) -> lerobot's encoder names. AV1 is lerobot's default; h264 encodes an 84x84
 # video ~3.5x cheaper (2 x 0.05 s instead of 2 x 0.18 s of CPU per StackThree demo) into a smaller file at that size.
@@ -249,10 +250,9 @@ def _repeat(value, length: int) -> np.ndarray | list:
 def lerobot_dataset_class():
     """lerobot's ``LeRobotDataset``, imported offline and quietened (importing it takes seconds)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from lerobot.datasets.lerobot_dataset import LeRobotDataset
-
+    module = import_heavy("lerobot.datasets.lerobot_dataset")
     quiet_lerobot()
-    return LeRobotDataset
+    return module.LeRobotDataset
 
 
 def _open_existing(root: Path, schema: LeRobotSchema):
