@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import socket
 import threading
 import time
@@ -84,19 +85,35 @@ def _attempt_in_process(index: int) -> AttemptResult:
     return _WORKER["worker"].attempt(index)
 
 
+class _WorkerStart:
+    """A worker's start as bytes: unpickling them calls ``_init_process(*args)``. The pool hands each new worker
+    its initializer's arguments through a pipe that holds 64 KB, and a worker reads on only after importing
+    what the pickle names (~0.3 s), so the pool, blocked on the pipe, started the next worker only then (seed
+    demos pickle to 0.4-1 MB). As ``pickle.loads`` of bytes, a worker reads them whole at once: every worker
+    starts side by side and imports while the others do."""
+
+    def __init__(self, *args: Any) -> None:
+        self.args = args
+
+    def __reduce__(self) -> tuple[Callable[..., None], tuple]:
+        return _init_process, self.args
+
+
 def _process_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int) -> Iterator[AttemptResult]:
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(num_envs, mp_context=ctx, initializer=_init_process,
-                             initargs=(sources, spec, os.getpid())) as pool:
-        try:
-            yield from _in_index_order(lambda i: pool.submit(_attempt_in_process, i),
-                                       lambda future: _result_unless_stuck(pool, future), window=2 * num_envs,
-                                       start=start)
-        except BrokenProcessPool as err:
-            raise GenerationError(f"a generation worker process died ({err}); "
-                                  "rerun with --executor inline to see its error") from err
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+    pool = ProcessPoolExecutor(num_envs, mp_context=ctx, initializer=pickle.loads,
+                               initargs=(pickle.dumps(_WorkerStart(sources, spec, os.getpid())),))
+    try:
+        yield from _in_index_order(lambda i: pool.submit(_attempt_in_process, i),
+                                   lambda future: _result_unless_stuck(pool, future), window=2 * num_envs,
+                                   start=start)
+    except BrokenProcessPool as err:
+        raise GenerationError(f"a generation worker process died ({err}); "
+                              "rerun with --executor inline to see its error") from err
+    finally:
+        # Attempts not started are dropped; those running finish beside this process's last writes (their
+        # results unused) and the workers then exit, instead of holding up the run's end.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _result_unless_stuck(pool: ProcessPoolExecutor, future: Future, poll_s: float = 1.0) -> AttemptResult:

@@ -3,6 +3,7 @@ count, and a worker that dies is one clear error."""
 
 import multiprocessing
 import os
+import pickle
 import signal
 import struct
 import sys
@@ -12,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 
+from augment import executors
 from augment.executors import AttemptWorker, _check_reachable, _in_index_order, _result_unless_stuck, ordered_results
 from augment.source import load_sources
 from augment.spec import load_mimic_spec
@@ -30,6 +32,22 @@ def test_index_order_keeps_a_window_of_submissions_and_starts_where_asked():
     assert submitted == [5, 6, 7, 8]  # the window was filled first; one more submitted per result collected
     assert [next(results) for _ in range(3)] == ["attempt 6", "attempt 7", "attempt 8"]
     assert submitted == [5, 6, 7, 8, 9, 10, 11]
+
+
+STARTED = []
+
+
+def record_start(*args):
+    STARTED.append(args)
+
+
+def test_a_worker_start_is_bytes_whose_unpickling_starts_the_worker(monkeypatch):
+    """What the pool passes each worker (``pickle.loads`` of these bytes is its initializer)."""
+    monkeypatch.setattr(executors, "_init_process", record_start)
+    payload = pickle.dumps(executors._WorkerStart({"demo": [1.0] * 3}, "spec", 7))
+    assert STARTED == []
+    pickle.loads(payload)
+    assert STARTED == [({"demo": [1.0, 1.0, 1.0]}, "spec", 7)]
 
 
 @pytest.fixture(scope="module")
