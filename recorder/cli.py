@@ -121,6 +121,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                    max_steps=args.horizon)
     print(f"policy success rate {res.success_rate:.1%} ({res.num_successes}/{res.num_rollouts}, "
           f"95% CI {res.ci_low:.1%}-{res.ci_high:.1%}), mean episode length {res.mean_length:.0f}")
+    if res.num_successes < res.num_rollouts:
+        stages = ", ".join(f"{name} {count}" for name, count in res.failures_by_stage.items())
+        print(f"  failures by the first subtask signal never raised: {stages}")
     if args.video:
         print(f"  video: {args.video}")
     return 0

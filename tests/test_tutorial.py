@@ -45,6 +45,8 @@ def test_the_tutorial_task_runs_end_to_end_from_its_own_folder(tutorial):
     assert "successes 4" in out["generate"]
     assert "4 of 4 demos replay exactly" in out["replay"]
     assert "trained bc for 1 epochs" in out["train"] and "policy success rate" in out["eval"]
+    failed = "(0/1," in out["eval"]  # a 1-epoch policy; a failure says where it stopped
+    assert failed == ("failures by the first subtask signal never raised: grasp_cylinder" in out["eval"]), out["eval"]
 
 
 def test_datasets_rebuild_the_task_without_its_files(tutorial, tmp_path):

@@ -1,7 +1,11 @@
 """``mimicrec eval``: roll a robomimic checkpoint out in its task; success rate with a confidence interval.
 
 Success is judged as everywhere in mimicrec (the goal holds with objects at rest). Rollout scenes
-come from ``--seed`` and the rollout index, so two evaluations of one checkpoint see the same scenes.
+come from ``--seed`` and the rollout index, and torch's generator is seeded from them too (a GMM head
+samples its actions), so two evaluations of one checkpoint give the same rollouts.
+Each failed rollout is counted at the first of the task's subtask signals (``logic.subtask_signals``,
+e.g. StackThree's grasp_red, red_on_blue, grasp_green) it never raised, or at ``goal`` when it raised
+them all: where a policy's failures stop.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
@@ -20,6 +25,7 @@ from envs.interface import TaskEnv
 from recorder.dataset.tasks import episode_seed, make_env, stored_env_kwargs
 from recorder.dataset.video import write_video
 
+GOAL = "goal"  # a failure that raised every subtask signal (the goal itself was not held)
 EVAL_STREAM = 2
 VIDEO_SIZE = 256
 VIDEO_EVERY = 2  # control steps between video frames (20 Hz control -> 10 fps video)
@@ -27,7 +33,8 @@ VIDEO_EVERY = 2  # control steps between video frames (20 Hz control -> 10 fps v
 
 @dataclass(frozen=True)
 class EvalResult:
-    """Rollout outcome: success rate with a 95% Wilson interval and mean episode length."""
+    """Rollout outcome: success rate with a 95% Wilson interval, mean episode length, and the failures by
+    the first subtask signal they never raised (``GOAL``: all raised), in the task's order."""
 
     num_rollouts: int
     num_successes: int
@@ -35,6 +42,16 @@ class EvalResult:
     ci_low: float
     ci_high: float
     mean_length: float
+    failures_by_stage: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """One episode: success at rest, control steps taken, and the subtask signals raised on the way."""
+
+    success: bool
+    steps: int
+    signals_raised: frozenset[str]
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -93,27 +110,39 @@ def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None
         env.close()
     if video:
         write_video(video, frames, fps=max(1, env.control_freq // VIDEO_EVERY))
-    wins = sum(ok for ok, _ in outcomes)
+    wins = sum(outcome.success for outcome in outcomes)
     low, high = wilson_interval(wins, num_rollouts)
     return EvalResult(num_rollouts, wins, wins / num_rollouts, low, high,
-                      float(np.mean([n for _, n in outcomes])))
+                      float(np.mean([outcome.steps for outcome in outcomes])),
+                      failures_by_stage(outcomes, getattr(env, "subtask_signal_names", [])))
 
 
-def rollout(policy, env: TaskEnv, seed: int, max_steps: int,
-            frames: list[np.ndarray] | None = None) -> tuple[bool, int]:
-    """One episode of ``policy`` from ``reset(seed)``; (success at rest, steps taken). Appends video frames."""
+def failures_by_stage(outcomes: list[Rollout], signals: list[str]) -> dict[str, int]:
+    """Failed rollouts counted at the first of ``signals`` they never raised (``GOAL`` when they raised all);
+    every stage listed, in order, zeros included."""
+    stages = Counter(next((name for name in signals if name not in outcome.signals_raised), GOAL)
+                     for outcome in outcomes if not outcome.success)
+    return {name: stages[name] for name in [*signals, GOAL]}
+
+
+def rollout(policy, env: TaskEnv, seed: int, max_steps: int, frames: list[np.ndarray] | None = None) -> Rollout:
+    """One episode of ``policy`` from ``reset(seed)``; appends video frames to ``frames``."""
     import robomimic.utils.obs_utils as obs_utils
+    import torch
 
     from recorder.policy.robomimic_env import process_images
 
+    torch.manual_seed(seed)  # a GMM head samples its actions: the same scene then gets the same draws
     obs, _ = env.reset(seed=seed)
     policy.start_episode()
+    signals, raised = getattr(env, "subtask_signal_names", []), set()
     for step in range(1, max_steps + 1):
         known = obs_utils.OBS_KEYS_TO_MODALITIES
         ob = {k: np.asarray(v, dtype=np.float32) for k, v in process_images(obs).items() if k in known}
         obs, _, _terminated, _, info = env.step(policy(ob=ob))
         if frames is not None and step % VIDEO_EVERY == 0:
             frames.append(env.render_camera(VIDEO_SIZE, VIDEO_SIZE, "agentview"))
+        raised.update(name for name in signals if info.get(name))
         if info["success"]:
-            return True, step
-    return False, max_steps
+            return Rollout(True, step, frozenset(raised))
+    return Rollout(False, max_steps, frozenset(raised))

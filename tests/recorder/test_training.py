@@ -5,15 +5,18 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 import h5py
 import numpy as np
 import pytest
 
 from envs.errors import ConfigError, DatasetError, UsageError
+from recorder.dataset.tasks import make_env
 from recorder.policy.checkpoint_pick import finalists
-from recorder.policy.evaluate import evaluate
+from recorder.policy.evaluate import evaluate, failures_by_stage, load_policy, rollout
 from recorder.policy.train import TrainingError, TrainOptions, inspect_dataset, robomimic_config, train
+from tests.conftest import TASK
 
 pytestmark = pytest.mark.slow
 TINY = ("algo.rnn.hidden_dim=16", "experiment.rollout.horizon=15")
@@ -145,6 +148,7 @@ def test_eval_writes_a_video_of_its_rollouts(recorded, tmp_path):
     assert len(frames) == out.mean_length // 2 and frames[0].shape == (256, 256, 3)
     short = evaluate(str(res.checkpoint), num_rollouts=2, seed=3, max_steps=6)  # `eval --horizon 6`
     assert short.mean_length == 6 and short.num_successes == 0
+    assert short.failures_by_stage == {"grasp_red": 2, "red_on_blue": 0, "grasp_green": 0, "goal": 0}
     with pytest.raises(UsageError, match="--video must name an .mp4"):
         evaluate(str(res.checkpoint), num_rollouts=1, video=str(tmp_path / "eval.gif"))
 
@@ -183,3 +187,54 @@ def test_dataset_without_training_keys_is_refused(recorded, tmp_path):
         del dst["data/demo_0/obs/object"]
     with pytest.raises(DatasetError, match="lack observation key"):
         train(TrainOptions(str(broken), out=str(tmp_path / "t")))
+
+
+class ReplayPolicy:
+    """Plays a recorded demo's actions through ``rollout``'s policy interface (``start_episode``, a call)."""
+
+    def __init__(self, actions: np.ndarray) -> None:
+        self.actions, self.step = actions, 0
+
+    def start_episode(self) -> None:
+        self.step = 0
+
+    def __call__(self, ob: dict) -> np.ndarray:
+        self.step += 1
+        return self.actions[self.step - 1]
+
+
+def test_a_rollout_knows_the_subtask_signals_it_raised_and_failures_count_at_the_first_one_missing(recorded):
+    with h5py.File(recorded.hdf5_path) as f:
+        demo = f["data/demo_0"]
+        actions, seed, flags = demo["actions"][()], int(demo.attrs["seed"]), demo["datagen_info/subtask_term_signals"]
+        first_raised = {name: int(np.argmax(flags[name][()])) for name in flags}
+    env = make_env(TASK)
+    try:
+        whole = rollout(ReplayPolicy(actions), env, seed, max_steps=len(actions) + 50)
+        grasped_only = rollout(ReplayPolicy(actions), env, seed, max_steps=first_raised["red_on_blue"] - 5)
+    finally:
+        env.close()
+    assert whole.success and whole.signals_raised == {"grasp_red", "red_on_blue", "grasp_green"}
+    assert not grasped_only.success and grasped_only.signals_raised == {"grasp_red"}
+    stages = failures_by_stage([whole, grasped_only, grasped_only], ["grasp_red", "red_on_blue", "grasp_green"])
+    assert stages == {"grasp_red": 0, "red_on_blue": 2, "grasp_green": 0, "goal": 0}
+    assert failures_by_stage([replace(whole, success=False)], ["grasp_red", "red_on_blue", "grasp_green"])["goal"] == 1
+
+
+def test_a_gmm_policy_rolls_out_the_same_twice_from_one_seed(recorded, tmp_path):
+    """The GMM head samples actions; ``rollout`` seeds torch from the scene's seed, so evaluations repeat."""
+    res = train(TrainOptions(str(recorded.hdf5_path), algo="bc-rnn", epochs=1, steps_per_epoch=2, batch_size=8,
+                             rollouts=0, overrides=(*TINY, "algo.gmm.enabled=true"), out=str(tmp_path / "t")))
+    policy, env_id, kwargs = load_policy(str(res.checkpoint))
+    env = make_env(env_id, **kwargs)
+    try:
+        ends = []
+        for _ in range(2):
+            rollout(policy, env, seed=11, max_steps=15)
+            ends.append(env.get_flat_state())
+        rollout(policy, env, seed=12, max_steps=15)
+        other = env.get_flat_state()
+    finally:
+        env.close()
+    assert np.array_equal(ends[0], ends[1])
+    assert not np.array_equal(ends[0], other)
