@@ -129,6 +129,8 @@ class TabletopEnv(gym.Env):
                                                                      strict=True))]
         self.robot = self.robots[0]
         self.bodies = self._load_objects()
+        order = list(self.bodies)
+        self._object_pairs = [(order.index(a), order.index(b)) for a, b in self.config.observation.object_pairs]
         self._exclude_fixed_pairs()
         self._join_islands()
         self._clean_state = self._save_clean_state()
@@ -447,6 +449,7 @@ class TabletopEnv(gym.Env):
         poses = [self.client.getBasePositionAndOrientation(b) for b in self.bodies.values()]
         objects = [v for pos, quat in poses for v in (*pos, *quat)]
         objects += [v for (x, y, z), _ in poses for v in (x - eef_x, y - eef_y, z - eef_z)]
+        objects += [poses[a][0][k] - poses[b][0][k] for a, b in self._object_pairs for k in range(3)]
         obs = {k: np.array(v, dtype=np.float32) for k, v in {"object": objects, **robots}.items()}
         return {**obs, **self.cameras.observe(self.robot.body, self.robot.camera_link, TABLE_TOP_Z)}
 

@@ -90,10 +90,13 @@ class SensorConfig:
 
 @dataclass(frozen=True)
 class ObservationConfig:
-    """Which observation keys form LeRobot's ``observation.state`` and ``observation.environment_state``."""
+    """Which observation keys form LeRobot's ``observation.state`` and ``observation.environment_state``, and
+    the object pairs ``[a, b]`` whose relative position (a's minus b's, world frame) the ``object`` vector
+    appends after each object's pose and eef-relative position (robosuite's Stack has cubeA_to_cubeB)."""
 
     state_keys: tuple[str, ...]
     env_state_keys: tuple[str, ...]
+    object_pairs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,8 +210,19 @@ def check_task(config: TaskConfig, folder: Path) -> TaskConfig:
     robots = tuple(_with_robot_definition(robot, folder, f"{where}: scene.robots[{i}].robot")
                    for i, robot in enumerate(config.scene.robots))
     config = replace(config, scene=replace(config.scene, objects=objects, robots=robots))
+    _check_object_pairs(config)
     compile_task_logic(config)
     return config
+
+
+def _check_object_pairs(config: TaskConfig) -> None:
+    for i, pair in enumerate(config.observation.object_pairs):
+        if unknown := [name for name in pair if name not in config.scene.objects]:
+            raise ConfigError(f"{config.path}: observation.object_pairs[{i}] names {unknown[0]!r}, not an object of "
+                              f"the scene; use two of {', '.join(config.scene.objects)}")
+        if pair[0] == pair[1]:
+            raise ConfigError(f"{config.path}: observation.object_pairs[{i}] pairs {pair[0]!r} with itself; "
+                              "name two different objects")
 
 
 def _with_robot_definition(placement: RobotPlacement, folder: Path, where: str) -> RobotPlacement:

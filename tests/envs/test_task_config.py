@@ -32,6 +32,11 @@ def test_every_task_config_loads_and_drives_the_env(task):
      "sensors.cameras[0]: unknown key(s) fov"),
     (lambda d: d["observation"].pop("state_keys"), "missing required key 'state_keys'"),
     (lambda d: d["scene"].update(solver_iterations=0), "scene.solver_iterations must be positive"),
+    (lambda d: d["observation"].update(object_pairs=[["cube_red", "cube_x"]]),
+     "observation.object_pairs[0] names 'cube_x', not an object of the scene; use two of"),
+    (lambda d: d["observation"].update(object_pairs=[["cube_red", "cube_red"]]),
+     "observation.object_pairs[0] pairs 'cube_red' with itself"),
+    (lambda d: d["observation"].update(object_pairs=[["cube_red"]]), "object_pairs[0]: expected 2 values"),
 ])
 def test_bad_task_config_names_file_and_key(config_root, mutate, fragment):
     path = edit_config(config_root, "Stack", "gym", mutate)
@@ -99,3 +104,22 @@ def test_shipped_yaml_files_read_as_pyyamls_own_safe_loader_reads_them():
     assert len(files) > 20
     for path in files:
         assert load_mapping(path) == yaml.safe_load(path.read_text()), path
+
+
+def test_object_pairs_append_their_relative_positions_to_the_object_vector():
+    from envs.task_config import with_settings
+
+    plain = gym.make("mimicrec/StackThree-v0").unwrapped
+    config = with_settings(plain.config, {"observation.object_pairs": [["cube_red", "cube_blue"],
+                                                                        ["cube_green", "cube_red"]]})
+    paired = gym.make("mimicrec/StackThree-v0", task=task_config.task_definition(config)).unwrapped
+    try:
+        before, after = plain.reset(seed=4)[0]["object"], paired.reset(seed=4)[0]["object"]
+        position = {name: before[7 * i:7 * i + 3] for i, name in enumerate(plain.bodies)}
+        assert after.shape == (before.shape[0] + 6,) == paired.observation_space["object"].shape
+        assert list(after[:-6]) == list(before)  # the vector as before, the pairs after it
+        expected = [*(position["cube_red"] - position["cube_blue"]), *(position["cube_green"] - position["cube_red"])]
+        assert after[-6:] == pytest.approx(expected, abs=1e-6)
+    finally:
+        plain.close()
+        paired.close()
