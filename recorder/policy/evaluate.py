@@ -114,7 +114,12 @@ def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None
     low, high = wilson_interval(wins, num_rollouts)
     return EvalResult(num_rollouts, wins, wins / num_rollouts, low, high,
                       float(np.mean([outcome.steps for outcome in outcomes])),
-                      failures_by_stage(outcomes, getattr(env, "subtask_signal_names", [])))
+                      failures_by_stage(outcomes, _subtask_signals(env)))
+
+
+def _subtask_signals(env: TaskEnv) -> list[str]:
+    """The task's subtask signals in order (``logic.subtask_signals``); none for an env that declares none."""
+    return list(getattr(env, "subtask_signal_names", []))
 
 
 def failures_by_stage(outcomes: list[Rollout], signals: list[str]) -> dict[str, int]:
@@ -135,7 +140,7 @@ def rollout(policy, env: TaskEnv, seed: int, max_steps: int, frames: list[np.nda
     torch.manual_seed(seed)  # a GMM head samples its actions: the same scene then gets the same draws
     obs, _ = env.reset(seed=seed)
     policy.start_episode()
-    signals, raised = getattr(env, "subtask_signal_names", []), set()
+    signals, raised = _subtask_signals(env), set()
     for step in range(1, max_steps + 1):
         known = obs_utils.OBS_KEYS_TO_MODALITIES
         ob = {k: np.asarray(v, dtype=np.float32) for k, v in process_images(obs).items() if k in known}
