@@ -115,10 +115,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from envs.config import parse_key_values
     from recorder.policy.evaluate import evaluate
 
+    settings = parse_key_values(args.task_settings, "--set", "rollout.success_hold_steps=1")
     res = evaluate(args.checkpoint, args.num_rollouts, args.seed, args.task, progress=not args.quiet, video=args.video,
-                   max_steps=args.horizon)
+                   max_steps=args.horizon, difficulty=args.difficulty, settings=settings)
     print(f"policy success rate {res.success_rate:.1%} ({res.num_successes}/{res.num_rollouts}, "
           f"95% CI {res.ci_low:.1%}-{res.ci_high:.1%}), mean episode length {res.mean_length:.0f}")
     if res.num_successes < res.num_rollouts:
@@ -292,6 +294,10 @@ def _eval_parser(subs) -> None:
     sub.add_argument("--video", metavar="FILE.mp4", help="also write every rollout to one mp4 (agentview, 256x256)")
     sub.add_argument("--horizon", type=int, metavar="STEPS",
                      help="control steps a rollout may take (default: the task's episode length)")
+    sub.add_argument("--difficulty", help="roll out at this randomization level (D0, D1, D2) instead of the policy's")
+    sub.add_argument("--set", dest="task_settings", action="append", default=[], metavar="KEY=VALUE",
+                     help="change the policy's task: a task-file key path and a YAML value, e.g. "
+                          "rollout.success_hold_steps=1 or logic.success='...' (repeatable)")
     sub.set_defaults(handler=_cmd_eval)
 
 

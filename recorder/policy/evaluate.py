@@ -15,6 +15,7 @@ import math
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -22,7 +23,7 @@ from tqdm import tqdm
 import envs
 from envs.errors import UsageError
 from envs.interface import TaskEnv
-from recorder.dataset.tasks import episode_seed, make_env, stored_env_kwargs
+from recorder.dataset.tasks import episode_seed, make_env, stored_env_kwargs, variant_env_kwargs
 from recorder.dataset.video import write_video
 
 GOAL = "goal"  # a failure that raised every subtask signal (the goal itself was not held)
@@ -85,8 +86,10 @@ def load_policy(checkpoint: str):
 
 def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None = None,
              progress: bool = False, video: str | None = None, stream: int = EVAL_STREAM,
-             max_steps: int | None = None) -> EvalResult:
-    """Roll the checkpoint's policy out ``num_rollouts`` times in its task (or ``task``); ``video``: an mp4.
+             max_steps: int | None = None, difficulty: str | None = None,
+             settings: dict[str, Any] | None = None) -> EvalResult:
+    """Roll the checkpoint's policy out ``num_rollouts`` times in its task (or ``task``, at ``difficulty``, with
+    task-file ``settings`` changed: see ``rollout_task``); ``video``: an mp4.
 
     Scenes come from (``seed``, ``stream``, rollout index); ``max_steps`` defaults to the task's episode length.
     """
@@ -97,8 +100,7 @@ def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None
     if video is not None and not video.endswith(".mp4"):
         raise UsageError(f"--video must name an .mp4 file, got {video}")
     policy, env_id, env_kwargs = load_policy(checkpoint)
-    if task is not None:  # another task than the policy's: its own definition, not the checkpoint's
-        env_id, env_kwargs = envs.resolve_task(task), {k: v for k, v in env_kwargs.items() if k != "task"}
+    env_id, env_kwargs = rollout_task(env_id, env_kwargs, task, difficulty, settings)
     env = make_env(env_id, **env_kwargs)
     max_steps = max_steps or envs.task_entry(env_id).max_episode_steps
     frames: list[np.ndarray] | None = [] if video else None
@@ -115,6 +117,18 @@ def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None
     return EvalResult(num_rollouts, wins, wins / num_rollouts, low, high,
                       float(np.mean([outcome.steps for outcome in outcomes])),
                       failures_by_stage(outcomes, _subtask_signals(env)))
+
+
+def rollout_task(env_id: str, env_kwargs: dict[str, Any], task: str | None = None, difficulty: str | None = None,
+                 settings: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The (env id, env kwargs) rollouts run in: the policy's own, or ``task`` (its own definition, not the
+    checkpoint's), at another randomization ``difficulty`` and with task-file ``settings`` (dotted key paths,
+    e.g. ``logic.success``) changed, as ``generate --difficulty/--set`` change a dataset's."""
+    if task is not None:
+        env_id, env_kwargs = envs.resolve_task(task), {k: v for k, v in env_kwargs.items() if k != "task"}
+    if difficulty is not None or settings:
+        env_kwargs = variant_env_kwargs(env_id, env_kwargs, difficulty=difficulty, settings=settings)
+    return env_id, env_kwargs
 
 
 def _subtask_signals(env: TaskEnv) -> list[str]:

@@ -7,6 +7,7 @@ import pytest
 
 from recorder.cli import main
 from recorder.dataset.replay import replay
+from recorder.dataset.tasks import make_env, read_env_args, variant_env_kwargs
 
 
 def env_kwargs(path):
@@ -28,6 +29,26 @@ def test_d0_seeds_generate_a_changed_d1_scene_that_replays_exactly(annotated, tm
     assert all(r.states_identical and r.replay_success for r in replay(str(out / "generated.hdf5")))
     run = json.loads((out / "run.json").read_text())
     assert run["difficulty"] == "D1" and len(run["task_settings"]) == 2  # --resume keeps the changed scene
+
+
+def test_a_setting_of_a_value_the_seeds_also_store_as_an_env_kwarg_wins_over_the_kwarg(annotated):
+    """A dataset stores some task-file values as env kwargs too (success_hold_steps, solver_iterations, ...),
+    and a kwarg wins over the task definition when the env is built: ``--set`` must change both."""
+    with h5py.File(annotated, "r") as f:
+        env_id, kwargs = read_env_args(f["data"].attrs["env_args"], str(annotated))
+    assert (kwargs["success_hold_steps"], kwargs["solver_iterations"], kwargs["cameras"]) == (5, 20, [])
+    settings = {"rollout.success_hold_steps": 2, "scene.solver_iterations": 12, "robot.action_scale.pos": 0.04,
+                "sensors.cameras": [{"name": "agentview", "width": 32, "height": 32}]}
+    changed = variant_env_kwargs(env_id, kwargs, settings=settings)
+    env = make_env(env_id, **changed)
+    try:
+        assert (env.success_hold_steps, env.solver_iterations, env.action_mode.scale["pos"]) == (2, 12, 0.04)
+        assert [(spec.name, spec.width) for spec in env.camera_specs] == [("agentview", 32)]
+        assert env.action_mode.scale["rot"] == kwargs["action_scale"]["rot"]  # the mode's own, as before
+    finally:
+        env.close()
+    untouched = variant_env_kwargs(env_id, kwargs, settings={"randomization.D1.yaw": [-1, 1]})
+    assert {k: v for k, v in untouched.items() if k != "task"} == {k: v for k, v in kwargs.items() if k != "task"}
 
 
 @pytest.mark.parametrize(("flags", "message"), [

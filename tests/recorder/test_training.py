@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from envs.errors import ConfigError, DatasetError, UsageError
+from recorder.cli import main
 from recorder.dataset.tasks import make_env
 from recorder.policy.checkpoint_pick import finalists
-from recorder.policy.evaluate import evaluate, failures_by_stage, load_policy, rollout
+from recorder.policy.evaluate import evaluate, failures_by_stage, load_policy, rollout, rollout_task
 from recorder.policy.train import TrainingError, TrainOptions, inspect_dataset, robomimic_config, train
 from tests.conftest import TASK
 
@@ -151,6 +152,32 @@ def test_eval_writes_a_video_of_its_rollouts(recorded, tmp_path):
     assert short.failures_by_stage == {"grasp_red": 2, "red_on_blue": 0, "grasp_green": 0, "goal": 0}
     with pytest.raises(UsageError, match="--video must name an .mp4"):
         evaluate(str(res.checkpoint), num_rollouts=1, video=str(tmp_path / "eval.gif"))
+
+
+def test_eval_rolls_out_at_another_difficulty_and_with_task_settings(recorded, tmp_path, capsys):
+    """``eval --difficulty D1 --set KEY=VALUE``: a D0 policy judged in the wider scene, or by changed task logic."""
+    res = train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, batch_size=8, rollouts=0,
+                             overrides=TINY, out=str(tmp_path / "t")))
+    _, env_id, kwargs = load_policy(str(res.checkpoint))
+    assert kwargs["difficulty"] == "D0" and kwargs["success_hold_steps"] == 5
+    _, changed = rollout_task(env_id, kwargs, difficulty="D1", settings={"rollout.success_hold_steps": 1})
+    assert changed["difficulty"] == "D1" and changed["success_hold_steps"] == 1
+    assert changed["task"]["rollout"]["success_hold_steps"] == 1
+    first_scenes = []
+    for difficulty in ("D0", "D1"):
+        env = make_env(env_id, **rollout_task(env_id, kwargs, difficulty=difficulty)[1])
+        try:
+            env.reset(seed=5)
+            first_scenes.append(env.get_flat_state())
+        finally:
+            env.close()
+    assert not np.array_equal(*first_scenes)  # the same scene seed places the cubes within another region
+    short = evaluate(str(res.checkpoint), num_rollouts=1, seed=3, max_steps=4, difficulty="D1",
+                     settings={"logic.success": "grasp_red"})
+    assert short.num_rollouts == 1 and short.mean_length == 4
+    assert main(["eval", str(res.checkpoint), "--difficulty", "D7", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--difficulty D7: mimicrec/StackThree-v0 has levels D0, D1, D2" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(("options", "error", "message"), [
