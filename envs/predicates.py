@@ -98,13 +98,19 @@ def touching(env, *objects: str, by: str | None = None) -> bool:
     return any(env.robot_touches(name, robot) for name in objects or env.bodies for robot in robots)
 
 
+def contact(env, a: str, b: str) -> bool:
+    """Objects ``a`` and ``b`` touch (any contact point between them)."""
+    return env.in_contact(a, b)
+
+
 def at_rest(env, *objects: str) -> bool:
     """Every one of ``objects`` (default: every task object) is at rest."""
     return all(env.object_at_rest(name) for name in objects or env.bodies)
 
 
 PREDICATES: dict[str, Callable[..., bool]] = {fn.__name__: fn for fn in (
-    grasped, lifted, on, inside, inserted, aligned, level, gripper_open, eef_above, touching, at_rest)}
+    grasped, lifted, on, inside, inserted, aligned, level, gripper_open, eef_above, touching, contact,
+    at_rest)}
 OBJECT_ARGS = {"obj", "top", "below", "container", "into", "a", "b", "objects"}  # parameters naming objects
 
 

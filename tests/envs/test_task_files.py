@@ -26,11 +26,13 @@ def test_stack_predicates_follow_the_world(make_task_env):
     z = env.table_top_z + 0.025
     assert pr.on(env, "cube_red", "table") and pr.on(env, "cube_blue", "table")
     assert not pr.on(env, "cube_red", "cube_blue") and not pr.lifted(env, "cube_red", 0.10)
+    assert not pr.contact(env, "cube_red", "cube_blue")
     set_pose(env, "cube_blue", [0.5, 0.0, z])
     set_pose(env, "cube_red", [0.505, 0.0, z + 0.05])
     for _ in range(60):  # a quarter second: the cubes settle into contact and rest
         env.client.stepSimulation()
     assert pr.on(env, "cube_red", "cube_blue") and not pr.on(env, "cube_red", "table")
+    assert pr.contact(env, "cube_red", "cube_blue") and pr.contact(env, "cube_blue", "cube_red")
     assert pr.aligned(env, "cube_red", "cube_blue", 0.01) and not pr.aligned(env, "cube_red", "cube_blue", 0.004)
     assert pr.lifted(env, "cube_red", 0.04) and not pr.lifted(env, "cube_red", 0.06)
     assert pr.eef_above(env, "cube_red", 0.04) and not pr.grasped(env, "cube_red")
