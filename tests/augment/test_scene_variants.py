@@ -7,7 +7,7 @@ import pytest
 
 from recorder.cli import main
 from recorder.dataset.replay import replay
-from recorder.dataset.tasks import make_env, read_env_args, variant_env_kwargs
+from recorder.dataset.tasks import KWARG_TASK_KEYS, make_env, read_env_args, variant_env_kwargs
 
 
 def env_kwargs(path):
@@ -45,6 +45,8 @@ def test_a_setting_of_a_value_the_seeds_also_store_as_an_env_kwarg_wins_over_the
         assert (env.success_hold_steps, env.solver_iterations, env.action_mode.scale["pos"]) == (2, 12, 0.04)
         assert [(spec.name, spec.width) for spec in env.camera_specs] == [("agentview", 32)]
         assert env.action_mode.scale["rot"] == kwargs["action_scale"]["rot"]  # the mode's own, as before
+        # every kwarg an env stores besides its level and definition mirrors a task-file key the table knows
+        assert set(env.env_kwargs) - {"difficulty", "task"} == set(KWARG_TASK_KEYS)
     finally:
         env.close()
     untouched = variant_env_kwargs(env_id, kwargs, settings={"randomization.D1.yaw": [-1, 1]})
