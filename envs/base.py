@@ -34,6 +34,7 @@ from envs.task_config import (
     RobotPlacement,
     TaskConfig,
     compile_task_logic,
+    env_settings,
     load_task_config,
     read_task_file,
     task_definition,
@@ -99,32 +100,29 @@ class TabletopEnv(gym.Env):
                  success_hold_steps: int | None = None) -> None:
         self.config = _task_config(config_name, task_file, task, robot)
         self._task_from_config(self.config)
-        control_freq = control_freq or self.config.robot.control_freq
-        if SIM_HZ % control_freq:
-            raise TaskError(f"control_freq={control_freq} must divide {SIM_HZ}; use 10, 20, 24, 30 or 40")
+        settings = env_settings(self.config, {
+            "control_freq": control_freq, "action_mode": action_mode, "action_scale": action_scale, "ik": ik,
+            "renderer": renderer, "cameras": cameras, "robot_visuals": robot_visuals,
+            "solver_iterations": solver_iterations, "success_hold_steps": success_hold_steps})
+        self.control_freq = _positive_int(settings["control_freq"], "control_freq", 20)
+        if SIM_HZ % self.control_freq:
+            raise TaskError(f"control_freq={self.control_freq} must divide {SIM_HZ}; use 10, 20, 24, 30 or 40")
         self.difficulty = self._check_difficulty(difficulty)
         self.randomization = self.config.randomization[difficulty]
-        self.control_freq = control_freq
-        robot_visuals = robot_visuals or self.config.scene.robot_visuals
-        renderer = renderer or self.config.sensors.renderer
-        if cameras is None:
-            cameras = [vars(c) for c in self.config.sensors.cameras]
-        self.substeps = SIM_HZ // control_freq
+        self.substeps = SIM_HZ // self.control_freq
         self.render_mode = render_mode
-        self.camera_specs = parse_cameras(cameras)
-        self.renderer_name, self.robot_visuals = renderer, robot_visuals
+        self.camera_specs = parse_cameras(settings["cameras"])
+        self.renderer_name, self.robot_visuals = settings["renderer"], settings["robot_visuals"]
         self.gui = gui
-        self.solver_iterations = self.config.scene.solver_iterations if solver_iterations is None else solver_iterations
-        self.success_hold_steps = _positive_int(
-            self.config.rollout.success_hold_steps if success_hold_steps is None else success_hold_steps,
-            "success_hold_steps", 5)
+        self.solver_iterations = settings["solver_iterations"]
+        self.success_hold_steps = _positive_int(settings["success_hold_steps"], "success_hold_steps", 5)
         self._success_streak = 0
         self.client = self._connect(gui, self.solver_iterations)
         # before any body exists: pybullet's EGL renderer only sees shapes created after it loads
-        self.cameras = CameraRig(self.client, self.camera_specs, renderer)
+        self.cameras = CameraRig(self.client, self.camera_specs, self.renderer_name)
         self.plane, self.table = self._build_static_scene()
-        self.ik = ik or self.config.robot.ik
-        self.robots = [Robot(self.client, placement.definition, pos, robot_visuals, f"robot{i}", self.ik)
+        self.ik = settings["ik"]
+        self.robots = [Robot(self.client, placement.definition, pos, self.robot_visuals, f"robot{i}", self.ik)
                        for i, ((pos, _), placement) in enumerate(zip(self.robot_bases, self.config.scene.robots,
                                                                      strict=True))]
         self.robot = self.robots[0]
@@ -135,9 +133,7 @@ class TabletopEnv(gym.Env):
         self._join_islands()
         self._clean_state = self._save_clean_state()
         self._state_file = self._make_state_file()
-        scale = action_scale if action_scale is not None else self.config.robot.action_scale
-        self.action_mode = make_action_mode(action_mode or self.config.robot.action_mode, scale,
-                                            self.robot.arm_limits)
+        self.action_mode = make_action_mode(settings["action_mode"], settings["action_scale"], self.robot.arm_limits)
         self._kinematics: RobotKinematics | None = None
         self._collision_world: CollisionWorld | None = None
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.action_mode.dim * len(self.robots),), dtype=np.float32)

@@ -269,6 +269,31 @@ def _set_path(tree: dict[str, Any], key: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: cannot set {leaf!r} there; use a key path of its task file")
 
 
+# Env kwargs that mirror a task-file key: None takes the file's value; a dataset stores both and the kwarg
+# wins when its env is rebuilt (so ``--set`` of such a key must update the stored kwarg too).
+KWARG_TASK_KEYS = {"control_freq": "robot.control_freq", "action_mode": "robot.action_mode",
+                   "action_scale": "robot.action_scale", "ik": "robot.ik", "renderer": "sensors.renderer",
+                   "cameras": "sensors.cameras", "robot_visuals": "scene.robot_visuals",
+                   "solver_iterations": "scene.solver_iterations",
+                   "success_hold_steps": "rollout.success_hold_steps"}
+
+
+def config_value(config: TaskConfig, key: str) -> Any:
+    """The value at a dotted key path of a task, as an env kwarg holds it (plain dicts and lists)."""
+    value: Any = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    if isinstance(value, dict):
+        return dict(value)
+    return [vars(item) for item in value] if isinstance(value, tuple) else value
+
+
+def env_settings(config: TaskConfig, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Every ``KWARG_TASK_KEYS`` setting of an env: the kwarg where given (not None), else the task file's."""
+    return {kwarg: config_value(config, key) if kwargs.get(kwarg) is None else kwargs[kwarg]
+            for kwarg, key in KWARG_TASK_KEYS.items()}
+
+
 def robot_type(config: TaskConfig) -> str:
     """The robot type datasets of this task record: the file's, else the first robot's."""
     return config.recording.robot_type or config.scene.robots[0].definition.robot_type

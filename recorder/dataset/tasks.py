@@ -11,7 +11,15 @@ import numpy as np
 import envs
 from envs.errors import DatasetError, UsageError
 from envs.interface import MimicEnv, TaskEnv
-from envs.task_config import robot_type, task_definition, task_from_definition, with_robot, with_settings
+from envs.task_config import (
+    KWARG_TASK_KEYS,
+    config_value,
+    robot_type,
+    task_definition,
+    task_from_definition,
+    with_robot,
+    with_settings,
+)
 from recorder.dataset.writers.lerobot_writer import DEFAULT_VIDEO_CODEC, LeRobotSchema
 
 ENV_TYPE = 4  # robomimic env type id of mimicrec envs (robomimic's own are 1-3)
@@ -47,37 +55,19 @@ def variant_env_kwargs(env_id: str, env_kwargs: dict[str, Any], robot: str | Non
     return kwargs
 
 
-# Env kwargs that mirror a task-file key: a dataset stores both, and the kwarg wins when the env is built.
-KWARG_TASK_KEYS = {"control_freq": "robot.control_freq", "action_mode": "robot.action_mode",
-                   "action_scale": "robot.action_scale", "ik": "robot.ik", "renderer": "sensors.renderer",
-                   "cameras": "sensors.cameras", "robot_visuals": "scene.robot_visuals",
-                   "solver_iterations": "scene.solver_iterations",
-                   "success_hold_steps": "rollout.success_hold_steps"}
-
-
 def _kwargs_following_settings(kwargs: dict[str, Any], settings: dict[str, Any], config) -> dict[str, Any]:
     """``kwargs`` with each stored kwarg whose task-file key a setting changes taken from ``config``, the
     changed task (else ``--set rollout.success_hold_steps=1`` would lose to the stored ``success_hold_steps``)."""
     changed = dict(kwargs)
     for kwarg, key in KWARG_TASK_KEYS.items():
         if kwarg in changed and any(_same_branch(key, setting) for setting in settings):
-            changed[kwarg] = _config_value(config, key)
+            changed[kwarg] = config_value(config, key)
     return changed
 
 
 def _same_branch(key: str, other: str) -> bool:
     """Whether one dotted key path holds the other (or they are the same)."""
     return key == other or key.startswith(other + ".") or other.startswith(key + ".")
-
-
-def _config_value(config, key: str) -> Any:
-    """The value at a dotted key path of a ``TaskConfig``, as an env kwarg holds it (plain dicts and lists)."""
-    value = config
-    for part in key.split("."):
-        value = getattr(value, part)
-    if isinstance(value, dict):
-        return dict(value)
-    return [vars(item) for item in value] if isinstance(value, tuple) else value
 
 
 def env_args(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:

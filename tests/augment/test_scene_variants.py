@@ -5,9 +5,10 @@ import json
 import h5py
 import pytest
 
+from envs.task_config import KWARG_TASK_KEYS
 from recorder.cli import main
 from recorder.dataset.replay import replay
-from recorder.dataset.tasks import KWARG_TASK_KEYS, make_env, read_env_args, variant_env_kwargs
+from recorder.dataset.tasks import make_env, read_env_args, variant_env_kwargs
 
 
 def env_kwargs(path):
