@@ -22,7 +22,7 @@ from augment.transit import TransitPlan, plan_transit
 from augment.waypoints import WaypointSequence, bridge, held_object_correction, transformed_segment, with_settle_steps
 from envs.actions import DeltaEef, delta_action_to_target_pose
 from envs.interface import MimicEnv
-from envs.pose import transform_poses_to_new_frame
+from envs.pose import nearest_symmetric_pose, pose_inv, transform_poses_to_new_frame
 from recorder.dataset.episode import Episode, EpisodeBuilder
 from recorder.dataset.tasks import episode_seed
 
@@ -184,7 +184,8 @@ def _plan(att: _Attempt, arm: _Arm) -> None:
     if shared is not None and att.links[shared.partner].source is not None:
         arm.source = att.links[shared.partner].source
     elif k == 0 or att.spec.generation.select_src_per_subtask:
-        arm.source = _choose_source(att.env, att.sources.demos, arm, k, sub, att.rng)
+        arm.source = _choose_source(att.env, att.sources.demos, arm, k, sub, att.rng,
+                                    att.spec.generation.use_object_symmetry)
     arm.chosen.append(arm.source)
     segment = _source_segment(att, arm, sub, shared)
     segment = with_settle_steps(segment, sub.num_settle_steps_before_gripper)
@@ -214,17 +215,31 @@ def _planned_bridge(att: _Attempt, arm: _Arm, segment: WaypointSequence, sub: Su
 
 
 def _choose_source(env: MimicEnv, demos: tuple[SourceDemo, ...], arm: _Arm, k: int, sub: SubtaskSpec,
-                   rng: np.random.Generator) -> int:
+                   rng: np.random.Generator, symmetric: bool) -> int:
     now = env.get_object_poses()[sub.object_ref] if sub.object_ref else None
+    period = _symmetry(env, sub.object_ref, symmetric)
     candidates = []
     for i, demo in enumerate(demos):
         start, _ = _segment_bounds(arm.ends[i], k)
         at_start = demo.info.object_poses[sub.object_ref][start] if sub.object_ref else None
         first = demo.info.target_eef_pose[arm.eef][start]
-        first = first if at_start is None else transform_poses_to_new_frame(first, at_start, now)
-        candidates.append(Candidate(i, at_start, first))
+        seen = None if at_start is None else nearest_symmetric_pose(now, at_start, period)
+        first = first if at_start is None else transform_poses_to_new_frame(first, at_start, seen)
+        candidates.append(Candidate(i, at_start, first, seen))
     ctx = SelectionContext(now, env.get_robot_eef_pose(arm.eef))
     return select_source(sub.selection_strategy, candidates, ctx, rng, sub.selection_strategy_kwargs)
+
+
+def _symmetry(env: MimicEnv, name: str | None, symmetric: bool) -> float:
+    """The turn (radians) after which object ``name`` looks the same; 0 without one or with symmetry off."""
+    return env.object_symmetries().get(name, 0.0) if symmetric and name else 0.0
+
+
+def _object_pose_as_source(att: _Attempt, name: str, source_pose: np.ndarray) -> np.ndarray:
+    """Object ``name``'s pose now; for a symmetric object the equivalent pose nearest ``source_pose`` (how the
+    source had it), so that a segment carried along turns the hand no further than the object needs."""
+    period = _symmetry(att.env, name, att.spec.generation.use_object_symmetry)
+    return nearest_symmetric_pose(att.env.get_object_poses()[name], source_pose, period)
 
 
 def _source_segment(att: _Attempt, arm: _Arm, sub: SubtaskSpec, shared: Link | None) -> WaypointSequence:
@@ -233,10 +248,11 @@ def _source_segment(att: _Attempt, arm: _Arm, sub: SubtaskSpec, shared: Link | N
     if sub.held_object_ref is None:
         return segment
     demo, (start, _) = att.sources.demos[arm.source], _segment_bounds(arm.ends[arm.source], arm.k)
-    correction = held_object_correction(demo.info.eef_pose[arm.eef][start],
-                                        demo.info.object_poses[sub.held_object_ref][start],
-                                        att.env.get_robot_eef_pose(arm.eef),
-                                        att.env.get_object_poses()[sub.held_object_ref])
+    eef_src, held_src = demo.info.eef_pose[arm.eef][start], demo.info.object_poses[sub.held_object_ref][start]
+    eef_now = att.env.get_robot_eef_pose(arm.eef)
+    as_gripped_in_source = eef_now @ pose_inv(eef_src) @ held_src
+    held_now = _object_pose_as_source(att, sub.held_object_ref, as_gripped_in_source)
+    correction = held_object_correction(eef_src, held_src, eef_now, held_now)
     return WaypointSequence(segment.poses @ correction, segment.grippers, segment.noisy)
 
 
@@ -254,7 +270,7 @@ def _moved_segment(att: _Attempt, arm: _Arm, sub: SubtaskSpec, shared: Link | No
         targets = np.concatenate([demo.info.eef_pose[arm.eef][start:start + 1], targets])
         grippers = np.concatenate([grippers[:1], grippers])
     obj_src = demo.info.object_poses[sub.object_ref][start] if sub.object_ref else None
-    obj_now = att.env.get_object_poses()[sub.object_ref] if sub.object_ref else None
+    obj_now = _object_pose_as_source(att, sub.object_ref, obj_src) if sub.object_ref else None
     if shared is None:
         return transformed_segment(targets, grippers, obj_src, obj_now)
     partner = att.links[shared.partner]

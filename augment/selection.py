@@ -18,6 +18,8 @@ class Candidate:
     index: int
     object_pose_at_start: np.ndarray | None  # [4, 4] reference object pose at segment start
     first_target_pose: np.ndarray  # [4, 4] first (transformed) target pose of the segment
+    object_pose_now: np.ndarray | None = None  # [4, 4] reference object now as this segment sees it (a symmetric
+    # object's equivalent pose nearest object_pose_at_start); None: the context's
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ def select_random(candidates: list[Candidate], ctx: SelectionContext, rng, kwarg
 def select_nearest_object(candidates: list[Candidate], ctx: SelectionContext, rng, kwargs: dict) -> int:
     """Uniform among the ``nn_k`` demos whose reference object started closest to where it is now."""
     pos_w, rot_w = kwargs.get("pos_weight", 1.0), kwargs.get("rot_weight", 1.0)
-    dists = [pose_distance(c.object_pose_at_start, ctx.object_pose, pos_w, rot_w) for c in candidates]
+    dists = [pose_distance(c.object_pose_at_start, ctx.object_pose if c.object_pose_now is None else c.object_pose_now,
+                           pos_w, rot_w) for c in candidates]
     return _pick_among_nearest(dists, candidates, rng, int(kwargs.get("nn_k", 3)))
 
 

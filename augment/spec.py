@@ -47,6 +47,7 @@ class GenerationSettings:
     select_src_per_subtask: bool = False
     transform_first_robot_pose: bool = False
     interpolate_from_last_target_pose: bool = True
+    use_object_symmetry: bool = True  # re-target to a symmetric object's equivalent pose nearest the source's
     seed: int = 1
 
 

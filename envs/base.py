@@ -605,6 +605,11 @@ class TabletopEnv(gym.Env):
         """Name -> world pose ``[4, 4]`` of every task object."""
         return {name: pose_from_pos_quat(*self.object_pos_quat(name)) for name in self.bodies}
 
+    def object_symmetries(self) -> dict[str, float]:
+        """Name -> turn (radians) about its own z axis after which an object looks the same, for every object
+        whose task file declares a ``symmetry``."""
+        return {name: math.radians(obj.symmetry) for name, obj in self.objects.items() if obj.symmetry}
+
     def get_subtask_term_signals(self, flags: Mapping[str, Any] | None = None) -> dict[str, int]:
         """Name -> 0/1 for each subtask termination signal (the task's stage flags).
 

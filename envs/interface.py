@@ -104,6 +104,9 @@ class MimicEnv(TaskEnv, Protocol):
     def get_object_poses(self) -> dict[str, np.ndarray]:
         """Name -> world pose ``[4, 4]`` of every task object."""
 
+    def object_symmetries(self) -> dict[str, float]:
+        """Name -> turn (radians) about its own z axis after which an object looks the same (those that have one)."""
+
     def get_subtask_term_signals(self, flags: Mapping[str, Any] | None = None) -> dict[str, int]:
         """Name -> 0/1 for each subtask termination signal."""
 

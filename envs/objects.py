@@ -33,7 +33,8 @@ class ContainerConfig:
 class ObjectConfig:
     """One task object. ``fixed: [x, y]`` welds it to the table there (never randomized); ``static``
     makes it immovable but placed anew at every reset; ``half_height`` is the height of its centre
-    above the table when it rests (derived for the primitives)."""
+    above the table when it rests (derived for the primitives); ``symmetry`` (degrees, 0: none) is the
+    turn about its own z axis after which it looks and grasps the same (a cube 90, a bar 180)."""
 
     shape: str
     size: tuple[float, ...] = ()
@@ -46,6 +47,7 @@ class ObjectConfig:
     fixed: tuple[float, float] | None = None
     static: bool = False
     container: ContainerConfig | None = None
+    symmetry: float = 0.0
 
     @property
     def rest_height(self) -> float:
@@ -70,6 +72,9 @@ def check_object(name: str, obj: ObjectConfig, folder: Path, where: str) -> Obje
         raise ConfigError(f"{where}.size: {obj.shape} takes {SIZES[obj.shape]} positive numbers, got {list(obj.size)}")
     if obj.mass < 0 or obj.friction < 0 or obj.scale <= 0:
         raise ConfigError(f"{where}: mass and friction must be >= 0 and scale > 0")
+    if obj.symmetry and not (0 < obj.symmetry <= 360 and abs(360 / obj.symmetry - round(360 / obj.symmetry)) < 1e-9):
+        raise ConfigError(f"{where}.symmetry: {obj.symmetry:g} does not divide 360; give the turn in degrees after "
+                          "which the object looks the same (a cube 90, a bar 180), or 0 for none")
     if obj.shape in ("urdf", "mesh"):
         if obj.half_height is None:
             raise ConfigError(f"{where}: a {obj.shape} needs half_height (its centre's height above the table)")

@@ -197,6 +197,26 @@ def rotation_angle_between(rot_a: np.ndarray, rot_b: np.ndarray) -> np.ndarray:
     return np.arccos(np.clip(cos, -1.0, 1.0))
 
 
+def nearest_symmetric_pose(pose: np.ndarray, reference: np.ndarray, period: float) -> np.ndarray:
+    """Of the poses ``pose @ Rz(k * period)`` (how an object that looks the same after turning by ``period``
+    radians about its own z axis can equally be said to sit), the one whose rotation is nearest
+    ``reference``'s (both ``[4, 4]``); ``pose`` itself when ``period`` is 0 or already nearest."""
+    if period <= 0:
+        return pose
+    turns = yaw_turns(period)
+    angles = rotation_angle_between(pose[:3, :3] @ turns, reference[:3, :3])
+    best = int(np.argmin(angles))
+    return pose if best == 0 else make_pose(pose[:3, 3], pose[:3, :3] @ turns[best])
+
+
+def yaw_turns(period: float) -> np.ndarray:
+    """Rotations ``[n, 3, 3]`` about z by ``0, period, 2 * period, ...`` (``n = 2 pi / period``, rounded)."""
+    angles = period * np.arange(max(1, round(2 * math.pi / period)))
+    cos, sin, zero, one = np.cos(angles), np.sin(angles), np.zeros_like(angles), np.ones_like(angles)
+    return np.stack([np.stack([cos, -sin, zero], -1), np.stack([sin, cos, zero], -1),
+                     np.stack([zero, zero, one], -1)], -2)
+
+
 def yaw_quat(yaw: float) -> np.ndarray:
     """Quaternion ``[4]`` (x, y, z, w) of a rotation by ``yaw`` about world z."""
     return np.array([0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)])

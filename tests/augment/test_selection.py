@@ -58,3 +58,15 @@ def test_unknown_strategy_lists_the_known_ones():
     ctx = SelectionContext(object_pose=None, eef_pose=pose(0.0))
     with pytest.raises(ConfigError, match="unknown selection_strategy 'best'; use one of random, nearest_neighbor"):
         select_source("best", CANDIDATES, ctx, np.random.default_rng(0), {})
+
+
+def test_nearest_object_compares_each_candidate_with_the_pose_it_sees_the_object_in():
+    """A symmetric object (a cube turned a quarter) is seen by each candidate in its own equivalent pose."""
+    quarter = np.pi / 2
+    candidates = [Candidate(0, pose(0.08, yaw=0.0), pose(0.0), object_pose_now=pose(0.1, yaw=0.0)),
+                  Candidate(1, pose(0.0, yaw=quarter), pose(0.0), object_pose_now=pose(0.1, yaw=quarter))]
+    ctx = SelectionContext(object_pose=pose(0.1, yaw=quarter), eef_pose=pose(0.0))
+    rng = np.random.default_rng(0)
+    assert {select_source("nearest_neighbor_object", candidates, ctx, rng, {"nn_k": 1}) for _ in range(20)} == {0}
+    plain = [Candidate(c.index, c.object_pose_at_start, c.first_target_pose) for c in candidates]
+    assert {select_source("nearest_neighbor_object", plain, ctx, rng, {"nn_k": 1}) for _ in range(20)} == {1}

@@ -73,3 +73,21 @@ def test_wrap_angle_folds_into_half_open_period():
     assert pose.wrap_angle(-np.pi / 4, np.pi / 2) == pytest.approx(-np.pi / 4)
     assert pose.wrap_angle(np.pi / 4, np.pi / 2) == pytest.approx(-np.pi / 4)
     assert pose.wrap_angle(3.0, np.pi) == pytest.approx(3.0 - np.pi)
+
+
+def test_nearest_symmetric_pose_turns_about_the_objects_own_z_to_the_reference():
+    rng = np.random.default_rng(4)
+    tilt = Rotation.from_euler("x", 0.3).as_matrix()  # an object lying tilted: its own z is not the world's
+    for _ in range(20):
+        yaw, ref_yaw = rng.uniform(-np.pi, np.pi, 2)
+        obj = pose.make_pose(rng.uniform(-1, 1, 3), tilt @ Rotation.from_euler("z", yaw).as_matrix())
+        ref = pose.make_pose(np.zeros(3), tilt @ Rotation.from_euler("z", ref_yaw).as_matrix())
+        seen = pose.nearest_symmetric_pose(obj, ref, np.pi / 2)
+        turn = pose.mat_to_axis_angle(obj[:3, :3].T @ seen[:3, :3])  # in the object's own frame
+        assert np.allclose(seen[:3, 3], obj[:3, 3]) and np.allclose(turn[:2], 0, atol=1e-9)
+        assert np.isclose(np.remainder(turn[2] + 1e-9, np.pi / 2), 0, atol=1e-6) or np.isclose(
+            np.remainder(turn[2], np.pi / 2), np.pi / 2, atol=1e-6)  # a whole number of quarter turns
+        assert pose.rotation_angle_between(seen[:3, :3], ref[:3, :3]) <= np.pi / 4 + 1e-9
+    obj = pose.make_pose(np.ones(3), Rotation.from_euler("z", 2.0).as_matrix())
+    assert pose.nearest_symmetric_pose(obj, np.eye(4), 0.0) is obj  # no symmetry: the pose itself
+    assert pose.nearest_symmetric_pose(obj, obj, np.pi / 2) is obj  # already nearest: itself, bit for bit
