@@ -16,7 +16,7 @@ import numpy as np
 
 from augment.constraints import Link, coordination_delta, finish_subtask, hold_index, runtime_links
 from augment.selection import Candidate, SelectionContext, select_source
-from augment.source import SourceDemo, SourceSet, draw_subtask_ends
+from augment.source import SourceSet, draw_subtask_ends
 from augment.spec import MimicSpec, SubtaskSpec
 from augment.transit import TransitPlan, plan_transit
 from augment.waypoints import WaypointSequence, bridge, held_object_correction, transformed_segment, with_settle_steps
@@ -181,16 +181,15 @@ def _plan(att: _Attempt, arm: _Arm) -> None:
     k, sub = arm.k, arm.subtasks[arm.k]
     link = att.links.get((arm.eef, k))
     shared = link if link is not None and link.role == "coordinated" else None
+    from_last = att.spec.generation.interpolate_from_last_target_pose and arm.last_target is not None
+    start_pose = arm.last_target if from_last else att.env.get_robot_eef_pose(arm.eef)
     if shared is not None and att.links[shared.partner].source is not None:
         arm.source = att.links[shared.partner].source
     elif k == 0 or att.spec.generation.select_src_per_subtask:
-        arm.source = _choose_source(att.env, att.sources.demos, arm, k, sub, att.rng,
-                                    att.spec.generation.use_object_symmetry)
+        arm.source = _choose_source(att, arm, sub, start_pose)
     arm.chosen.append(arm.source)
-    segment = _source_segment(att, arm, sub, shared)
+    segment = _source_segment(att, arm, sub, shared, start_pose)
     segment = with_settle_steps(segment, sub.num_settle_steps_before_gripper)
-    from_last = att.spec.generation.interpolate_from_last_target_pose and arm.last_target is not None
-    start_pose = arm.last_target if from_last else att.env.get_robot_eef_pose(arm.eef)
     lead = _planned_bridge(att, arm, segment, sub) if sub.transit == "plan" else None
     if lead is None:
         lead = bridge(start_pose, segment, sub.num_interpolation_steps, sub.num_fixed_steps,
@@ -214,50 +213,48 @@ def _planned_bridge(att: _Attempt, arm: _Arm, segment: WaypointSequence, sub: Su
     return WaypointSequence(poses, grippers, np.full(len(poses), sub.apply_noise_during_interpolation))
 
 
-def _choose_source(env: MimicEnv, demos: tuple[SourceDemo, ...], arm: _Arm, k: int, sub: SubtaskSpec,
-                   rng: np.random.Generator, symmetric: bool) -> int:
-    now = env.get_object_poses()[sub.object_ref] if sub.object_ref else None
-    period = _symmetry(env, sub.object_ref, symmetric)
+def _choose_source(att: _Attempt, arm: _Arm, sub: SubtaskSpec, hand: np.ndarray) -> int:
+    """The source demo of the arm's next subtask, by the subtask's strategy; ``hand``: the pose its bridge starts at."""
+    now = att.env.get_object_poses()[sub.object_ref] if sub.object_ref else None
     candidates = []
-    for i, demo in enumerate(demos):
-        start, _ = _segment_bounds(arm.ends[i], k)
+    for i, demo in enumerate(att.sources.demos):
+        start, _ = _segment_bounds(arm.ends[i], arm.k)
         at_start = demo.info.object_poses[sub.object_ref][start] if sub.object_ref else None
         first = demo.info.target_eef_pose[arm.eef][start]
-        seen = None if at_start is None else nearest_symmetric_pose(now, at_start, period)
+        seen = None if at_start is None else _object_as_seen(att, sub.object_ref, hand @ pose_inv(first) @ at_start)
         first = first if at_start is None else transform_poses_to_new_frame(first, at_start, seen)
         candidates.append(Candidate(i, at_start, first, seen))
-    ctx = SelectionContext(now, env.get_robot_eef_pose(arm.eef))
-    return select_source(sub.selection_strategy, candidates, ctx, rng, sub.selection_strategy_kwargs)
+    ctx = SelectionContext(now, att.env.get_robot_eef_pose(arm.eef))
+    return select_source(sub.selection_strategy, candidates, ctx, att.rng, sub.selection_strategy_kwargs)
 
 
-def _symmetry(env: MimicEnv, name: str | None, symmetric: bool) -> float:
-    """The turn (radians) after which object ``name`` looks the same; 0 without one or with symmetry off."""
-    return env.object_symmetries().get(name, 0.0) if symmetric and name else 0.0
+def _object_as_seen(att: _Attempt, name: str, reference: np.ndarray) -> np.ndarray:
+    """Object ``name``'s pose now; for a symmetric object (and the spec using symmetries) the equivalent turn
+    whose rotation is nearest ``reference``'s."""
+    period = att.env.object_symmetries().get(name, 0.0) if att.spec.generation.use_object_symmetry else 0.0
+    return nearest_symmetric_pose(att.env.get_object_poses()[name], reference, period)
 
 
-def _object_pose_as_source(att: _Attempt, name: str, source_pose: np.ndarray) -> np.ndarray:
-    """Object ``name``'s pose now; for a symmetric object the equivalent pose nearest ``source_pose`` (how the
-    source had it), so that a segment carried along turns the hand no further than the object needs."""
-    period = _symmetry(att.env, name, att.spec.generation.use_object_symmetry)
-    return nearest_symmetric_pose(att.env.get_object_poses()[name], source_pose, period)
-
-
-def _source_segment(att: _Attempt, arm: _Arm, sub: SubtaskSpec, shared: Link | None) -> WaypointSequence:
+def _source_segment(att: _Attempt, arm: _Arm, sub: SubtaskSpec, shared: Link | None,
+                    hand: np.ndarray) -> WaypointSequence:
     """The chosen source segment carried into the current scene, corrected for a held object's grip."""
-    segment = _moved_segment(att, arm, sub, shared)
+    segment = _moved_segment(att, arm, sub, shared, hand)
     if sub.held_object_ref is None:
         return segment
     demo, (start, _) = att.sources.demos[arm.source], _segment_bounds(arm.ends[arm.source], arm.k)
     eef_src, held_src = demo.info.eef_pose[arm.eef][start], demo.info.object_poses[sub.held_object_ref][start]
     eef_now = att.env.get_robot_eef_pose(arm.eef)
     as_gripped_in_source = eef_now @ pose_inv(eef_src) @ held_src
-    held_now = _object_pose_as_source(att, sub.held_object_ref, as_gripped_in_source)
+    held_now = _object_as_seen(att, sub.held_object_ref, as_gripped_in_source)
     correction = held_object_correction(eef_src, held_src, eef_now, held_now)
     return WaypointSequence(segment.poses @ correction, segment.grippers, segment.noisy)
 
 
-def _moved_segment(att: _Attempt, arm: _Arm, sub: SubtaskSpec, shared: Link | None) -> WaypointSequence:
-    """The chosen source segment carried into the current scene (coordinated: with the shared transform)."""
+def _moved_segment(att: _Attempt, arm: _Arm, sub: SubtaskSpec, shared: Link | None,
+                   hand: np.ndarray) -> WaypointSequence:
+    """The chosen source segment carried into the current scene (coordinated: with the shared transform). A
+    symmetric object is taken at the turn that starts the segment nearest ``hand``'s rotation (where the bridge
+    starts), so the hand turns least and the same scene always gives the same turn, whichever the source."""
     demo = att.sources.demos[arm.source]
     start, end = _segment_bounds(arm.ends[arm.source], arm.k)
     if shared is not None:  # both arms replay one stretch of source time: from the later of their starts
@@ -270,7 +267,7 @@ def _moved_segment(att: _Attempt, arm: _Arm, sub: SubtaskSpec, shared: Link | No
         targets = np.concatenate([demo.info.eef_pose[arm.eef][start:start + 1], targets])
         grippers = np.concatenate([grippers[:1], grippers])
     obj_src = demo.info.object_poses[sub.object_ref][start] if sub.object_ref else None
-    obj_now = _object_pose_as_source(att, sub.object_ref, obj_src) if sub.object_ref else None
+    obj_now = _object_as_seen(att, sub.object_ref, hand @ pose_inv(targets[0]) @ obj_src) if sub.object_ref else None
     if shared is None:
         return transformed_segment(targets, grippers, obj_src, obj_now)
     partner = att.links[shared.partner]

@@ -47,7 +47,7 @@ class GenerationSettings:
     select_src_per_subtask: bool = False
     transform_first_robot_pose: bool = False
     interpolate_from_last_target_pose: bool = True
-    use_object_symmetry: bool = True  # re-target to a symmetric object's equivalent pose nearest the source's
+    use_object_symmetry: bool = True  # take a symmetric object at the turn that starts a segment nearest the hand
     seed: int = 1
 
 

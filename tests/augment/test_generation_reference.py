@@ -9,7 +9,7 @@ issue 25's labels in LeRobot (generate's digest gained lerobot/subtask_index and
 every other entry unchanged), then for its per-episode LeRobot columns and spec attributes (entries added:
 lerobot/source, success_step, attempt_index, src_demo_inds; data@subtasks, data@spec_digest; then the per-demo
 spec_digest attribute and column; none changed), then for object symmetry (the task files' cubes declare
-``symmetry: 90``: Stack's generated demos grasp and place at the cubes' turn nearest the source's; the spec gained
+``symmetry: 90``: Stack's generated demos grasp and place at the cubes' turn nearest the hand; the spec gained
 ``generation.use_object_symmetry``, so every spec digest changed; with the symmetry removed from the task
 file only the spec digests differ, checked).
 """
