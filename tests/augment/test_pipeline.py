@@ -139,7 +139,7 @@ def test_keep_failed_saves_failures_with_the_subtask_they_failed_at(annotated, t
     from envs.errors import GenerationError
 
     with pytest.raises(GenerationError, match=r"no attempt succeeded in 3 attempts \(failures per subtask: \{'3': 3\}"):
-        generate(GenerateOptions(str(annotated), 3, num_envs=1, seed=2, out=str(tmp_path / "g"), config=str(config),
+        generate(GenerateOptions(str(annotated), 3, num_envs=1, seed=0, out=str(tmp_path / "g"), config=str(config),
                                  guarantee=False, keep_failed=True))
     with h5py.File(tmp_path / "g" / "failed" / "generated.hdf5", "r") as f:
         assert [f["data"][d].attrs["failed_subtask"] for d in ("demo_0", "demo_1", "demo_2")] == [3, 3, 3]
