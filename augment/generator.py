@@ -216,23 +216,29 @@ def _planned_bridge(att: _Attempt, arm: _Arm, segment: WaypointSequence, sub: Su
 def _choose_source(att: _Attempt, arm: _Arm, sub: SubtaskSpec, hand: np.ndarray) -> int:
     """The source demo of the arm's next subtask, by the subtask's strategy; ``hand``: the pose its bridge starts at."""
     now = att.env.get_object_poses()[sub.object_ref] if sub.object_ref else None
+    period = _symmetry(att, sub.object_ref)
     candidates = []
     for i, demo in enumerate(att.sources.demos):
         start, _ = _segment_bounds(arm.ends[i], arm.k)
         at_start = demo.info.object_poses[sub.object_ref][start] if sub.object_ref else None
         first = demo.info.target_eef_pose[arm.eef][start]
-        seen = None if at_start is None else _object_as_seen(att, sub.object_ref, hand @ pose_inv(first) @ at_start)
+        seen = None if at_start is None else nearest_symmetric_pose(now, hand @ pose_inv(first) @ at_start, period)
         first = first if at_start is None else transform_poses_to_new_frame(first, at_start, seen)
         candidates.append(Candidate(i, at_start, first, seen))
     ctx = SelectionContext(now, att.env.get_robot_eef_pose(arm.eef))
     return select_source(sub.selection_strategy, candidates, ctx, att.rng, sub.selection_strategy_kwargs)
 
 
+def _symmetry(att: _Attempt, name: str | None) -> float:
+    """The turn (radians) after which object ``name`` looks the same; 0 for none, or with the spec's symmetry off."""
+    use = name is not None and att.spec.generation.use_object_symmetry
+    return att.env.object_symmetries().get(name, 0.0) if use else 0.0
+
+
 def _object_as_seen(att: _Attempt, name: str, reference: np.ndarray) -> np.ndarray:
     """Object ``name``'s pose now; for a symmetric object (and the spec using symmetries) the equivalent turn
     whose rotation is nearest ``reference``'s."""
-    period = att.env.object_symmetries().get(name, 0.0) if att.spec.generation.use_object_symmetry else 0.0
-    return nearest_symmetric_pose(att.env.get_object_poses()[name], reference, period)
+    return nearest_symmetric_pose(att.env.get_object_poses()[name], reference, _symmetry(att, name))
 
 
 def _source_segment(att: _Attempt, arm: _Arm, sub: SubtaskSpec, shared: Link | None,

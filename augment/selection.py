@@ -19,7 +19,7 @@ class Candidate:
     object_pose_at_start: np.ndarray | None  # [4, 4] reference object pose at segment start
     first_target_pose: np.ndarray  # [4, 4] first (transformed) target pose of the segment
     object_pose_now: np.ndarray | None = None  # [4, 4] reference object now as this segment sees it (a symmetric
-    # object's equivalent pose nearest object_pose_at_start); None: the context's
+    # object at the turn that starts the segment nearest the hand); None: the context's
 
 
 @dataclass(frozen=True)
