@@ -34,7 +34,9 @@ class ObjectConfig:
     """One task object. ``fixed: [x, y]`` welds it to the table there (never randomized); ``static``
     makes it immovable but placed anew at every reset; ``half_height`` is the height of its centre
     above the table when it rests (derived for the primitives); ``symmetry`` (degrees, 0: none) is the
-    turn about its own z axis after which it looks and grasps the same (a cube 90, a bar 180)."""
+    turn about its own z axis after which it looks and grasps the same (a cube 90, a bar 180);
+    ``rolling_friction`` and ``spinning_friction`` (m, pybullet's, 0: none) resist rolling and turning in
+    place (without them a cylinder or sphere on its side rolls on for seconds and never comes to rest)."""
 
     shape: str
     size: tuple[float, ...] = ()
@@ -42,6 +44,8 @@ class ObjectConfig:
     rgba: tuple[float, float, float, float] | None = None
     mass: float = 0.1
     friction: float = 1.0
+    rolling_friction: float = 0.0
+    spinning_friction: float = 0.0
     scale: float = 1.0
     half_height: float | None = None
     fixed: tuple[float, float] | None = None
@@ -70,8 +74,8 @@ def check_object(name: str, obj: ObjectConfig, folder: Path, where: str) -> Obje
         raise ConfigError(f"{where}.shape: unknown shape {obj.shape!r}; use one of {', '.join(SIZES)}")
     if len(obj.size) != SIZES[obj.shape] or any(v <= 0 for v in obj.size):
         raise ConfigError(f"{where}.size: {obj.shape} takes {SIZES[obj.shape]} positive numbers, got {list(obj.size)}")
-    if obj.mass < 0 or obj.friction < 0 or obj.scale <= 0:
-        raise ConfigError(f"{where}: mass and friction must be >= 0 and scale > 0")
+    if min(obj.mass, obj.friction, obj.rolling_friction, obj.spinning_friction) < 0 or obj.scale <= 0:
+        raise ConfigError(f"{where}: mass and the frictions must be >= 0 and scale > 0")
     if obj.symmetry and not (0 < obj.symmetry <= 360 and abs(360 / obj.symmetry - round(360 / obj.symmetry)) < 1e-9):
         raise ConfigError(f"{where}.symmetry: {obj.symmetry:g} does not divide 360; give the turn in degrees after "
                           "which the object looks the same (a cube 90, a bar 180), or 0 for none")
@@ -101,8 +105,15 @@ def build_object(client, obj: ObjectConfig, start: list[float]) -> int:
         body = _builder(obj)(client, start)
     if obj.rgba is not None and obj.shape in ("urdf", "mesh"):
         client.changeVisualShape(body, -1, rgbaColor=obj.rgba)
-    client.changeDynamics(body, -1, lateralFriction=obj.friction)
+    client.changeDynamics(body, -1, lateralFriction=obj.friction, **_resistances(obj))
     return body
+
+
+def _resistances(obj: ObjectConfig) -> dict[str, float]:
+    """pybullet's rolling and spinning friction where the object sets them (left alone otherwise: a world
+    built before these keys existed stays bit-identical)."""
+    values = {"rollingFriction": obj.rolling_friction, "spinningFriction": obj.spinning_friction}
+    return {key: value for key, value in values.items() if value}
 
 
 def _builder(obj: ObjectConfig):

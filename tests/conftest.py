@@ -107,5 +107,5 @@ def edit_config(root, name: str, kind: str, mutate) -> object:
     path = root / name / f"{kind}.yaml"
     data = yaml.safe_load(path.read_text())
     mutate(data)
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))  # flags are declared in order
     return path

@@ -39,6 +39,8 @@ def test_every_task_config_loads_and_drives_the_env(task):
     (lambda d: d["observation"].update(object_pairs=[["cube_red"]]), "object_pairs[0]: expected 2 values"),
     (lambda d: d["scene"]["objects"]["cube_red"].update(symmetry=70),
      "scene.objects.cube_red.symmetry: 70 does not divide 360"),
+    (lambda d: d["scene"]["objects"]["cube_red"].update(rolling_friction=-0.001),
+     "scene.objects.cube_red: mass and the frictions must be >= 0"),
 ])
 def test_bad_task_config_names_file_and_key(config_root, mutate, fragment):
     path = edit_config(config_root, "Stack", "gym", mutate)

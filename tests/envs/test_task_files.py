@@ -41,6 +41,36 @@ def test_stack_predicates_follow_the_world(make_task_env):
     assert list(flags) == ["grasp_red", "red_on_blue", "success"] and flags["red_on_blue"]
 
 
+def _steps_until_rest(env, name: str, steps: int = 60) -> int | None:
+    """Control steps (gripper open) after which ``name``, laid on its side in PickPlace's bin and set rolling,
+    stays at rest to the end of ``steps`` (None: still moving at the end)."""
+    import math
+
+    body = env.bodies[name]
+    env.client.resetBasePositionAndOrientation(body, [0.58, 0.24, env.table_top_z + 0.075],
+                                               env.client.getQuaternionFromEuler([math.pi / 2, 0, 0]))
+    env.client.resetBaseVelocity(body, [0.05, -0.1, 0.0], [2.0, 1.0, 0.0])
+    rest_from, action = None, np.array([0, 0, 0, 0, 0, 0, -1.0])
+    for step in range(steps):
+        env.step(action)
+        rest_from = (step if rest_from is None else rest_from) if env.object_at_rest(name) else None
+    return rest_from
+
+
+def test_rolling_resistance_lets_a_cylinder_on_its_side_settle(make_task_env, config_root):
+    env = make_task_env("mimicrec/PickPlace-v0")  # the task file's cylinder: rolling and spinning friction 0.001
+    env.reset(seed=0)
+    settled = _steps_until_rest(env, "cylinder_green")
+    assert settled is not None and settled <= 15
+    edit_config(config_root, "PickPlace", "gym", lambda d: d["scene"]["objects"]["cylinder_green"].update(
+        rolling_friction=0.0, spinning_friction=0.0))
+    task_config.load_task_config.cache_clear()
+    free = make_task_env("mimicrec/PickPlace-v0")  # without: it rolls to and fro in the bin for seconds
+    free.reset(seed=0)
+    assert free.client.getDynamicsInfo(free.bodies["cylinder_green"], -1)[6:8] == (0.0, 0.0)
+    assert _steps_until_rest(free, "cylinder_green") is None
+
+
 def test_inside_level_and_inserted(make_task_env):
     from envs import predicates as pr
 
