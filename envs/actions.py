@@ -33,7 +33,7 @@ def target_pose_to_delta_action(eef_pose: np.ndarray, target_pose: np.ndarray, g
     dpos = (target_pose[..., :3, 3] - eef_pose[..., :3, 3]) / scale["pos"]
     drot = mat_to_axis_angle(target_pose[..., :3, :3] @ np.swapaxes(eef_pose[..., :3, :3], -1, -2))
     action = np.concatenate([dpos, drot / scale["rot"], np.reshape(gripper, (*dpos.shape[:-1], 1))], -1)
-    return np.clip(action, -1.0, 1.0)
+    return action.clip(-1.0, 1.0)
 
 
 def _to_unit(value: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:

@@ -149,6 +149,12 @@ def mat_to_axis_angle(mat: np.ndarray) -> np.ndarray:
 def make_pose(pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
     """Position ``[..., 3]`` and rotation matrix ``[..., 3, 3]`` -> homogeneous pose ``[..., 4, 4]``."""
     pos = np.asarray(pos, dtype=np.float64)
+    if pos.ndim == 1:  # one pose (hot in every step): plain indexing is ~2x faster than the batched form
+        pose = np.zeros((4, 4))
+        pose[:3, :3] = rot
+        pose[:3, 3] = pos
+        pose[3, 3] = 1.0
+        return pose
     pose = np.zeros((*pos.shape[:-1], 4, 4))
     pose[..., :3, :3] = rot
     pose[..., :3, 3] = pos
@@ -157,8 +163,25 @@ def make_pose(pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
 
 
 def pose_from_pos_quat(pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
-    """Position ``[..., 3]`` and quaternion ``[..., 4]`` (x, y, z, w) -> pose ``[..., 4, 4]``."""
-    return make_pose(pos, quat_to_mat(quat))
+    """Position ``[..., 3]`` and quaternion ``[..., 4]`` (x, y, z, w) -> pose ``[..., 4, 4]``; one pose may
+    also be given as plain sequences (pybullet's tuples)."""
+    if isinstance(quat, np.ndarray):
+        if quat.ndim != 1:
+            return make_pose(pos, quat_to_mat(quat))
+        quat = quat.tolist()
+    return _pose_one(pos.tolist() if isinstance(pos, np.ndarray) else pos, quat)
+
+
+def _pose_one(pos, quat) -> np.ndarray:
+    """One pose from plain floats: the rotation's scalar math (as ``_quat_to_mat_one``), one array built
+    (hot in every step)."""
+    (px, py, pz), (x, y, z, w) = pos, quat
+    norm = math.sqrt(x * x + y * y + z * z + w * w)
+    x, y, z, w = x / norm, y / norm, z / norm, w / norm
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w), px],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w), py],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y), pz],
+                     [0.0, 0.0, 0.0, 1.0]], dtype=np.float64)
 
 
 def pose_inv(pose: np.ndarray) -> np.ndarray:

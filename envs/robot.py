@@ -202,6 +202,7 @@ class Robot:
         for link in (index.link_id(n, "gripper.friction_links") for n in gripper.friction_links):
             client.changeDynamics(self.body, link, lateralFriction=gripper.friction)
         self.readout = (*index.arm, *self.gripper_joints)
+        self.all_joints = tuple(range(client.getNumJoints(self.body)))  # every joint, as the flat state stores them
         self.limits = index.limits
         self.arm_limits = index.arm_limits
         self._ik_options = index.ik_options(ik)
@@ -265,7 +266,7 @@ class Robot:
 
     def eef_pose(self) -> np.ndarray:
         """World pose ``[4, 4]`` of the grasp frame."""
-        return pose_from_pos_quat(*self.eef_pos_quat())
+        return pose_from_pos_quat(*self.eef_state())
 
     def solve_ik(self, pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
         """Arm joint targets ``[arm_dof]`` reaching ``pos``/``quat``, iterated from the current angles.
@@ -292,7 +293,7 @@ class Robot:
 
     def command_gripper(self, command: float) -> None:
         """Gripper command in [-1, 1]: -1 fully open, +1 fully closed (linear in between)."""
-        self.gripper_command = float(np.clip(command, -1.0, 1.0))
+        self.gripper_command = min(max(float(command), -1.0), 1.0)
         gripper = self.spec.gripper
         targets = [closed + (opened - closed) * (1.0 - self.gripper_command) / 2.0
                    for opened, closed in zip(gripper.open, gripper.closed, strict=True)]

@@ -65,7 +65,7 @@ class EpisodeBuilder:
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Step the env with ``action``, recording everything; returns the new obs and info."""
-        action = np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
+        action = np.asarray(action, dtype=np.float32).clip(-1.0, 1.0)
         self.rows["states"].append(self.env.get_flat_state())
         if self.datagen is not None:
             self.datagen.add(self.env, action, self.last_info)

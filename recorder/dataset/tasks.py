@@ -76,7 +76,7 @@ def env_args(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 # What a stored env_kwargs lacking the key was recorded with: these kwargs came after their behaviour.
-RECORDED_BEFORE_KWARG = {"ik": "nullspace", "success_hold_steps": 1}
+RECORDED_BEFORE_KWARG = {"ik": "nullspace", "success_hold_steps": 1, "floor_collides_with_robots": True}
 
 
 def stored_env_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -255,6 +255,25 @@ def reach_error_mm(env, target_pos, target_quat) -> float:
     return 1e3 * float(np.linalg.norm(env.kinematics.eef_pose(qpos, *base)[:3, 3] - target_pos))
 
 
+@pytest.mark.parametrize("collides", [False, True])
+def test_robot_links_meet_the_floor_only_where_the_task_says(collides):
+    """The floor (a ground plane a table's height down) is left out of robot collision checks unless
+    ``floor_collides_with_robots`` (datasets recorded before the key replay with it on)."""
+    env = gym.make(TASK, floor_collides_with_robots=True if collides else None).unwrapped
+    env.reset(seed=0)
+    assert env.env_kwargs["floor_collides_with_robots"] is collides
+    env.client.resetBasePositionAndOrientation(env.robot.body, [0.0, 0.0, -0.3], [0, 0, 0, 1])  # arm into the floor
+    env.client.stepSimulation()
+    assert bool(env.client.getContactPoints(env.plane, env.robot.body)) is collides
+    cube = env.bodies["cube_red"]  # objects meet the floor either way
+    env.client.resetBasePositionAndOrientation(cube, [1.5, 0.0, 0.02], [0, 0, 0, 1])
+    env.client.stepSimulation()
+    assert env.client.getContactPoints(env.plane, cube)
+    env.close()
+    with pytest.raises(TaskError, match="floor_collides_with_robots='no': expected true or false"):
+        gym.make(TASK, floor_collides_with_robots="no")
+
+
 def test_dls_ik_reaches_targets_the_nullspace_solver_stops_short_of():
     errors = {}
     for ik in ("dls", "nullspace"):
@@ -282,10 +301,11 @@ def test_ik_comes_from_the_config_or_a_kwarg_and_is_stored():
 
 def test_datasets_recorded_before_a_kwarg_existed_replay_as_they_were_recorded():
     _, kwargs = read_env_args(json.dumps({"env_name": TASK, "env_kwargs": {"difficulty": "D0"}}), "old.hdf5")
-    assert kwargs == {"difficulty": "D0", "ik": "nullspace", "success_hold_steps": 1}
-    _, kwargs = read_env_args(json.dumps({"env_name": TASK, "env_kwargs": {"ik": "dls", "success_hold_steps": 5}}),
-                              "new.hdf5")
-    assert kwargs == {"ik": "dls", "success_hold_steps": 5}
+    assert kwargs == {"difficulty": "D0", "ik": "nullspace", "success_hold_steps": 1,
+                      "floor_collides_with_robots": True}
+    stored = {"ik": "dls", "success_hold_steps": 5, "floor_collides_with_robots": False}
+    _, kwargs = read_env_args(json.dumps({"env_name": TASK, "env_kwargs": stored}), "new.hdf5")
+    assert kwargs == stored
 
 
 def test_unknown_difficulty_fails_clearly():

@@ -76,7 +76,7 @@ def _wait_steps(log, steps: int, timeout_s: float = 60) -> None:
         time.sleep(0.05)
 
 
-def _type(display: str, log) -> None:
+def _type(display: str, log, proc) -> None:
     _wait_steps(log, 10)  # the viewer is drawing and the loop is stepping
     for key in ("q", "w"):  # each held for 10 steps
         xdotool(display, "keydown", key)
@@ -85,7 +85,7 @@ def _type(display: str, log) -> None:
     xdotool(display, "key", "k")
     _wait_steps(log, 5)
     xdotool(display, "key", "Return")
-    time.sleep(1.0)
+    wait_for_line(log, "episode 2: recording", proc)  # the first is filed (a busy machine may take seconds)
     xdotool(display, "key", "BackSpace")
 
 
@@ -100,7 +100,7 @@ def test_keyboard_records_what_was_typed(xserver, tmp_path):
                                 env={**os.environ, "DISPLAY": xserver}, stdout=sink, stderr=subprocess.STDOUT)
     try:
         wait_for_line(log, "episode 1: recording", proc)  # viewer open, listener running, episode started
-        _type(xserver, log)
+        _type(xserver, log, proc)
         proc.wait(timeout=60)
     finally:
         proc.kill()
