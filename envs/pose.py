@@ -29,11 +29,16 @@ def quat_to_mat(quat: np.ndarray) -> np.ndarray:
 
 
 def _quat_to_mat_one(x: float, y: float, z: float, w: float) -> np.ndarray:
+    return np.array(_rotation_rows(x, y, z, w))
+
+
+def _rotation_rows(x: float, y: float, z: float, w: float) -> tuple[tuple[float, float, float], ...]:
+    """The rotation matrix's rows of one quaternion (normalized first), as plain floats."""
     norm = math.sqrt(x * x + y * y + z * z + w * w)
     x, y, z, w = x / norm, y / norm, z / norm, w / norm
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    return ((1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)),
+            (2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)),
+            (2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)))
 
 
 def mat_to_quat(mat: np.ndarray) -> np.ndarray:
@@ -173,15 +178,9 @@ def pose_from_pos_quat(pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
 
 
 def _pose_one(pos, quat) -> np.ndarray:
-    """One pose from plain floats: the rotation's scalar math (as ``_quat_to_mat_one``), one array built
-    (hot in every step)."""
-    (px, py, pz), (x, y, z, w) = pos, quat
-    norm = math.sqrt(x * x + y * y + z * z + w * w)
-    x, y, z, w = x / norm, y / norm, z / norm, w / norm
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w), px],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w), py],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y), pz],
-                     [0.0, 0.0, 0.0, 1.0]], dtype=np.float64)
+    """One pose from plain floats, built as one array (hot in every step)."""
+    (px, py, pz), (row0, row1, row2) = pos, _rotation_rows(*quat)
+    return np.array([[*row0, px], [*row1, py], [*row2, pz], [0.0, 0.0, 0.0, 1.0]], dtype=np.float64)
 
 
 def pose_inv(pose: np.ndarray) -> np.ndarray:

@@ -91,3 +91,15 @@ def test_nearest_symmetric_pose_turns_about_the_objects_own_z_to_the_reference()
     obj = pose.make_pose(np.ones(3), Rotation.from_euler("z", 2.0).as_matrix())
     assert pose.nearest_symmetric_pose(obj, np.eye(4), 0.0) is obj  # no symmetry: the pose itself
     assert pose.nearest_symmetric_pose(obj, obj, np.pi / 2) is obj  # already nearest: itself, bit for bit
+
+
+def test_one_pose_from_plain_floats_is_bit_identical_to_the_batched_form():
+    rng = np.random.default_rng(0)
+    pos, quat = rng.normal(size=(50, 3)), rng.normal(size=(50, 4))  # not normalized: both normalize
+    batched = pose.pose_from_pos_quat(pos, quat)
+    for i in range(50):
+        from_tuples = pose.pose_from_pos_quat(tuple(pos[i].tolist()), tuple(quat[i].tolist()))
+        assert np.array_equal(from_tuples, pose.pose_from_pos_quat(pos[i], quat[i]))
+        assert np.array_equal(from_tuples, pose.make_pose(pos[i], pose.quat_to_mat(quat[i])))
+        assert np.allclose(from_tuples, batched[i], atol=1e-15)
+    assert np.array_equal(pose.make_pose(pos, pose.quat_to_mat(quat)), batched)
