@@ -5,8 +5,10 @@ beyond what its source turned), instead of following the object's whole yaw."""
 import h5py
 import numpy as np
 import pytest
+import yaml
 
 from envs.pose import yaw_of
+from envs.task_config import CONFIG_ROOT
 from recorder.cli import main
 
 pytestmark = pytest.mark.slow
@@ -26,12 +28,16 @@ def grasp_turns(path) -> list[float]:
 
 
 def test_a_quarter_symmetric_cube_is_grasped_without_turning_the_hand_through_its_whole_yaw(annotated, tmp_path):
+    spec = yaml.safe_load((CONFIG_ROOT / "StackThree" / "mimic.yaml").read_text())  # the seeds' task
+    assert spec["generation"]["use_object_symmetry"] is False  # off unless the spec turns it on
+    spec["generation"]["use_object_symmetry"] = True
+    (tmp_path / "mimic.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     common = ["generate", str(annotated), "--num-trials", "6", "--num-envs", "1", "--difficulty", "D1",
               "--seed", "3", "--quiet"]
-    assert main([*common, "--out", str(tmp_path / "folded")]) == 0
+    assert main([*common, "--config", str(tmp_path / "mimic.yaml"), "--out", str(tmp_path / "folded")]) == 0
     folded = grasp_turns(tmp_path / "folded" / "generated.hdf5")
     # the seeds (D0, cubes within 45 degrees) turn the hand up to 45 degrees; the fold adds at most 45 more
     assert max(folded) <= 90 + 5, folded
-    assert main([*common, "--set", "scene.objects.cube_red.symmetry=0", "--out", str(tmp_path / "plain")]) == 0
+    assert main([*common, "--out", str(tmp_path / "plain")]) == 0  # the shipped spec: no fold
     plain = grasp_turns(tmp_path / "plain" / "generated.hdf5")
     assert max(plain) > 100 and max(plain) > max(folded) + 30, plain  # without it the hand follows the cube round
