@@ -222,7 +222,8 @@ def _choose_source(att: _Attempt, arm: _Arm, sub: SubtaskSpec, hand: np.ndarray)
         start, _ = _segment_bounds(arm.ends[i], arm.k)
         at_start = demo.info.object_poses[sub.object_ref][start] if sub.object_ref else None
         first = demo.info.target_eef_pose[arm.eef][start]
-        seen = None if at_start is None else nearest_symmetric_pose(now, hand @ pose_inv(first) @ at_start, period)
+        as_hand_starts = None if at_start is None else transform_poses_to_new_frame(at_start, first, hand)
+        seen = None if at_start is None else nearest_symmetric_pose(now, as_hand_starts, period)
         first = first if at_start is None else transform_poses_to_new_frame(first, at_start, seen)
         candidates.append(Candidate(i, at_start, first, seen))
     ctx = SelectionContext(now, att.env.get_robot_eef_pose(arm.eef))
@@ -273,7 +274,8 @@ def _moved_segment(att: _Attempt, arm: _Arm, sub: SubtaskSpec, shared: Link | No
         targets = np.concatenate([demo.info.eef_pose[arm.eef][start:start + 1], targets])
         grippers = np.concatenate([grippers[:1], grippers])
     obj_src = demo.info.object_poses[sub.object_ref][start] if sub.object_ref else None
-    obj_now = _object_as_seen(att, sub.object_ref, hand @ pose_inv(targets[0]) @ obj_src) if sub.object_ref else None
+    obj_now = (_object_as_seen(att, sub.object_ref, transform_poses_to_new_frame(obj_src, targets[0], hand))
+               if sub.object_ref else None)
     if shared is None:
         return transformed_segment(targets, grippers, obj_src, obj_now)
     partner = att.links[shared.partner]

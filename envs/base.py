@@ -205,9 +205,7 @@ class TabletopEnv(gym.Env):
         fixed = [self.plane, self.table, *(self.bodies[name] for name, obj in self.objects.items() if obj.immovable)]
         for i, body_a in enumerate(fixed):
             for body_b in fixed[i + 1:]:
-                for link_a in range(-1, self.client.getNumJoints(body_a)):
-                    for link_b in range(-1, self.client.getNumJoints(body_b)):
-                        self.client.setCollisionFilterPair(body_a, body_b, link_a, link_b, 0)
+                self._never_collide(body_a, body_b)
 
     def _keep_robots_off_the_floor(self) -> None:
         """Let no robot link collide with the ground plane, which lies a table's height below anything a robot
@@ -215,8 +213,13 @@ class TabletopEnv(gym.Env):
         and be tested against it at every substep (~10% of a Stack step's physics, for contacts that never
         occur); objects keep colliding with it (one knocked off the table lands there)."""
         for robot in self.robots:
-            for link in range(-1, self.client.getNumJoints(robot.body)):
-                self.client.setCollisionFilterPair(self.plane, robot.body, -1, link, 0)
+            self._never_collide(self.plane, robot.body)
+
+    def _never_collide(self, body_a: int, body_b: int) -> None:
+        """Leave every link pair of two bodies out of collision detection."""
+        for link_a in range(-1, self.client.getNumJoints(body_a)):
+            for link_b in range(-1, self.client.getNumJoints(body_b)):
+                self.client.setCollisionFilterPair(body_a, body_b, link_a, link_b, 0)
 
     def _join_islands(self) -> None:
         """Tie every robot into the first one's simulation island with constraints of zero force.
