@@ -10,6 +10,7 @@ of workers.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,7 @@ from augment.constraints import Link, coordination_delta, finish_subtask, hold_i
 from augment.selection import Candidate, SelectionContext, select_source
 from augment.source import SourceSet, draw_subtask_ends
 from augment.spec import MimicSpec, SubtaskSpec
-from augment.transit import TransitPlan, plan_transit
+from augment.transit import TransitPlan, plan_transit, straight_collides
 from augment.waypoints import WaypointSequence, bridge, held_object_correction, transformed_segment, with_settle_steps
 from envs.actions import DeltaEef, delta_action_to_target_pose
 from envs.interface import MimicEnv
@@ -44,7 +45,7 @@ class AttemptResult:
     success: bool
     failed_subtask: int | str | None
     worker_s: float = 0.0  # wall seconds the worker spent on the attempt (set by the executor)
-    planning_s: float = 0.0  # seconds spent planning transits (``transit: plan``)
+    planning_s: float = 0.0  # seconds spent planning transits (``plan``; ``auto``: checking straight ones too)
     num_plans: int = 0  # transits planned
     num_plans_failed: int = 0  # of them, those without a plan (bridged by interpolation instead)
 
@@ -80,6 +81,7 @@ class _Attempt:
     links: dict[tuple[str, int], Link]
     labels: dict[str, list[list[int]]] = field(default_factory=lambda: {"subtask_index": [], "src_demo_index": []})
     plans: list[TransitPlan] = field(default_factory=list)
+    checking_s: float = 0.0  # seconds spent checking straight bridges for collisions (``transit: auto``)
 
 
 def run_attempt(env: MimicEnv, sources: SourceSet, spec: MimicSpec, index: int) -> AttemptResult:
@@ -96,7 +98,7 @@ def run_attempt(env: MimicEnv, sources: SourceSet, spec: MimicSpec, index: int) 
     attrs = {"source": "generated", "attempt_index": index, **_source_attrs(att.arms)}
     extras = {key: _label_array(rows) for key, rows in att.labels.items()}
     return AttemptResult(index, att.builder.build(attrs=attrs, extras=extras), success, failed,
-                         planning_s=sum(plan.seconds for plan in att.plans), num_plans=len(att.plans),
+                         planning_s=att.checking_s + sum(plan.seconds for plan in att.plans), num_plans=len(att.plans),
                          num_plans_failed=sum(plan.poses is None for plan in att.plans))
 
 
@@ -190,12 +192,27 @@ def _plan(att: _Attempt, arm: _Arm) -> None:
     arm.chosen.append(arm.source)
     segment = _source_segment(att, arm, sub, shared, start_pose)
     segment = with_settle_steps(segment, sub.num_settle_steps_before_gripper)
-    lead = _planned_bridge(att, arm, segment, sub) if sub.transit == "plan" else None
-    if lead is None:
-        lead = bridge(start_pose, segment, sub.num_interpolation_steps, sub.num_fixed_steps,
+    straight = bridge(start_pose, segment, sub.num_interpolation_steps, sub.num_fixed_steps,
                       sub.apply_noise_during_interpolation)
+    planned = _planned_bridge(att, arm, segment, sub) if _wants_plan(att, arm, sub, straight) else None
+    lead = straight if planned is None else planned
     arm.last_target = segment.poses[-1]
     arm.waypoints, arm.step = WaypointSequence.concat([lead, segment]), 0
+
+
+def _wants_plan(att: _Attempt, arm: _Arm, sub: SubtaskSpec, straight: WaypointSequence) -> bool:
+    """Whether the subtask's transit is planned: always for ``plan``, for ``auto`` where the straight bridge
+    would bring the arm (or what it holds) within ``planner.straight_margin`` of something (the check's time
+    counts as planning)."""
+    if sub.transit != "auto":
+        return sub.transit == "plan"
+    started = time.perf_counter()
+    world = att.env.collision_world()
+    world.sync()
+    collides = straight_collides(world, att.env.eef_names.index(arm.eef), straight.poses,
+                                 att.env.held_objects(arm.eef), att.spec.planner)
+    att.checking_s += time.perf_counter() - started
+    return collides
 
 
 def _planned_bridge(att: _Attempt, arm: _Arm, segment: WaypointSequence, sub: SubtaskSpec) -> WaypointSequence | None:

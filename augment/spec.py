@@ -33,7 +33,8 @@ class SubtaskSpec:
     num_fixed_steps: int = 0
     apply_noise_during_interpolation: bool = False
     num_settle_steps_before_gripper: int = 0
-    transit: str = "interpolate"  # how the arm gets to the segment: straight interpolation, or a planned path
+    transit: str = "interpolate"  # how the arm gets to the segment: straight, a planned path, or auto (planned
+    # only where the straight bridge would collide)
     description: str = ""
 
 
@@ -148,8 +149,8 @@ def _validate_planner(planner: PlannerSettings, where: str) -> None:
     for key, value in lengths.items():
         if value <= 0:
             raise ConfigError(f"{where}.{key} must be > 0, got {value}")
-    if planner.margin < 0 or planner.penetration < 0:
-        raise ConfigError(f"{where}: margin and penetration must be >= 0")
+    if min(planner.margin, planner.penetration, planner.straight_margin) < 0:
+        raise ConfigError(f"{where}: margin, penetration and straight_margin must be >= 0")
 
 
 def _validate_constraint(spec: MimicSpec, constraint: ConstraintSpec, claimed: set[tuple[str, int]],

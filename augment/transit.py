@@ -9,7 +9,8 @@ next grasp begins near its object), which it may touch but not press into more t
 end pressed deeper than that has no plan (the generator then interpolates, as without planning). The
 path is then cut into control steps no longer than ``step_m`` at the grasp frame and ``step_rad`` at any
 joint, and handed to the generator as end-effector targets. Planning is deterministic: the sampler and the smoother's
-random choices draw from a stream seeded per transit.
+random choices draw from a stream seeded per transit. ``transit: auto`` plans only where the straight bridge,
+followed in the copy, would come within ``straight_margin`` of something (``straight_collides``).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from envs.collision import Attachment, CollisionWorld
 
-TRANSIT_MODES = ("interpolate", "plan")
+TRANSIT_MODES = ("interpolate", "plan", "auto")  # auto: the straight bridge unless it would collide, then a plan
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class PlannerSettings:
     resolution: float = 0.05  # rad: largest joint move between two collision checks
     margin: float = 0.01  # m kept from every body not already that close at the start or the goal
     penetration: float = 0.005  # m that what an end touches may be pressed into (deeper at an end: no plan)
+    straight_margin: float = 0.03  # m a straight bridge must keep for ``transit: auto`` to keep it
     step_m: float = 0.015  # m the grasp frame moves per control step at most along the path
     step_rad: float = 0.06  # rad any joint moves per control step at most
 
@@ -87,7 +89,7 @@ def plan_transit(world: CollisionWorld, arm: int, goal_pose: np.ndarray, carried
     started = time.perf_counter()
     start = world.arm_qpos(arm)
     attached = [world.attach(arm, name) for name in carried]
-    goal = world.solve_ik(arm, goal_pose, start)  # out of reach: as close as the arm gets, as interpolation would
+    goal = world.solve_ik_along(arm, goal_pose, start)  # out of reach: as close as the arm gets, as interpolation would
     check = CollisionCheck(world, arm, attached, settings, (start, goal))
     path = None if check.blocked_end else _search(world, arm, check, start, goal, settings, seed)
     if path is None:
@@ -98,6 +100,32 @@ def plan_transit(world: CollisionWorld, arm: int, goal_pose: np.ndarray, carried
     poses = np.stack([world.eef_pose(arm, q) for q in qpos]) if len(qpos) else np.zeros((0, 4, 4))
     world.set_arm(arm, start, attached)
     return TransitPlan(poses, time.perf_counter() - started, qpos=qpos)
+
+
+def straight_collides(world: CollisionWorld, arm: int, poses: np.ndarray, carried: tuple[str, ...],
+                      settings: PlannerSettings) -> bool:
+    """Whether ``arm``, following grasp-frame ``poses`` ``[T, 4, 4]`` (a straight bridge) from its joints in the
+    (synced) copy with what it carries, comes within ``margin`` of a body it is clear of at both ends (checked
+    every ``resolution`` radians of joint motion). An end pressed into something counts as no collision:
+    nothing could be planned from or to it (``transit: auto`` then keeps the straight bridge)."""
+    start = world.arm_qpos(arm)
+    attached = [world.attach(arm, name) for name in carried]
+    path = [start]
+    for pose in poses:
+        path.append(world.solve_ik_along(arm, pose, path[-1]))
+    check = CollisionCheck(world, arm, attached, replace(settings, margin=settings.straight_margin),
+                           (path[0], path[-1]))
+    collides = not check.blocked_end and any(
+        check(q) for a, b in zip(path[:-1], path[1:], strict=True) for q in joint_steps(a, b, settings.resolution))
+    world.set_arm(arm, start, attached)
+    return collides
+
+
+def joint_steps(a: np.ndarray, b: np.ndarray, resolution: float) -> list[np.ndarray]:
+    """Joint angles from ``a`` (left out) to ``b`` ``[arm_dof]`` in steps no joint takes over ``resolution``."""
+    a, b = np.asarray(a), np.asarray(b)
+    n = max(1, int(np.ceil(np.abs(b - a).max() / resolution)))
+    return [a + (b - a) * (i / n) for i in range(1, n + 1)]
 
 
 def _search(world: CollisionWorld, arm: int, check: CollisionCheck, start: np.ndarray, goal: np.ndarray,
@@ -115,9 +143,7 @@ def _search(world: CollisionWorld, arm: int, check: CollisionCheck, start: np.nd
         return float(np.linalg.norm(np.subtract(a, b)))
 
     def extend(a, b) -> list[tuple[float, ...]]:
-        a, b = np.asarray(a), np.asarray(b)
-        n = max(1, int(np.ceil(np.abs(b - a).max() / settings.resolution)))
-        return [tuple(a + (b - a) * (i / n)) for i in range(1, n + 1)]
+        return [tuple(q) for q in joint_steps(a, b, settings.resolution)]
 
     with seeded_global_random(seed):  # the smoother draws from numpy's and Python's global streams
         path = birrt(tuple(start), tuple(goal), distance, sample, extend, check, max_iterations=settings.max_iterations,

@@ -28,7 +28,7 @@ from envs.collision import CollisionWorld
 from envs.errors import TaskError
 from envs.objects import build_object
 from envs.placement import sample_robot_bases, sample_scene
-from envs.pose import mat_to_quat, pose_from_pos_quat
+from envs.pose import mat_to_quat, pose_from_pos_quat, turned_near_heading
 from envs.robot import Robot, RobotKinematics
 from envs.task_config import (
     RobotPlacement,
@@ -133,6 +133,8 @@ class TabletopEnv(gym.Env):
         self.bodies = self._load_objects()
         order = list(self.bodies)
         self._object_pairs = [(order.index(a), order.index(b)) for a, b in self.config.observation.object_pairs]
+        turns = self.object_symmetries() if self.config.observation.symmetric_near_hand else {}
+        self._observed_turns = [(order.index(name), period) for name, period in turns.items()]
         self._exclude_fixed_pairs()
         if not self.floor_collides_with_robots:
             self._keep_robots_off_the_floor()
@@ -462,6 +464,8 @@ class TabletopEnv(gym.Env):
                            f"{robot.name}_eef_quat": quat, f"{robot.name}_gripper_qpos": qpos[dof:]})
         eef_x, eef_y, eef_z = robots[f"{self.robot.name}_eef_pos"]
         poses = [self.client.getBasePositionAndOrientation(b) for b in self.bodies.values()]
+        if self._observed_turns:
+            poses = turned_near_heading(poses, self._observed_turns, robots[f"{self.robot.name}_eef_quat"])
         objects = [v for pos, quat in poses for v in (*pos, *quat)]
         objects += [v for (x, y, z), _ in poses for v in (x - eef_x, y - eef_y, z - eef_z)]
         objects += [poses[a][0][k] - poses[b][0][k] for a, b in self._object_pairs for k in range(3)]

@@ -17,11 +17,13 @@ import pybullet_data
 
 from envs.bullet import connect
 from envs.objects import ObjectConfig, build_object
-from envs.pose import mat_to_quat, pose_from_pos_quat
+from envs.pose import interpolate_poses, mat_to_quat, pose_from_pos_quat, rotation_angle_between
 from envs.robot import ModelIndex, Robot, compose, grasp_frame_state, load_model
 
 IK_ROUNDS = 6  # IK restarts from its own solution (each ``ik.iterations`` long) until within ``REACH_TOLERANCE``
 REACH_TOLERANCE = 1e-3  # m
+TRACK_STEP_M = 0.02  # m the grasp frame moves between two IK solves when following a straight line to a goal
+TRACK_STEP_RAD = 0.1  # rad it turns between two
 
 
 @dataclass
@@ -128,14 +130,33 @@ class CollisionWorld:
     def solve_ik(self, arm: int, pose: np.ndarray, start: Sequence[float]) -> np.ndarray:
         """Joint angles ``[arm_dof]`` reaching ``pose`` by damped least squares from ``start`` (restarted from its
         own solution until within 1 mm); out of reach, the closest the solver gets."""
-        a = self.arms[arm]
-        target = compose((tuple(pose[:3, 3]), tuple(mat_to_quat(pose[:3, :3]))), a.index.offset_inverse)
         qpos = np.asarray(start, dtype=float)
         for _ in range(IK_ROUNDS):
             if np.linalg.norm(self.eef_pose(arm, qpos)[:3, 3] - pose[:3, 3]) < REACH_TOLERANCE:
                 break
-            sol = self.client.calculateInverseKinematics(a.body, a.index.grasp_link, *target, **a.ik_options)
-            qpos = np.asarray(sol)[a.index.arm_in_ik]
+            qpos = self._ik_once(arm, pose)
+        return qpos
+
+    def solve_ik_along(self, arm: int, pose: np.ndarray, start: Sequence[float]) -> np.ndarray:
+        """Joint angles ``[arm_dof]`` reaching ``pose`` on the branch of ``start``: the grasp frame follows the
+        straight line from where ``start`` puts it, one IK solve per ``TRACK_STEP_M``/``TRACK_STEP_RAD``, as the
+        env's controller would follow an interpolated bridge (one solve from ``start`` may jump to another
+        branch: the wrist or the base turned by up to a full turn for the same pose)."""
+        begin = self.eef_pose(arm, start)
+        steps = max(np.linalg.norm(pose[:3, 3] - begin[:3, 3]) / TRACK_STEP_M,
+                    float(rotation_angle_between(begin[:3, :3], pose[:3, :3])) / TRACK_STEP_RAD)
+        for waypoint in interpolate_poses(begin, pose, int(steps)):
+            self._ik_once(arm, waypoint)
+        return self.solve_ik(arm, pose, self.arm_qpos(arm))
+
+    def _ik_once(self, arm: int, pose: np.ndarray) -> np.ndarray:
+        """One damped-least-squares solve toward ``pose`` from the arm's angles in the copy; the arm is left at
+        the solution."""
+        a = self.arms[arm]
+        target = compose((tuple(pose[:3, 3]), tuple(mat_to_quat(pose[:3, :3]))), a.index.offset_inverse)
+        sol = self.client.calculateInverseKinematics(a.body, a.index.grasp_link, *target, **a.ik_options)
+        qpos = np.asarray(sol)[a.index.arm_in_ik]
+        self.set_arm(arm, qpos)
         return qpos
 
     def obstacles(self, arm: int, carried: Sequence[int] = ()) -> list[int]:

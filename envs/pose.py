@@ -7,6 +7,7 @@ Every function accepts a single item or a leading batch dimension, e.g. ``quat_t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -252,3 +253,30 @@ def yaw_of(rot: np.ndarray) -> float:
 def wrap_angle(angle: float, period: float) -> float:
     """``angle`` folded into ``[-period / 2, period / 2)`` (e.g. period pi/2 for a square's symmetry)."""
     return (angle + period / 2) % period - period / 2
+
+
+def quat_heading(quat: Sequence[float]) -> float:
+    """Heading (rotation about world z, radians) of the x axis of the rotation of quaternion ``quat`` (x, y, z, w)."""
+    x, y, z, w = quat
+    return math.atan2(2.0 * (x * y + w * z), 1.0 - 2.0 * (y * y + z * z))
+
+
+def turned_near_heading(poses: list[tuple], turns: list[tuple[int, float]], reference_quat: Sequence[float]) -> list:
+    """``poses`` (``(pos, quat)`` pairs) with each ``(index, period)`` of ``turns`` turned about its own z by the
+    multiple of ``period`` that brings its heading within half a period of ``reference_quat``'s."""
+    poses, heading = list(poses), quat_heading(reference_quat)
+    for index, period in turns:
+        pos, quat = poses[index]
+        offset = quat_heading(quat) - heading
+        turn = wrap_angle(offset, period) - offset  # a multiple of period
+        if abs(turn) > 1e-9:
+            poses[index] = (pos, tuple(_quat_times(quat, yaw_quat(turn))))
+    return poses
+
+
+def _quat_times(a: Sequence[float], b: Sequence[float]) -> np.ndarray:
+    """Hamilton product ``a * b`` of two quaternions (x, y, z, w): ``b``'s rotation in ``a``'s frame."""
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return np.array([aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw, aw * bw - ax * bx - ay * by - az * bz])

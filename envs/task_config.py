@@ -94,13 +94,16 @@ class SensorConfig:
 
 @dataclass(frozen=True)
 class ObservationConfig:
-    """Which observation keys form LeRobot's ``observation.state`` and ``observation.environment_state``, and
-    the object pairs ``[a, b]`` whose relative position (a's minus b's, world frame) the ``object`` vector
-    appends after each object's pose and eef-relative position (robosuite's Stack has cubeA_to_cubeB)."""
+    """Which observation keys form LeRobot's ``observation.state`` and ``observation.environment_state``, the
+    object pairs ``[a, b]`` whose relative position (a's minus b's, world frame) the ``object`` vector appends
+    after each object's pose and eef-relative position (robosuite's Stack has cubeA_to_cubeB), and whether a
+    symmetric object's orientation is observed at its equivalent turn nearest the first hand's heading
+    (``symmetric_near_hand``: one orientation for what looks the same, as generation's object symmetry picks)."""
 
     state_keys: tuple[str, ...]
     env_state_keys: tuple[str, ...]
     object_pairs: tuple[tuple[str, str], ...] = ()
+    symmetric_near_hand: bool = False
 
 
 @dataclass(frozen=True)

@@ -236,9 +236,10 @@ def _generate_parser(subs) -> None:
     sub.add_argument("--robot", help="generate on this robot instead of the seeds' (robot transfer): panda, iiwa, "
                      "xarm6 or a robot file (.yaml/.json)")
     sub.add_argument("--difficulty", help="generate at this randomization level (D0, D1, D2) instead of the seeds'")
-    sub.add_argument("--transit", choices=("interpolate", "plan"),
-                     help="how every subtask's arm reaches its segment: interpolate (straight) or plan (collision-free "
-                          "path around the scene) (default: each subtask's transit in the spec)")
+    sub.add_argument("--transit", choices=("interpolate", "plan", "auto"),
+                     help="how every subtask's arm reaches its segment: interpolate (straight), plan (collision-free "
+                          "path around the scene) or auto (planned only where the straight one would collide) "
+                          "(default: each subtask's transit in the spec)")
     sub.add_argument("--set", dest="task_settings", action="append", default=[], metavar="KEY=VALUE",
                      help="change the seeds' task: a task-file key path and a YAML value, e.g. "
                           "scene.objects.cube_red.scale=1.2 or randomization.D1.yaw=[-1,1] (repeatable)")

@@ -15,8 +15,9 @@ import pytest
 from augment.generator import run_attempt
 from augment.source import load_sources
 from augment.spec import PlannerSettings, load_mimic_spec, with_seed, with_transit
-from augment.transit import CollisionCheck, plan_transit
+from augment.transit import CollisionCheck, plan_transit, straight_collides
 from envs.errors import ConfigError
+from envs.pose import interpolate_poses
 from recorder.cli import main
 from recorder.dataset.tasks import make_env, variant_env_kwargs
 
@@ -73,6 +74,24 @@ def test_planned_transit_never_touches_the_wall_where_interpolation_drives_throu
 
 
 @pytest.mark.slow
+def test_auto_plans_only_where_the_straight_bridge_would_collide(wall_env, wall_seeds):
+    plans = []
+    for index in range(4):  # D1: the red cube behind the wall (interpolation touches it in most attempts)
+        wall_env.wall_contacts.clear()
+        result = run_attempt(wall_env, wall_seeds, spec_with("auto"), index)
+        assert result.success and not any(wall_env.wall_contacts) and result.planning_s > 0, index
+        plans.append(result.num_plans)
+    assert 0 < sum(plans) < 2 * len(plans), plans  # planned where needed, not every transit as `plan` does
+    at_d0 = make_env(wall_seeds.env_id, **wall_seeds.env_kwargs)  # both cubes in front of the wall
+    try:
+        auto, straight = (run_attempt(at_d0, wall_seeds, spec_with(transit), 0) for transit in ("auto", "interpolate"))
+    finally:
+        at_d0.close()
+    assert auto.num_plans == 0 and auto.planning_s > 0  # checked, nothing to plan around: the straight data
+    assert np.array_equal(auto.episode.actions, straight.episode.actions)
+
+
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_planned_data(wall_env, wall_seeds):
     first = run_attempt(wall_env, wall_seeds, spec_with("plan"), 1)
     again = run_attempt(wall_env, wall_seeds, spec_with("plan"), 1)
@@ -108,6 +127,27 @@ def test_a_plan_keeps_its_margin_and_leaves_the_simulation_untouched(wall_env):
     assert np.array_equal(wall_env.get_state(), state)  # planning never touches the simulation
 
 
+def test_a_straight_bridge_is_checked_against_the_wall_and_the_copy_is_put_back(wall_env):
+    wall_env.reset(seed=5)
+    world = wall_env.collision_world()
+    world.sync()
+    poses, hand = wall_env.get_object_poses(), wall_env.get_robot_eef_pose()
+    above_red, above_blue, higher = hand.copy(), hand.copy(), hand.copy()
+    above_red[:3, 3] = poses["cube_red"][:3, 3] + [0.0, 0.0, 0.04]
+    above_blue[:3, 3] = poses["cube_blue"][:3, 3] + [0.0, 0.0, 0.04]
+    higher[:3, 3] = above_red[:3, 3] + [0.0, 0.0, 0.1]
+    world.set_arm(0, world.solve_ik_along(0, above_red, world.arm_qpos(0)))
+    start = world.arm_qpos(0)
+
+    def line(a, b):
+        return np.concatenate([interpolate_poses(a, b, 5), b[None]])
+
+    assert straight_collides(world, 0, line(above_red, above_blue), (), PlannerSettings())  # through the wall
+    assert np.allclose(world.arm_qpos(0), start)
+    assert not straight_collides(world, 0, line(above_red, higher), (), PlannerSettings())  # straight up
+    assert np.allclose(world.arm_qpos(0), start)
+
+
 def test_the_other_arm_is_an_obstacle(make_task_env):
     env = make_task_env("mimicrec/BimanualLift-v0")
     env.reset(seed=0)
@@ -130,6 +170,8 @@ def test_the_other_arm_is_an_obstacle(make_task_env):
     (lambda d: d["eefs"]["robot0"]["subtasks"][0].update(transit="fly"), "transit 'fly' is unknown"),
     (lambda d: d.update(planner={"step_m": 0}), "planner.step_m must be > 0"),
     (lambda d: d.update(planner={"max_iterations": 0}), "planner.max_iterations must be > 0"),
+    (lambda d: d.update(planner={"straight_margin": -0.01}), "straight_margin must be >= 0"),
+    (lambda d: d["eefs"]["robot0"]["subtasks"][0].update(transit="around"), "use one of interpolate, plan, auto"),
     (lambda d: d.update(planner={"margins": 0.1}), "margins"),
 ])
 def test_a_bad_transit_setting_is_a_clear_error(tmp_path, mutate, message):
@@ -187,3 +229,20 @@ def test_two_arms_plan_around_each_other(tmp_path):
         env.close()
     assert all(r.success for r in results) and not any(touches)
     assert all(r.num_plans == 4 and r.num_plans_failed <= 2 for r in results)  # each arm: approach, lift
+
+
+def test_a_plans_goal_is_where_the_controller_ends_along_the_straight_line(make_task_env):
+    from envs.pose import axis_angle_to_mat, make_pose
+
+    env = make_task_env("mimicrec/Stack-v0")
+    for seed, yaw in [(0, 2.5), (1, -2.5), (2, 1.5), (3, 3.0)]:  # large turns: one IK solve may land elsewhere
+        env.reset(seed=seed)
+        world = env.collision_world()
+        world.sync()
+        hand = env.get_robot_eef_pose()
+        goal = make_pose(hand[:3, 3] + [0.1, -0.15, -0.05], axis_angle_to_mat(np.array([0.0, 0.0, yaw])) @ hand[:3, :3])
+        along = world.solve_ik_along(0, goal, world.arm_qpos(0))
+        for pose in [*interpolate_poses(hand, goal, 30), *[goal] * 30]:  # the env's controller on the same line
+            env.step(env.target_eef_pose_to_action(pose, np.array([-1.0])))
+        assert np.linalg.norm(world.eef_pose(0, along)[:3, 3] - goal[:3, 3]) < 1e-3
+        assert np.abs(along - env.robot.arm_qpos()).max() < 0.07, seed

@@ -5,6 +5,7 @@ import json
 import re
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import yaml
 
@@ -108,6 +109,34 @@ def test_shipped_yaml_files_read_as_pyyamls_own_safe_loader_reads_them():
     assert len(files) > 20
     for path in files:
         assert load_mapping(path) == yaml.safe_load(path.read_text()), path
+
+
+def test_symmetric_objects_are_observed_at_the_turn_nearest_the_hand():
+    from envs.pose import quat_heading, quat_to_mat, wrap_angle
+    from envs.task_config import with_settings
+
+    plain = gym.make("mimicrec/Stack-v0", difficulty="D1").unwrapped
+    config = with_settings(plain.config, {"observation.symmetric_near_hand": True})
+    near = gym.make("mimicrec/Stack-v0", difficulty="D1", task=task_config.task_definition(config)).unwrapped
+    quarter, turned = np.pi / 2, 0
+    try:
+        for seed in range(6):
+            raw, folded = plain.reset(seed=seed)[0], near.reset(seed=seed)[0]
+            hand = quat_heading(folded["robot0_eef_quat"])
+            for i in range(len(plain.bodies)):
+                before, after = raw["object"][7 * i:7 * i + 7], folded["object"][7 * i:7 * i + 7]
+                assert list(after[:3]) == list(before[:3])
+                assert abs(wrap_angle(quat_heading(after[3:]) - hand, 2 * np.pi)) <= quarter / 2 + 1e-5
+                relative = quat_to_mat(before[3:].astype(float)).T @ quat_to_mat(after[3:].astype(float))
+                turn = np.arctan2(relative[1, 0], relative[0, 0])  # about the object's own z, a quarter-turn multiple
+                assert relative[2, 2] == pytest.approx(1.0, abs=1e-5)
+                assert abs(wrap_angle(turn, quarter)) < 1e-4
+                turned += abs(turn) > 0.1
+            assert list(folded["object"][14:]) == list(raw["object"][14:])  # eef-relative positions as before
+        assert turned > 0  # at D1 (any yaw) some cube is seen turned
+    finally:
+        plain.close()
+        near.close()
 
 
 def test_object_pairs_append_their_relative_positions_to_the_object_vector():
