@@ -248,9 +248,12 @@ def _choose_source(att: _Attempt, arm: _Arm, sub: SubtaskSpec, hand: np.ndarray)
 
 
 def _symmetry(att: _Attempt, name: str | None) -> float:
-    """The turn (radians) after which object ``name`` looks the same; 0 for none, or with the spec's symmetry off."""
-    use = name is not None and att.spec.generation.use_object_symmetry
-    return att.env.object_symmetries().get(name, 0.0) if use else 0.0
+    """The turn (radians) after which object ``name`` looks the same; 0 for none, or where symmetry is off (the
+    spec's ``use_object_symmetry``; unset: as the task observes symmetric objects)."""
+    use = att.spec.generation.use_object_symmetry
+    if use is None:
+        use = att.env.observes_symmetric_near_hand()
+    return att.env.object_symmetries().get(name, 0.0) if use and name is not None else 0.0
 
 
 def _object_as_seen(att: _Attempt, name: str, reference: np.ndarray) -> np.ndarray:

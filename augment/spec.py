@@ -48,8 +48,8 @@ class GenerationSettings:
     select_src_per_subtask: bool = False
     transform_first_robot_pose: bool = False
     interpolate_from_last_target_pose: bool = True
-    use_object_symmetry: bool = False  # true: a symmetric object at the turn that starts a segment nearest the hand
-    # (more D1 successes, but policies trained on such data did worse: docs/generation.md)
+    use_object_symmetry: bool | None = None  # true: a symmetric object at the turn that starts a segment nearest the
+    # hand; None: as the task observes it (its observation.symmetric_near_hand), so data and observations agree
     seed: int = 1
 
 

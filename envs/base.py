@@ -630,6 +630,10 @@ class TabletopEnv(gym.Env):
         return {name: pose_from_pos_quat(*self.client.getBasePositionAndOrientation(body))
                 for name, body in self.bodies.items()}
 
+    def observes_symmetric_near_hand(self) -> bool:
+        """Whether the ``object`` observation shows a symmetric object at its turn nearest the first hand."""
+        return self.config.observation.symmetric_near_hand
+
     def object_symmetries(self) -> dict[str, float]:
         """Name -> turn (radians) about its own z axis after which an object looks the same, for every object
         whose task file declares a ``symmetry``."""

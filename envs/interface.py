@@ -107,6 +107,10 @@ class MimicEnv(TaskEnv, Protocol):
     def object_symmetries(self) -> dict[str, float]:
         """Name -> turn (radians) about its own z axis after which an object looks the same (those that have one)."""
 
+    def observes_symmetric_near_hand(self) -> bool:
+        """Whether observations show a symmetric object at its turn nearest the hand (task file's
+        ``observation.symmetric_near_hand``); generation then picks the same turns unless its spec says."""
+
     def get_subtask_term_signals(self, flags: Mapping[str, Any] | None = None) -> dict[str, int]:
         """Name -> 0/1 for each subtask termination signal."""
 

@@ -11,7 +11,8 @@ lerobot/source, success_step, attempt_index, src_demo_inds; data@subtasks, data@
 spec_digest attribute and column; none changed), then for object symmetry (the task files' cubes declare
 ``symmetry: 90``: Stack's generated demos grasp and place at the cubes' turn nearest the hand; the spec gained
 ``generation.use_object_symmetry``, so every spec digest changed; with the symmetry removed from the task
-file only the spec digests differ, checked).
+file only the spec digests differ, checked), then for ``use_object_symmetry: null`` in the shipped specs (as
+the task observes; the spec digests only: 1 annotate and 5 generate entries).
 """
 
 import json
