@@ -12,7 +12,8 @@ values on top) and that continuation is evaluated too. Prints one table row per 
 (data, finished trainings and their evaluations).
 
     python scripts/experiment_policy.py --out datasets/experiment [--tasks Stack StackThree]
-        [--num-generated 1000] [--epochs E] [--steps-per-epoch S] [--eval-rollouts 50] [--sets seeds generated]
+        [--difficulty D0 --generate-difficulty D1] [--num-generated 1000] [--epochs E] [--steps-per-epoch S]
+        [--eval-rollouts 50] [--sets seeds generated]
         [--set algo.rnn.hidden_dim=400 ...] [--then-epochs 300 --then-set KEY=VALUE ...] [--pick-rollouts 50]
 """
 
@@ -31,8 +32,10 @@ from recorder.policy.train import template_path  # noqa: E402
 from scripts.demo import run  # noqa: E402
 
 
-def prepare(exe: str, root: Path, task: str, difficulty: str, num_generated: int) -> dict[str, Path]:
-    """Seeds (10 scripted demos) and generated demos of ``task``: {set: (table label, training file)}."""
+def prepare(exe: str, root: Path, task: str, difficulty: str, num_generated: int,
+            generate_difficulty: str | None = None) -> dict[str, Path]:
+    """Seeds (10 scripted demos at ``difficulty``) and demos generated from them (at ``generate_difficulty``,
+    default the seeds' level) of ``task``: {set: (table label, training file)}."""
     seeds, annotated, generated = root / "seeds", root / "seeds" / "demos_annotated.hdf5", root / "generated"
     if not (seeds / "demos.hdf5").exists():
         run([exe, "record", "--task", f"mimicrec/{task}-v0", "--num-demos", "10", "--seed", "0",
@@ -40,8 +43,9 @@ def prepare(exe: str, root: Path, task: str, difficulty: str, num_generated: int
     if not annotated.exists():
         run([exe, "annotate", str(seeds / "demos.hdf5"), "--auto", "--out", str(annotated)])
     if not (generated / "generated.hdf5").exists():
+        wider = ["--difficulty", generate_difficulty] if generate_difficulty else []
         run([exe, "generate", str(annotated), "--num-trials", str(num_generated), "--num-envs", "2", "--seed", "0",
-             "--out", str(generated), "--quiet"])
+             *wider, "--out", str(generated), "--quiet"])
     return {"seeds": ("10 seeds", seeds / "demos.hdf5"),
             "generated": (f"{num_generated} generated", generated / "generated.hdf5")}
 
@@ -116,7 +120,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="experiment folder (reused: finished steps are skipped)")
     parser.add_argument("--tasks", nargs="+", default=["Stack", "StackThree"])
-    parser.add_argument("--difficulty", default="D0")
+    parser.add_argument("--difficulty", default="D0", help="the seeds' level")
+    parser.add_argument("--generate-difficulty", help="generate (and so train and evaluate the generated set) at "
+                        "this level instead, e.g. D1 from D0 seeds as MimicGen (default: --difficulty)")
     parser.add_argument("--num-generated", type=int, default=1000)
     parser.add_argument("--epochs", type=int, help="training epochs (default: the task template)")
     parser.add_argument("--steps-per-epoch", type=int, help="gradient steps per epoch (default: template)")
@@ -136,8 +142,9 @@ def main() -> None:
     exe = str(Path(sys.executable).with_name("mimicrec"))
     rows = []
     for task in args.tasks:
-        root = Path(args.out) / f"{task}_{args.difficulty}"
-        training_sets = prepare(exe, root, task, args.difficulty, args.num_generated)
+        wider = f"_to_{args.generate_difficulty}" if args.generate_difficulty else ""
+        root = Path(args.out) / f"{task}_{args.difficulty}{wider}"
+        training_sets = prepare(exe, root, task, args.difficulty, args.num_generated, args.generate_difficulty)
         for name, data in (training_sets[key] for key in ("seeds", "generated") if key in args.sets):
             rows += table_rows(exe, data, root / f"policy_{name.split()[0]}", args, task, name)
     given = ", ".join(f"{flag[2:].replace('-', ' ')} {value}" for flag, value in budget_flags(args).items())

@@ -12,7 +12,9 @@ spec_digest attribute and column; none changed), then for object symmetry (the t
 ``symmetry: 90``: Stack's generated demos grasp and place at the cubes' turn nearest the hand; the spec gained
 ``generation.use_object_symmetry``, so every spec digest changed; with the symmetry removed from the task
 file only the spec digests differ, checked), then for ``use_object_symmetry: null`` in the shipped specs (as
-the task observes; the spec digests only: 1 annotate and 5 generate entries).
+the task observes; the spec digests only: 1 annotate and 5 generate entries), then for the task files'
+``observation.symmetric_near_hand: true`` (generation now folds Stack's cubes: 46 generate entries; the
+recorded D0 seeds' cubes are already at the turn nearest the hand, so record's digests did not change).
 """
 
 import json

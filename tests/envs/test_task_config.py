@@ -115,9 +115,9 @@ def test_symmetric_objects_are_observed_at_the_turn_nearest_the_hand():
     from envs.pose import quat_heading, quat_to_mat, wrap_angle
     from envs.task_config import with_settings
 
-    plain = gym.make("mimicrec/Stack-v0", difficulty="D1").unwrapped
-    config = with_settings(plain.config, {"observation.symmetric_near_hand": True})
-    near = gym.make("mimicrec/Stack-v0", difficulty="D1", task=task_config.task_definition(config)).unwrapped
+    stack = task_config.load_task_config("Stack")
+    plain, near = (gym.make("mimicrec/Stack-v0", difficulty="D1", task=task_config.task_definition(
+        with_settings(stack, {"observation.symmetric_near_hand": folded}))).unwrapped for folded in (False, True))
     quarter, turned = np.pi / 2, 0
     try:
         for seed in range(6):
