@@ -105,7 +105,7 @@ def plan_transit(world: CollisionWorld, arm: int, goal_pose: np.ndarray, carried
 def straight_collides(world: CollisionWorld, arm: int, poses: np.ndarray, carried: tuple[str, ...],
                       settings: PlannerSettings) -> bool:
     """Whether ``arm``, following grasp-frame ``poses`` ``[T, 4, 4]`` (a straight bridge) from its joints in the
-    (synced) copy with what it carries, comes within ``margin`` of a body it is clear of at both ends (checked
+    (synced) copy with what it carries, comes within ``straight_margin`` of a body it is clear of at both ends (checked
     every ``resolution`` radians of joint motion). An end pressed into something counts as no collision:
     nothing could be planned from or to it (``transit: auto`` then keeps the straight bridge)."""
     start = world.arm_qpos(arm)

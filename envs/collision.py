@@ -140,8 +140,9 @@ class CollisionWorld:
     def solve_ik_along(self, arm: int, pose: np.ndarray, start: Sequence[float]) -> np.ndarray:
         """Joint angles ``[arm_dof]`` reaching ``pose`` on the branch of ``start``: the grasp frame follows the
         straight line from where ``start`` puts it, one IK solve per ``TRACK_STEP_M``/``TRACK_STEP_RAD``, as the
-        env's controller would follow an interpolated bridge (one solve from ``start`` may jump to another
-        branch: the wrist or the base turned by up to a full turn for the same pose)."""
+        env's controller would follow an interpolated bridge (one solve from ``start`` ends elsewhere in a
+        redundant arm's null space: on large turns 0.05-0.13 rad from where the env's controller ends, this
+        0.006-0.07 rad)."""
         begin = self.eef_pose(arm, start)
         steps = max(np.linalg.norm(pose[:3, 3] - begin[:3, 3]) / TRACK_STEP_M,
                     float(rotation_angle_between(begin[:3, :3], pose[:3, :3])) / TRACK_STEP_RAD)

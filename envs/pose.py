@@ -256,7 +256,8 @@ def wrap_angle(angle: float, period: float) -> float:
 
 
 def quat_heading(quat: Sequence[float]) -> float:
-    """Heading (rotation about world z, radians) of the x axis of the rotation of quaternion ``quat`` (x, y, z, w)."""
+    """Heading (rotation about world z, radians) of the x axis of quaternion ``quat``'s rotation (x, y, z, w):
+    ``yaw_of`` without building the matrix (the observation calls it every step)."""
     x, y, z, w = quat
     return math.atan2(2.0 * (x * y + w * z), 1.0 - 2.0 * (y * y + z * z))
 
