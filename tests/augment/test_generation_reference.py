@@ -14,7 +14,9 @@ spec_digest attribute and column; none changed), then for object symmetry (the t
 file only the spec digests differ, checked), then for ``use_object_symmetry: null`` in the shipped specs (as
 the task observes; the spec digests only: 1 annotate and 5 generate entries), then for the task files'
 ``observation.symmetric_near_hand: true`` (generation now folds Stack's cubes: 46 generate entries; the
-recorded D0 seeds' cubes are already at the turn nearest the hand, so record's digests did not change).
+recorded D0 seeds' cubes are already at the turn nearest the hand, so record's digests did not change), then
+for Stack's grasp subtask ending 16-24 steps after the grasp instead of 10-20 (past the seeds' lift: 86 generate
+entries and annotate's spec digest).
 """
 
 import json
