@@ -28,7 +28,7 @@ from envs.collision import CollisionWorld
 from envs.errors import TaskError
 from envs.objects import build_object
 from envs.placement import sample_robot_bases, sample_scene
-from envs.pose import mat_to_quat, pose_from_pos_quat, turned_near_heading
+from envs.pose import headings_to, mat_to_quat, pose_from_pos_quat, turned_near_heading
 from envs.robot import Robot, RobotKinematics
 from envs.task_config import (
     RobotPlacement,
@@ -469,6 +469,8 @@ class TabletopEnv(gym.Env):
         objects = [v for pos, quat in poses for v in (*pos, *quat)]
         objects += [v for (x, y, z), _ in poses for v in (x - eef_x, y - eef_y, z - eef_z)]
         objects += [poses[a][0][k] - poses[b][0][k] for a, b in self._object_pairs for k in range(3)]
+        if self.config.observation.heading_to_hand:
+            objects += headings_to(poses, robots[f"{self.robot.name}_eef_quat"])
         obs = {k: np.array(v, dtype=np.float32) for k, v in {"object": objects, **robots}.items()}
         return {**obs, **self.cameras.observe(self.robot.body, self.robot.camera_link, TABLE_TOP_Z)}
 

@@ -275,6 +275,14 @@ def turned_near_heading(poses: list[tuple], turns: list[tuple[int, float]], refe
     return poses
 
 
+def headings_to(poses: list[tuple], reference_quat: Sequence[float]) -> list[float]:
+    """Each of ``poses``' heading minus ``reference_quat``'s as ``[sin, cos]`` pairs, in order (continuous where
+    the angle wraps)."""
+    heading = quat_heading(reference_quat)
+    offsets = [quat_heading(quat) - heading for _, quat in poses]
+    return [v for offset in offsets for v in (math.sin(offset), math.cos(offset))]
+
+
 def _quat_times(a: Sequence[float], b: Sequence[float]) -> np.ndarray:
     """Hamilton product ``a * b`` of two quaternions (x, y, z, w): ``b``'s rotation in ``a``'s frame."""
     ax, ay, az, aw = a

@@ -98,12 +98,15 @@ class ObservationConfig:
     object pairs ``[a, b]`` whose relative position (a's minus b's, world frame) the ``object`` vector appends
     after each object's pose and eef-relative position (robosuite's Stack has cubeA_to_cubeB), and whether a
     symmetric object's orientation is observed at its equivalent turn nearest the first hand's heading
-    (``symmetric_near_hand``: one orientation for what looks the same, as generation's object symmetry picks)."""
+    (``symmetric_near_hand``: one orientation for what looks the same, as generation's object symmetry picks), and
+    whether the vector ends with each object's heading relative to that hand's as its sine and cosine
+    (``heading_to_hand``: the turn a grasp still needs, without the policy working it out from two quaternions)."""
 
     state_keys: tuple[str, ...]
     env_state_keys: tuple[str, ...]
     object_pairs: tuple[tuple[str, str], ...] = ()
     symmetric_near_hand: bool = False
+    heading_to_hand: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 that name the file and the key."""
 
 import json
+import math
 import re
 
 import gymnasium as gym
@@ -142,9 +143,10 @@ def test_symmetric_objects_are_observed_at_the_turn_nearest_the_hand():
 def test_object_pairs_append_their_relative_positions_to_the_object_vector():
     from envs.task_config import with_settings
 
-    plain = gym.make("mimicrec/StackThree-v0").unwrapped
-    config = with_settings(plain.config, {"observation.object_pairs": [["cube_red", "cube_blue"],
-                                                                        ["cube_green", "cube_red"]]})
+    unheaded = with_settings(envs.load_task_config("StackThree"), {"observation.heading_to_hand": False})
+    plain = gym.make("mimicrec/StackThree-v0", task=task_config.task_definition(unheaded)).unwrapped
+    pairs = [["cube_red", "cube_blue"], ["cube_green", "cube_red"]]
+    config = with_settings(unheaded, {"observation.object_pairs": pairs})
     paired = gym.make("mimicrec/StackThree-v0", task=task_config.task_definition(config)).unwrapped
     try:
         before, after = plain.reset(seed=4)[0]["object"], paired.reset(seed=4)[0]["object"]
@@ -156,3 +158,28 @@ def test_object_pairs_append_their_relative_positions_to_the_object_vector():
     finally:
         plain.close()
         paired.close()
+
+
+def test_heading_to_hand_appends_each_objects_turn_from_the_hand_as_sine_and_cosine():
+    from envs.pose import quat_heading
+    from envs.task_config import with_settings
+
+    shipped = envs.load_task_config("StackThree")
+    assert shipped.observation.heading_to_hand  # StackThree observes it; a task file without the key does not
+    unheaded = with_settings(shipped, {"observation.heading_to_hand": False})
+    plain = gym.make("mimicrec/StackThree-v0", task=task_config.task_definition(unheaded), difficulty="D1").unwrapped
+    headed = gym.make("mimicrec/StackThree-v0", difficulty="D1").unwrapped
+    try:
+        for seed in range(4):
+            before, obs = plain.reset(seed=seed)[0]["object"], headed.reset(seed=seed)[0]
+            after, count = obs["object"], len(headed.bodies)
+            assert after.shape == (before.shape[0] + 2 * count,) == headed.observation_space["object"].shape
+            assert list(after[:-2 * count]) == list(before)  # the vector as before, the headings after it
+            hand = quat_heading(obs["robot0_eef_quat"])
+            for i in range(count):
+                turn = quat_heading(after[7 * i + 3:7 * i + 7]) - hand  # the observed (folded) quaternion's heading
+                assert after[-2 * count + 2 * i:][:2] == pytest.approx([math.sin(turn), math.cos(turn)], abs=1e-5)
+                assert abs(math.atan2(*after[-2 * count + 2 * i:][:2])) <= math.pi / 4 + 1e-5  # cubes at their turn
+    finally:
+        plain.close()
+        headed.close()

@@ -62,7 +62,7 @@ def test_lerobot_dataset_loads_and_matches_hdf5(recorded):
     frame = ds[0]
     np.testing.assert_array_equal(frame["observation.state"].numpy(), state)
     assert frame["task"].startswith("Stack the red cube")
-    assert frame["observation.environment_state"].shape == (30,)
+    assert frame["observation.environment_state"].shape == (36,)  # 3 cubes: pose, from the eef, heading
     last = ds[len(ds) - 1]
     assert bool(last["next.done"]) and bool(last["next.success"])
 
