@@ -175,11 +175,11 @@ def test_heading_to_hand_appends_each_objects_turn_from_the_hand_as_sine_and_cos
             after, count = obs["object"], len(headed.bodies)
             assert after.shape == (before.shape[0] + 2 * count,) == headed.observation_space["object"].shape
             assert list(after[:-2 * count]) == list(before)  # the vector as before, the headings after it
-            hand = quat_heading(obs["robot0_eef_quat"])
-            for i in range(count):
+            hand, headings = quat_heading(obs["robot0_eef_quat"]), after[-2 * count:].reshape(count, 2)
+            for i, (sine, cosine) in enumerate(headings):
                 turn = quat_heading(after[7 * i + 3:7 * i + 7]) - hand  # the observed (folded) quaternion's heading
-                assert after[-2 * count + 2 * i:][:2] == pytest.approx([math.sin(turn), math.cos(turn)], abs=1e-5)
-                assert abs(math.atan2(*after[-2 * count + 2 * i:][:2])) <= math.pi / 4 + 1e-5  # cubes at their turn
+                assert [sine, cosine] == pytest.approx([math.sin(turn), math.cos(turn)], abs=1e-5)
+                assert abs(math.atan2(sine, cosine)) <= math.pi / 4 + 1e-5  # each cube at its turn nearest the hand
     finally:
         plain.close()
         headed.close()
