@@ -8,7 +8,8 @@ and the last by N fresh rollouts each), and evaluate model.pth and the last epoc
 last.pth with 50 rollouts each. With --then-epochs N each training goes on for N more epochs from its
 last checkpoint (``mimicrec train --init DIR/last.pth``, a fresh learning-rate schedule, --then-set
 values on top) and that continuation is evaluated too. Prints one table row per task and training set
-(and continuation), with training time; everything is kept under --out, and a rerun skips what is there
+(and continuation), with training time and, for generated D1 data, issue 24's target (Stack >= 99%,
+StackThree >= 87%) as met or GAP; everything is kept under --out, and a rerun skips what is there
 (data, finished trainings and their evaluations).
 
     python scripts/experiment_policy.py --out datasets/experiment [--tasks Stack StackThree]
@@ -30,6 +31,9 @@ from envs.config import load_mapping  # noqa: E402
 from recorder.dataset.paths import write_atomically  # noqa: E402
 from recorder.policy.train import template_path  # noqa: E402
 from scripts.demo import run  # noqa: E402
+
+# Issue 24's policy targets (MimicGen's D1 policies from D0 seeds: Stack 99.3%, StackThree 86.7%), in percent.
+D1_POLICY_TARGETS = {"Stack": 99.0, "StackThree": 87.0}
 
 
 def prepare(exe: str, root: Path, task: str, difficulty: str, num_generated: int,
@@ -105,9 +109,20 @@ def table_rows(exe: str, data: Path, out: Path, args: argparse.Namespace, task: 
                               training_flags(args, out / "last.pth"), args.eval_rollouts)
         total = first["train_s"] + then["train_s"]
         runs.append((f"{name}, {args.then_epochs} more epochs", {**then, "train_s": total}))
+    target = D1_POLICY_TARGETS.get(task) if name != "10 seeds" and args.generate_difficulty == "D1" else None
     return [f"| {task} {args.difficulty} | {label} | {success(result['eval'])} | "
-            f"{success(result.get('eval_last', 'the same checkpoint'))} | {result['train_s'] / 60:.1f} |"
+            f"{success(result.get('eval_last', 'the same checkpoint'))} | {result['train_s'] / 60:.1f} | "
+            f"{verdict(result.get('eval_last', result['eval']), target)} |"
             for label, result in runs]
+
+
+def verdict(eval_line: str, target: float | None) -> str:
+    """"met" or "GAP" for an eval result line ("policy success rate 88.0% (...") against ``target`` percent;
+    "-" without a target."""
+    if target is None:
+        return "-"
+    rate = float(success(eval_line).split("%")[0])
+    return f"{'met' if rate >= target else 'GAP'} (>= {target:g}%)"
 
 
 def success(eval_line: str) -> str:
@@ -155,7 +170,8 @@ def main() -> None:
     picked = f"picked by {args.pick_rollouts} fresh rollouts each" if args.pick_rollouts else "during training"
     print(f"\nBC-RNN, budget: {given}; model.pth = best of the rollouts {picked}, last.pth = last epoch; "
           f"{args.eval_rollouts} eval rollouts; overrides: {args.overrides or 'none'}")
-    print("| task | training data | model.pth success | last.pth success | training minutes |\n|---|---|---|---|---|")
+    print("| task | training data | model.pth success | last.pth success | training minutes | D1 target, last.pth |\n"
+          "|---|---|---|---|---|---|")
     print("\n".join(rows))
 
 

@@ -16,7 +16,8 @@ the task observes; the spec digests only: 1 annotate and 5 generate entries), th
 ``observation.symmetric_near_hand: true`` (generation now folds Stack's cubes: 46 generate entries; the
 recorded D0 seeds' cubes are already at the turn nearest the hand, so record's digests did not change), then
 for Stack's grasp subtask ending 16-24 steps after the grasp instead of 10-20 (past the seeds' lift: 86 generate
-entries and annotate's spec digest).
+entries and annotate's spec digest), and back to 10-20 (policies trained worse on the late data): every
+digest is again bit for bit the one before the 16-24 change.
 """
 
 import json
