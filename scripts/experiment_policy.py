@@ -109,7 +109,8 @@ def table_rows(exe: str, data: Path, out: Path, args: argparse.Namespace, task: 
                               training_flags(args, out / "last.pth"), args.eval_rollouts)
         total = first["train_s"] + then["train_s"]
         runs.append((f"{name}, {args.then_epochs} more epochs", {**then, "train_s": total}))
-    target = D1_POLICY_TARGETS.get(task) if name != "10 seeds" and args.generate_difficulty == "D1" else None
+    from_d0_to_d1 = (args.difficulty, args.generate_difficulty) == ("D0", "D1") and name != "10 seeds"
+    target = D1_POLICY_TARGETS.get(task) if from_d0_to_d1 else None
     return [f"| {task} {args.difficulty} | {label} | {success(result['eval'])} | "
             f"{success(result.get('eval_last', 'the same checkpoint'))} | {result['train_s'] / 60:.1f} | "
             f"{verdict(result.get('eval_last', result['eval']), target)} |"
