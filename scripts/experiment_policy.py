@@ -100,8 +100,10 @@ def evaluate(exe: str, checkpoint: Path, rollouts: int) -> str:
     return output.strip().splitlines()[-1]
 
 
-def table_rows(exe: str, data: Path, out: Path, args: argparse.Namespace, task: str, name: str) -> list[str]:
-    """The table row of one training set, and of its continuation with --then-epochs."""
+def table_rows(exe: str, data: Path, out: Path, args: argparse.Namespace, task: str, name: str,
+               target: float | None) -> list[str]:
+    """The table row of one training set, and of its continuation with --then-epochs, with its last.pth judged
+    against ``target`` percent (None: no target)."""
     first = train_and_eval(exe, data, out, task, training_flags(args, None), args.eval_rollouts)
     runs = [(name, first)]
     if args.then_epochs:
@@ -109,8 +111,6 @@ def table_rows(exe: str, data: Path, out: Path, args: argparse.Namespace, task: 
                               training_flags(args, out / "last.pth"), args.eval_rollouts)
         total = first["train_s"] + then["train_s"]
         runs.append((f"{name}, {args.then_epochs} more epochs", {**then, "train_s": total}))
-    from_d0_to_d1 = (args.difficulty, args.generate_difficulty) == ("D0", "D1") and name != "10 seeds"
-    target = D1_POLICY_TARGETS.get(task) if from_d0_to_d1 else None
     return [f"| {task} {args.difficulty} | {label} | {success(result['eval'])} | "
             f"{success(result.get('eval_last', 'the same checkpoint'))} | {result['train_s'] / 60:.1f} | "
             f"{verdict(result.get('eval_last', result['eval']), target)} |"
@@ -161,8 +161,11 @@ def main() -> None:
         wider = f"_to_{args.generate_difficulty}" if args.generate_difficulty else ""
         root = Path(args.out) / f"{task}_{args.difficulty}{wider}"
         training_sets = prepare(exe, root, task, args.difficulty, args.num_generated, args.generate_difficulty)
-        for name, data in (training_sets[key] for key in ("seeds", "generated") if key in args.sets):
-            rows += table_rows(exe, data, root / f"policy_{name.split()[0]}", args, task, name)
+        from_d0_to_d1 = (args.difficulty, args.generate_difficulty) == ("D0", "D1")
+        for key in [key for key in ("seeds", "generated") if key in args.sets]:
+            name, data = training_sets[key]
+            target = D1_POLICY_TARGETS.get(task) if from_d0_to_d1 and key == "generated" else None
+            rows += table_rows(exe, data, root / f"policy_{name.split()[0]}", args, task, name, target)
     given = ", ".join(f"{flag[2:].replace('-', ' ')} {value}" for flag, value in budget_flags(args).items())
     given = given or "the task templates"
     if args.then_epochs:
