@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import pickle
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -47,18 +48,22 @@ class AttemptWorker:
 
 
 def ordered_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int = 0,
-                    executor: str = "process", address: str | None = None) -> Iterator[AttemptResult]:
-    """Attempt results in index order from ``num_envs`` workers of ``executor`` (``inline``: one, this process)."""
+                    executor: str = "process", address: str | None = None,
+                    started: Callable[[], None] = lambda: None) -> Iterator[AttemptResult]:
+    """Attempt results in index order from ``num_envs`` workers of ``executor`` (``inline``: one, this process).
+    ``started`` is called once the workers exist and the first attempts are handed out (the caller's own
+    threads start there: a worker forked beside a thread that is importing could wait on its import forever)."""
     if executor == "ray":
-        yield from _ray_results(sources, spec, num_envs, start, address)
+        yield from _ray_results(sources, spec, num_envs, start, address, started)
     elif executor == "inline":
         worker = AttemptWorker(sources, spec)
+        started()
         index = start
         while True:
             yield worker.attempt(index)
             index += 1
     else:
-        yield from _process_results(sources, spec, num_envs, start)
+        yield from _process_results(sources, spec, num_envs, start, started)
 
 
 # ------------------------------------------------------------------ local processes
@@ -99,14 +104,23 @@ class _WorkerStart:
         return _init_process, self.args
 
 
-def _process_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int) -> Iterator[AttemptResult]:
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(num_envs, mp_context=ctx, initializer=pickle.loads,
-                               initargs=(pickle.dumps(_WorkerStart(sources, spec, os.getpid())),))
+def worker_start_method() -> str:
+    """``fork`` on Linux (a worker starts in milliseconds with this process's imports; nothing here runs a
+    thread yet when the workers are forked), ``spawn`` elsewhere (macOS's system libraries are not fork-safe)."""
+    return "fork" if sys.platform == "linux" else "spawn"
+
+
+def _process_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int,
+                     started: Callable[[], None]) -> Iterator[AttemptResult]:
+    method, start_args = worker_start_method(), (sources, spec, os.getpid())
+    initializer, initargs = ((_init_process, start_args) if method == "fork" else  # a forked worker has them
+                             (pickle.loads, (pickle.dumps(_WorkerStart(*start_args)),)))
+    pool = ProcessPoolExecutor(num_envs, mp_context=multiprocessing.get_context(method), initializer=initializer,
+                               initargs=initargs)
     try:
         yield from _in_index_order(lambda i: pool.submit(_attempt_in_process, i),
                                    lambda future: _result_unless_stuck(pool, future), window=2 * num_envs,
-                                   start=start)
+                                   start=start, started=started)
     except BrokenProcessPool as err:
         raise GenerationError(f"a generation worker process died ({err}); "
                               "rerun with --executor inline to see its error") from err
@@ -136,9 +150,11 @@ def _result_unless_stuck(pool: ProcessPoolExecutor, future: Future, poll_s: floa
 
 
 def _in_index_order(submit: Callable[[int], Any], collect: Callable[[Any], AttemptResult], window: int,
-                    start: int) -> Iterator[AttemptResult]:
-    """Keep ``window`` attempts submitted; yield them in index order (``collect`` waits for the oldest)."""
+                    start: int, started: Callable[[], None] = lambda: None) -> Iterator[AttemptResult]:
+    """Keep ``window`` attempts submitted; yield them in index order (``collect`` waits for the oldest);
+    ``started`` is called once the first window is submitted."""
     pending = deque(submit(i) for i in range(start, start + window))
+    started()
     next_submit = start + window
     while True:
         result = collect(pending.popleft())
@@ -157,8 +173,8 @@ def import_ray() -> Any:
     return ray
 
 
-def _ray_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int,
-                 address: str | None) -> Iterator[AttemptResult]:
+def _ray_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int, address: str | None,
+                 started: Callable[[], None]) -> Iterator[AttemptResult]:
     """Results from ``num_envs`` Ray actors (one env each) on the cluster at ``address`` (or a local one)."""
     ray = import_ray()
     started_here = not ray.is_initialized()
@@ -170,7 +186,7 @@ def _ray_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int,
         workers = [remote_worker.remote(sources_ref, spec_ref) for _ in range(num_envs)]
         pool = ray.util.ActorPool(workers)  # an idle actor takes the next attempt; get_next keeps submission order
         yield from _in_index_order(lambda i: pool.submit(lambda actor, j: actor.attempt.remote(j), i),
-                                   lambda _: pool.get_next(), window=2 * num_envs, start=start)
+                                   lambda _: pool.get_next(), window=2 * num_envs, start=start, started=started)
     except ray.exceptions.RayActorError as err:
         raise GenerationError(f"a Ray generation worker died ({err}); rerun with "
                               "--executor inline to see its error") from err

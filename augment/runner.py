@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from tqdm import tqdm
@@ -252,11 +253,15 @@ def _run_writing_beside(sources: SourceSet, spec: MimicSpec, opts: GenerateOptio
                         run: Run, committed: set[int], trace: AttemptTrace) -> None:
     """``_run`` with the run's writes and commits carried out by a writer thread (lerobot imported there
     while the workers start); returns, or lets the run's error through, once every queued write is done."""
-    writer = WriterThread(run)
-    writer.call("prepare")  # lerobot's and matplotlib's imports overlap the workers' start and first attempts
-    writer.call(import_pyplot)
+    writer = WriterThread(run, start=False)  # started once the workers exist (they may be forked)
+
+    def workers_started() -> None:
+        writer.start()
+        writer.call("prepare")  # lerobot's and matplotlib's imports overlap the workers' first attempts
+        writer.call(import_pyplot)
+
     try:
-        _run(sources, spec, opts, report, run, writer, committed, trace)
+        _run(sources, spec, opts, report, run, writer, committed, trace, workers_started)
     finally:
         _join(writer)
     if report.num_successes == 0:
@@ -274,15 +279,16 @@ def _join(writer: WriterThread) -> None:
             continue
 
 
-def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: GenerateReport,
-         run: Run, writer: WriterThread, committed: set[int], trace: AttemptTrace) -> None:
+def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: GenerateReport, run: Run,
+         writer: WriterThread, committed: set[int], trace: AttemptTrace, started: Callable[[], None]) -> None:
     max_failures, spec_digest = spec.max_failures(opts.num_trials), spec_attrs(spec)["spec_digest"]
     if _finished(report, opts.num_trials):
         return
     done = report.num_successes if report.guarantee else report.num_attempts
     with tqdm(total=opts.num_trials, initial=done, desc="generate", unit="demo" if report.guarantee else "attempt",
               disable=not opts.progress) as bar:
-        for result in ordered_results(sources, spec, opts.num_envs, report.num_attempts, opts.executor, opts.address):
+        for result in ordered_results(sources, spec, opts.num_envs, report.num_attempts, opts.executor, opts.address,
+                                      started):
             report.add(result)
             trace.add(result)
             if result.index not in committed:  # saved before a crash: counted, not repeated

@@ -21,7 +21,7 @@ MAX_QUEUED_BYTES = 512 * 2**20  # ~5,000 state-only Stack demos, or ~20 with two
 class WriterThread:
     """Runs each ``call`` (a method of ``target`` by name, or a function) in order, in one background thread."""
 
-    def __init__(self, target: Any, max_queued_bytes: int = MAX_QUEUED_BYTES) -> None:
+    def __init__(self, target: Any, max_queued_bytes: int = MAX_QUEUED_BYTES, start: bool = True) -> None:
         self.target = target
         self.max_queued_bytes = max_queued_bytes
         self._calls: deque = deque()
@@ -30,6 +30,11 @@ class WriterThread:
         self._error: BaseException | None = None  # the failed call's error, until raised in the loop's thread
         self._failed = False
         self._thread = threading.Thread(target=self._serve, name="mimicrec-writer", daemon=True)
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the thread (``start=False``: calls queued before this run once it starts)."""
         self._thread.start()
 
     def call(self, action: str | Callable, *args: Any, nbytes: int = 0, **kwargs: Any) -> None:
@@ -47,6 +52,8 @@ class WriterThread:
     def join(self) -> None:
         """Wait until every queued call has run and stop the thread; raises the first error a call raised.
         Safe to call again (it returns at once)."""
+        if not self._thread.ident:  # never started: what was queued runs here
+            self.start()
         if self._thread.is_alive():
             with self._changed:
                 self._calls.append(None)
