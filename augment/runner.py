@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from tqdm import tqdm
@@ -176,8 +177,7 @@ def generate(opts: GenerateOptions) -> GenerateReport:
             committed = _restore(report, run) if opts.resume else set()
             _run_writing_beside(sources, spec, opts, report, run, committed, trace)
         except (GenerationError, KeyboardInterrupt) as err:  # a run that ends early keeps and finishes what it made
-            run.commit(_progress(report))
-            run.close()
+            run.close(_progress(report))
             if isinstance(err, GenerationError) and run.kept.count:
                 raise GenerationError(f"{err}; the {run.kept.count} demos made are kept: "
                                       f"`mimicrec generate --resume {out}` finishes the run") from err
@@ -185,10 +185,13 @@ def generate(opts: GenerateOptions) -> GenerateReport:
         except BaseException:
             run.abort()
             raise
-        run.close()
+        with ThreadPoolExecutor(1, thread_name_prefix="mimicrec-plot") as plotter:  # drawn while the disk syncs
+            plot = plotter.submit(_write_plot, out, report, trace, spec, opts.resume is not None)
+            run.close(_progress(report))  # the last commit: the writer thread has written every demo
+            plot.result()
         report.wall_time_s = time.perf_counter() - start
         report.demos_per_minute = 60.0 * report.num_successes / max(report.wall_time_s, 1e-9)
-        _write_reports(out, report, trace, spec, resumed=opts.resume is not None)
+        _write_json(out / "report.json", asdict(report))
     return report
 
 
@@ -212,9 +215,8 @@ def _open_run(out: Path, sources: SourceSet, report: GenerateReport, opts: Gener
     return run, region
 
 
-def _write_reports(out: Path, report: GenerateReport, trace: AttemptTrace, spec: MimicSpec, resumed: bool) -> None:
-    """``report.json`` (every counter and the spec) and ``report.png`` (this process's attempts)."""
-    _write_json(out / "report.json", asdict(report))
+def _write_plot(out: Path, report: GenerateReport, trace: AttemptTrace, spec: MimicSpec, resumed: bool) -> None:
+    """``report.png``: this process's attempts (``report.json`` holds every counter and the spec)."""
     session = "this session's " if resumed else ""
     labels = {eef: [str(subtask_label(eef, k, len(spec.eefs))) for k in range(len(eef_spec.subtasks))]
               for eef, eef_spec in spec.eefs.items()}
@@ -301,7 +303,6 @@ def _run(sources: SourceSet, spec: MimicSpec, opts: GenerateOptions, report: Gen
             if report.num_failures >= max_failures:
                 report.stopped_by_failure_bound = True
                 break
-    writer.call("commit", _progress(report))
 
 
 def _live_status(report: GenerateReport) -> str:

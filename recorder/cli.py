@@ -13,9 +13,10 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from envs.errors import MimicrecError, UsageError
-from recorder.imports import freeze_for_exit
+from recorder.imports import exit_now
 
 VIDEO_CODECS = ("av1", "h264", "hevc")  # recorder.dataset.writers.lerobot_writer.VIDEO_CODECS (a test keeps them equal)
 
@@ -446,13 +447,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def console_main() -> int:
-    """The ``mimicrec`` console script and ``python -m recorder.cli``: ``main``, then the process's objects
-    frozen so that the interpreter's shutdown does not scan them (``recorder.imports``)."""
-    code = main()
-    freeze_for_exit()
-    return code
+def console_main() -> NoReturn:
+    """The ``mimicrec`` console script and ``python -m recorder.cli``: ``main``, then a quick exit
+    (``recorder.imports.exit_now``: every file is closed and every thread joined by then)."""
+    exit_now(main())
 
 
 if __name__ == "__main__":
-    sys.exit(console_main())
+    console_main()

@@ -95,8 +95,8 @@ class Run(RunDatasets):
         if time.perf_counter() - self.last_commit >= self.commit_every_s:
             self.commit(progress)
 
-    def close(self) -> None:
-        """Finish the datasets (the committed episodes); a run that kept nothing leaves no ``run.json``."""
-        super().close()
+    def close(self, progress: dict | None = None) -> None:
+        """Finish the datasets (with the run's ``progress``); a run that kept nothing leaves no ``run.json``."""
+        super().close(progress)
         if not any(group.count for group in self.groups):
             (self.out / RUN_FILE).unlink(missing_ok=True)

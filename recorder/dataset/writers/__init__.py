@@ -33,8 +33,8 @@ class EpisodeWriter(Protocol):
     def commit(self, progress: dict | None = None) -> None:
         """Make the episodes written so far durable and readable (with the run's ``progress``)."""
 
-    def close(self) -> None:
-        """Commit and finish the dataset."""
+    def close(self, progress: dict | None = None) -> None:
+        """Commit (with the run's ``progress``) and finish the dataset."""
 
     def abort(self) -> None:
         """Drop the episodes written since the last commit."""
@@ -67,10 +67,10 @@ class WriterGroup:
         """The group's HDF5 writer."""
         return next(w for w in self.writers if isinstance(w, RobomimicHDF5Writer))
 
-    def close(self) -> None:
-        """Close every writer."""
+    def close(self, progress: dict | None = None) -> None:
+        """Close every writer, in order (HDF5 first); ``progress`` goes into the HDF5 file."""
         for writer in self.writers:
-            writer.close()
+            writer.close(progress)
 
     def abort(self) -> None:
         """Abort every writer."""
@@ -134,10 +134,11 @@ class RunDatasets:
         for group in reversed(self.groups):
             group.commit(progress)
 
-    def close(self) -> None:
-        """Finish every dataset (a group that got no episode writes nothing); an empty failed/ goes."""
-        for group in self.groups:
-            group.close()
+    def close(self, progress: dict | None = None) -> None:
+        """Finish every dataset, the failures first as in ``commit`` (a group that got no episode writes nothing);
+        an empty failed/ goes."""
+        for group in reversed(self.groups):
+            group.close(progress)
         folder = self.out / "failed"
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()

@@ -183,7 +183,7 @@ class LeRobotWriter:
         _continue_in_new_files(self.dataset)
         self.pending = 0
 
-    def close(self) -> None:
+    def close(self, progress: dict | None = None) -> None:  # noqa: ARG002  (progress lives in the HDF5 index)
         """Commit and drop the journal; a dataset that got no episode is removed."""
         self.commit()
         if self.count == 0:

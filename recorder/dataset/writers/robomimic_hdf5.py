@@ -95,13 +95,20 @@ class RobomimicHDF5Writer:
         self.pending, self.pending_total, self.next_part = [], 0, self.next_part + 1
         self._write_atomically(self._write_index)
 
-    def close(self) -> None:
-        """Commit, then compact into one self-contained file at ``path``; without demos, write nothing."""
-        self.commit()
-        if self.links:
-            self._write_atomically(self._write_compact, in_memory=False)
-        elif self.path.exists():
-            self.path.unlink()
+    def close(self, progress: dict | None = None) -> None:
+        """Commit (with ``progress``), then compact into one self-contained file at ``path``; without demos,
+        write nothing. Demos none of which were committed yet (a run shorter than a commit period) are written
+        as that file at once, from memory: one durable write instead of a part, an index and the compaction."""
+        if progress is not None:
+            self.attrs["progress"] = json.dumps(progress)
+        if self.part is not None and not self.links:
+            self._write_part_as_file()
+        else:
+            self.commit()
+            if self.links:
+                self._write_atomically(self._write_compact, in_memory=False)
+            elif self.path.exists():
+                self.path.unlink()
         shutil.rmtree(self.parts, ignore_errors=True)
 
     def abort(self) -> None:
@@ -142,6 +149,24 @@ class RobomimicHDF5Writer:
             tmp.unlink(missing_ok=True)
             raise
         os.replace(tmp, self.path)
+
+    def _write_part_as_file(self) -> None:
+        """The open in-memory part, with the file's attributes and masks, atomically as the file at ``path``."""
+        data = self.part["data"]
+        for key, value in self.attrs.items():
+            data.attrs[key] = value
+        data.attrs["total"] = self.total + self.pending_total
+        write_masks(self.part, self.pending)
+        self.part.flush()
+        image = self.part.id.get_file_image()
+        self.part.close()
+        self.part = None
+        tmp = Path(f"{self.path}.partial")
+        _write_durably(tmp, image)
+        os.replace(tmp, self.path)
+        self.links += [(name, self.path.name) for name in self.pending]
+        self.total += self.pending_total
+        self.pending, self.pending_total = [], 0
 
     def _write_index(self, file: h5py.File) -> None:
         for name, part in self.links:
