@@ -79,6 +79,7 @@ class GenerateReport:
     planning_s_per_attempt: float = 0.0
     success_rate: float = 0.0
     wall_time_s: float = 0.0
+    process_cpu_s: float = 0.0  # CPU seconds of this process, its threads and start-up included (not the workers')
     demos_per_minute: float = 0.0
     seed: int = 0
     num_envs: int = 1
@@ -191,6 +192,7 @@ def generate(opts: GenerateOptions) -> GenerateReport:
             plot.result()
         report.wall_time_s = time.perf_counter() - start
         report.demos_per_minute = 60.0 * report.num_successes / max(report.wall_time_s, 1e-9)
+        report.process_cpu_s = time.process_time()
         _write_json(out / "report.json", asdict(report))
     return report
 

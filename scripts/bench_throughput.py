@@ -114,6 +114,10 @@ def bench_task(task: str, trials: int, root: Path) -> None:
           f"({worker_s:.1f} s / {same_s:.1f} s) (target <= {OVERHEAD}x: {verdict(ratio <= OVERHEAD)})")
     print(f"  (vs the scripted expert's loop for as many steps: {one['command_s'] / bare_s:.2f}x, {bare_s:.1f} s)")
     print(f"  2 workers vs 1: {scaling:.2f}x (target >= {SCALING}x: {verdict(scaling >= SCALING)})")
+    share = two["process_cpu_s"] / (2 * two["command_s"])
+    print(f"  the generate process's own CPU in the 2-worker run: {two['process_cpu_s']:.1f} s (start-up, lerobot's "
+          f"import, writing both formats), {share:.0%} of the 2 cores over the command: the workers get at most "
+          f"{2 * (1 - share):.2f} cores")
 
 
 def bench_cameras(trials: int, root: Path) -> None:

@@ -33,6 +33,7 @@ def test_generation_counts_and_report(generated):
         assert key in saved
     assert saved["num_envs"] == 2 and saved["seed"] == 5 and saved["executor"] == "process"
     assert 0 < saved["worker_time_s"] <= 2 * saved["wall_time_s"]  # two workers' time inside attempts
+    assert saved["process_cpu_s"] > 0  # this (the test's) process: the workers' CPU is not in it
     from PIL import Image
 
     with Image.open(root / "k2" / "report.png") as image:  # three panels side by side
