@@ -104,15 +104,17 @@ class _WorkerStart:
         return _init_process, self.args
 
 
-def worker_start_method() -> str:
+def worker_start_method(env_kwargs: dict) -> str:
     """``fork`` on Linux (a worker starts in milliseconds with this process's imports; nothing here runs a
-    thread yet when the workers are forked), ``spawn`` elsewhere (macOS's system libraries are not fork-safe)."""
-    return "fork" if sys.platform == "linux" else "spawn"
+    thread yet when the workers are forked); ``spawn`` elsewhere (macOS's system libraries are not fork-safe)
+    and for the EGL renderer (this process has loaded the GPU driver for the run's schema, and a driver's
+    state does not survive a fork)."""
+    return "fork" if sys.platform == "linux" and env_kwargs.get("renderer") != "egl" else "spawn"
 
 
 def _process_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: int,
                      started: Callable[[], None]) -> Iterator[AttemptResult]:
-    method, start_args = worker_start_method(), (sources, spec, os.getpid())
+    method, start_args = worker_start_method(sources.env_kwargs), (sources, spec, os.getpid())
     initializer, initargs = ((_init_process, start_args) if method == "fork" else  # a forked worker has them
                              (pickle.loads, (pickle.dumps(_WorkerStart(*start_args)),)))
     pool = ProcessPoolExecutor(num_envs, mp_context=multiprocessing.get_context(method), initializer=initializer,

@@ -71,6 +71,39 @@ def test_two_processes_give_the_in_process_attempts_in_order(sources_and_spec):
         assert (a.episode.states == b.episode.states).all()
 
 
+def test_workers_are_forked_on_linux_and_spawned_elsewhere_or_for_the_egl_renderer(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert executors.worker_start_method({"renderer": "tiny"}) == "fork"
+    assert executors.worker_start_method({}) == "fork"
+    assert executors.worker_start_method({"renderer": "egl"}) == "spawn"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert executors.worker_start_method({}) == "spawn"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_started_is_called_once_every_worker_exists_and_both_start_methods_agree(sources_and_spec, monkeypatch,
+                                                                                  method):
+    """The caller's threads start in ``started``: by then every worker process exists (none is forked beside a
+    thread); forked and spawned workers give the same attempts."""
+    sources, spec = sources_and_spec
+    monkeypatch.setattr(executors, "worker_start_method", lambda env_kwargs: method)
+    def children() -> set[int]:
+        return {process.pid for process in multiprocessing.active_children()}
+
+    before, new_at_start = children(), []  # processes of earlier tests may still be ending
+    stream = ordered_results(sources, spec, num_envs=2, start=1,
+                             started=lambda: new_at_start.append(len(children() - before)))
+    got = [next(stream) for _ in range(2)]
+    stream.close()
+    assert new_at_start == [2]
+    inline = ordered_results(sources, spec, num_envs=1, start=1, executor="inline")
+    for a, b in zip([next(inline) for _ in range(2)], got, strict=True):
+        assert a.index == b.index and (a.episode.actions == b.episode.actions).all()
+        assert (a.episode.states == b.episode.states).all()
+    inline.close()
+
+
 @pytest.mark.slow
 def test_one_worker_process_gives_the_inline_attempts(sources_and_spec):
     """``--num-envs 1`` runs its attempts in a worker process (so that writing runs beside them) and gives
