@@ -91,11 +91,12 @@ def _attempt_in_process(index: int) -> AttemptResult:
 
 
 class _WorkerStart:
-    """A worker's start as bytes: unpickling them calls ``_init_process(*args)``. The pool hands each new worker
-    its initializer's arguments through a pipe that holds 64 KB, and a worker reads on only after importing
-    what the pickle names (~0.3 s), so the pool, blocked on the pipe, started the next worker only then (seed
-    demos pickle to 0.4-1 MB). As ``pickle.loads`` of bytes, a worker reads them whole at once: every worker
-    starts side by side and imports while the others do."""
+    """A spawned worker's start as bytes (a forked one has its arguments already): unpickling them calls
+    ``_init_process(*args)``. The pool hands each new spawned worker its initializer's arguments through a
+    pipe that holds 64 KB, and a worker reads on only after importing what the pickle names (~0.3 s), so the
+    pool, blocked on the pipe, started the next worker only then (seed demos pickle to 0.4-1 MB). As
+    ``pickle.loads`` of bytes, a worker reads them whole at once: every worker starts side by side and
+    imports while the others do."""
 
     def __init__(self, *args: Any) -> None:
         self.args = args
@@ -127,9 +128,19 @@ def _process_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: 
         raise GenerationError(f"a generation worker process died ({err}); "
                               "rerun with --executor inline to see its error") from err
     finally:
-        # Attempts not started are dropped; those running finish beside this process's last writes (their
-        # results unused) and the workers then exit, instead of holding up the run's end.
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop(pool)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Drop the attempts not started and end the workers now: those still in an attempt would only make a result
+    nobody reads, and this process's exit would wait for them (up to two attempts each). This process's end of
+    the result pipe is closed too, so that the pool's reader meets the end of a message that a killed worker
+    left half-sent (as in ``_result_unless_stuck``)."""
+    processes, result_pipe = list(pool._processes.values()), pool._result_queue._writer
+    pool.shutdown(wait=False, cancel_futures=True)  # forgets its processes and queues
+    for process in processes:
+        process.kill()
+    result_pipe.close()
 
 
 def _result_unless_stuck(pool: ProcessPoolExecutor, future: Future, poll_s: float = 1.0) -> AttemptResult:
