@@ -11,6 +11,7 @@ from envs.errors import UsageError
 from recorder.dataset.run import RUN_FILE, Run, read_run_file, resumed_options, run_folder
 from recorder.dataset.tasks import env_args, lerobot_schema
 from recorder.record import run_scripted_episode
+from tests.recorder.hdf5_compare import assert_same_hdf5
 
 LIFT = "mimicrec/Lift-v0"
 
@@ -86,3 +87,24 @@ def test_a_run_that_kept_nothing_leaves_no_run_json_and_no_failed_folder(tmp_pat
     run = open_run(tmp_path, lift, keep_failed=True)
     run.close()
     assert not (tmp_path / RUN_FILE).exists() and not (tmp_path / "failed").exists()
+
+
+def test_a_run_closed_before_any_commit_writes_what_a_committed_run_compacts_to(tmp_path, lift):
+    """Demos that no commit sealed go to demos.hdf5 straight from memory at close: the same objects, values and
+    attributes (the run's last progress included) as a run that committed part way and compacted its parts."""
+    _, success, failure = lift
+    for name, commit_after_first in (("direct", False), ("compacted", True)):
+        (tmp_path / name).mkdir()
+        run = open_run(tmp_path / name, lift, commit_every_s=3600.0)
+        run.write(success, kept=True)
+        if commit_after_first:
+            run.commit({"attempts": 1})
+        run.write(failure, kept=True)
+        run.write(success, kept=True)
+        run.close({"attempts": 3})
+        assert sorted(p.name for p in (tmp_path / name).iterdir()) == ["demos.hdf5", "lerobot", RUN_FILE]
+    assert_same_hdf5(tmp_path / "direct" / "demos.hdf5", tmp_path / "compacted" / "demos.hdf5")
+    with h5py.File(tmp_path / "direct" / "demos.hdf5") as file:
+        assert json.loads(file["data"].attrs["progress"]) == {"attempts": 3}
+        assert file["data"].attrs["total"] == 2 * len(success) + len(failure)
+        assert list(file["data"]) == ["demo_0", "demo_1", "demo_2"] and len(file["mask/train"]) == 3
