@@ -52,7 +52,7 @@ class WriterThread:
     def join(self) -> None:
         """Wait until every queued call has run and stop the thread; raises the first error a call raised.
         Safe to call again (it returns at once)."""
-        if not self._thread.ident:  # never started: what was queued runs here
+        if not self._thread.ident:  # never started (the run ended before its workers did): run what was queued
             self.start()
         if self._thread.is_alive():
             with self._changed:

@@ -83,16 +83,8 @@ class RobomimicHDF5Writer:
             if progress is not None and self.links:
                 self._write_atomically(self._write_index)
             return
-        self.part.flush()
-        image = self.part.id.get_file_image()
-        self.part.close()
-        self.part = None
-        final = self._part_path(partial=False)
-        _write_durably(self._part_path(partial=True), image)
-        os.replace(self._part_path(partial=True), final)
-        self.links += [(name, final.name) for name in self.pending]
-        self.total += self.pending_total
-        self.pending, self.pending_total, self.next_part = [], 0, self.next_part + 1
+        self._seal_part(self._part_path(partial=False))
+        self.next_part += 1
         self._write_atomically(self._write_index)
 
     def close(self, progress: dict | None = None) -> None:
@@ -133,10 +125,7 @@ class RobomimicHDF5Writer:
         options = {"driver": "core", "backing_store": False} if in_memory else {}
         try:
             with h5py.File(tmp, "w", **options) as file:
-                data = file.create_group("data")
-                for key, value in self.attrs.items():
-                    data.attrs[key] = value
-                data.attrs["total"] = self.total
+                self._set_attrs(file.create_group("data"), self.total)
                 fill(file)
                 write_masks(file, [name for name, _ in self.links])
                 file.flush()
@@ -150,21 +139,29 @@ class RobomimicHDF5Writer:
             raise
         os.replace(tmp, self.path)
 
-    def _write_part_as_file(self) -> None:
-        """The open in-memory part, with the file's attributes and masks, atomically as the file at ``path``."""
-        data = self.part["data"]
+    def _set_attrs(self, data: h5py.Group, total: int) -> None:
+        """The file-level attributes on its ``data`` group (``total``: the steps of its demos)."""
         for key, value in self.attrs.items():
             data.attrs[key] = value
-        data.attrs["total"] = self.total + self.pending_total
+        data.attrs["total"] = total
+
+    def _write_part_as_file(self) -> None:
+        """The open in-memory part, with the file's attributes and masks, as the file at ``path``."""
+        self._set_attrs(self.part["data"], self.total + self.pending_total)
         write_masks(self.part, self.pending)
+        self._seal_part(self.path)
+
+    def _seal_part(self, path: Path) -> None:
+        """Close the open in-memory part and write it at ``path`` atomically and durably (through
+        ``path.partial``); its demos count as committed there."""
         self.part.flush()
         image = self.part.id.get_file_image()
         self.part.close()
         self.part = None
-        tmp = Path(f"{self.path}.partial")
+        tmp = Path(f"{path}.partial")
         _write_durably(tmp, image)
-        os.replace(tmp, self.path)
-        self.links += [(name, self.path.name) for name in self.pending]
+        os.replace(tmp, path)
+        self.links += [(name, path.name) for name in self.pending]
         self.total += self.pending_total
         self.pending, self.pending_total = [], 0
 
