@@ -138,6 +138,12 @@ def _stop(pool: ProcessPoolExecutor) -> None:
     left half-sent (as in ``_result_unless_stuck``)."""
     processes, result_pipe = list(pool._processes.values()), pool._result_queue._writer
     pool.shutdown(wait=False, cancel_futures=True)  # forgets its processes and queues
+    _kill_workers(processes, result_pipe)
+
+
+def _kill_workers(processes: list, result_pipe: Any) -> None:
+    """Kill the pool's worker ``processes`` and close this process's end of its ``result_pipe``: the pool's
+    reader then meets the end of any message a killed worker left half-sent instead of waiting for the rest."""
     for process in processes:
         process.kill()
     result_pipe.close()
@@ -156,9 +162,7 @@ def _result_unless_stuck(pool: ProcessPoolExecutor, future: Future, poll_s: floa
         except TimeoutError:
             dead = any(process.exitcode is not None for process in list(pool._processes.values()))
             if dead and dead_before:
-                for process in list(pool._processes.values()):
-                    process.kill()
-                pool._result_queue._writer.close()
+                _kill_workers(list(pool._processes.values()), pool._result_queue._writer)
             dead_before = dead
 
 
