@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from augment.generator import AttemptResult, run_attempt
@@ -120,6 +121,7 @@ def _process_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: 
                              (pickle.loads, (pickle.dumps(_WorkerStart(*start_args)),)))
     pool = ProcessPoolExecutor(num_envs, mp_context=multiprocessing.get_context(method), initializer=initializer,
                                initargs=initargs)
+    _widen_result_pipe(pool)
     try:
         yield from _in_index_order(lambda i: pool.submit(_attempt_in_process, i),
                                    lambda future: _result_unless_stuck(pool, future), window=2 * num_envs,
@@ -129,6 +131,27 @@ def _process_results(sources: SourceSet, spec: MimicSpec, num_envs: int, start: 
                               "rerun with --executor inline to see its error") from err
     finally:
         _stop(pool)
+
+
+RESULT_PIPE_BYTES = 1 << 20  # a state-only result (Stack: ~0.17 MB) fits whole
+
+
+def _widen_result_pipe(pool: ProcessPoolExecutor) -> None:
+    """Let the pool's result pipe hold ``RESULT_PIPE_BYTES`` (at most the system's ``pipe-max-size``) where Linux
+    allows it. A pipe holds 64 KB by default, so a worker that sends a bigger result waits until this process
+    has read the rest, and this process's reader shares one GIL with the thread writing demos: measured on
+    1-worker Stack runs, the workers' time outside attempts fell from 0.89 s to 0.65 s over 208 attempts."""
+    if sys.platform != "linux":
+        return
+    import fcntl
+
+    pipe = pool._result_queue._reader.fileno()
+    try:
+        size = min(RESULT_PIPE_BYTES, int(Path("/proc/sys/fs/pipe-max-size").read_text()))
+        if size > fcntl.fcntl(pipe, fcntl.F_GETPIPE_SZ):
+            fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, size)
+    except (OSError, ValueError):  # a kernel without the setting: the default stays
+        pass
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

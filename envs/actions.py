@@ -67,8 +67,9 @@ class ActionMode:
         """((target position, quaternion), None) for IK, or (None, joint targets) for direct joint control."""
         raise NotImplementedError
 
-    def target_pose(self, env, robot, action: np.ndarray) -> np.ndarray:
-        """The eef pose ``[4, 4]`` that ``action`` commands in the env's current state."""
+    def target_pose(self, env, robot, action: np.ndarray, eef_pose: np.ndarray | None = None) -> np.ndarray:
+        """The eef pose ``[4, 4]`` that ``action`` commands in the env's current state (``eef_pose``: the
+        measured one, where the caller has it)."""
         raise NotImplementedError
 
     def action_for(self, env, robot, target_pose: np.ndarray, gripper: np.ndarray) -> np.ndarray:
@@ -95,9 +96,10 @@ class DeltaEef(ActionMode):
         _, target_quat = env.client.multiplyTransforms((0, 0, 0), delta, (0, 0, 0), quat)
         return ((x + scale_pos * dx, y + scale_pos * dy, z + scale_pos * dz), target_quat), None
 
-    def target_pose(self, env, robot, action):
+    def target_pose(self, env, robot, action, eef_pose=None):
         """The measured eef pose moved by the scaled deltas."""
-        return delta_action_to_target_pose(robot.eef_pose(), np.asarray(action, np.float64), self.scale)
+        eef_pose = robot.eef_pose() if eef_pose is None else eef_pose
+        return delta_action_to_target_pose(eef_pose, np.asarray(action, np.float64), self.scale)
 
     def action_for(self, env, robot, target_pose, gripper):
         """Scaled difference between ``target_pose`` and the measured eef pose."""
@@ -120,7 +122,7 @@ class AbsEef(ActionMode):
         pose = self.target_pose(env, robot, action)
         return (pose[:3, 3], mat_to_quat(pose[:3, :3])), None
 
-    def target_pose(self, env, robot, action):
+    def target_pose(self, env, robot, action, eef_pose=None):  # noqa: ARG002  (absolute: no measured pose)
         """Position from the workspace box, rotation from the (normalized) quaternion."""
         action = np.asarray(action, dtype=np.float64)
         quat = action[3:7] if np.linalg.norm(action[3:7]) > 1e-6 else HOME_EEF_QUAT
@@ -155,7 +157,7 @@ class JointPos(ActionMode):
         """Joint targets from the limits; no IK."""
         return None, _from_unit(np.asarray(action[:-1], dtype=np.float64), self.low, self.high)
 
-    def target_pose(self, env, robot, action):
+    def target_pose(self, env, robot, action, eef_pose=None):  # noqa: ARG002  (joint targets: no measured pose)
         """Forward kinematics of the joint targets (on the kinematics-only robot)."""
         qpos = _from_unit(np.asarray(action[:-1], dtype=np.float64), self.low, self.high)
         return env.kinematics.eef_pose(qpos, *env.client.getBasePositionAndOrientation(robot.body))

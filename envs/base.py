@@ -142,6 +142,9 @@ class TabletopEnv(gym.Env):
         self._clean_state = self._save_clean_state()
         self._state_file = self._make_state_file()
         self.action_mode = make_action_mode(settings["action_mode"], settings["action_scale"], self.robot.arm_limits)
+        dim = self.action_mode.dim  # each arm's robot and action columns, looked up several times a step
+        self._arms = {robot.name: (robot, slice(i * dim, (i + 1) * dim)) for i, robot in enumerate(self.robots)}
+        self._eef_names = tuple(self._arms)
         self._kinematics: RobotKinematics | None = None
         self._collision_world: CollisionWorld | None = None
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.action_mode.dim * len(self.robots),), dtype=np.float32)
@@ -368,8 +371,8 @@ class TabletopEnv(gym.Env):
         """Apply a normalized action (see ``envs.actions``) for one control period (``substeps`` sim steps)."""
         action = np.asarray(action, dtype=np.float64).clip(-1.0, 1.0)
         targets = []
-        for robot in self.robots:
-            part = action[self.action_slice(robot.name)]
+        for robot, columns in self._arms.values():
+            part = action[columns]
             targets.append(self.action_mode.command(self, robot, part))
             robot.command_gripper(part[-1])
         if self.gui:  # the viewer draws once per control step; stepping never waits for its render thread
@@ -581,19 +584,21 @@ class TabletopEnv(gym.Env):
     @property
     def eef_names(self) -> tuple[str, ...]:
         """One end effector per robot: ``robot0``, ``robot1``, ..."""
-        return tuple(robot.name for robot in self.robots)
+        return self._eef_names
 
     def robot_of(self, eef_name: str) -> Robot:
         """The robot whose end effector is ``eef_name`` (``robot0``, ``robot1``, ...)."""
-        for robot in self.robots:
-            if robot.name == eef_name:
-                return robot
-        raise TaskError(f"unknown end effector {eef_name!r}; this task has {', '.join(self.eef_names)}")
+        return self._arm(eef_name)[0]
 
     def action_slice(self, eef_name: str) -> slice:
         """Where the actions of one end effector's arm sit in the full action."""
-        index, dim = self.robots.index(self.robot_of(eef_name)), self.action_mode.dim
-        return slice(index * dim, (index + 1) * dim)
+        return self._arm(eef_name)[1]
+
+    def _arm(self, eef_name: str) -> tuple[Robot, slice]:
+        arm = self._arms.get(eef_name)
+        if arm is None:
+            raise TaskError(f"unknown end effector {eef_name!r}; this task has {', '.join(self.eef_names)}")
+        return arm
 
     def combine_arm_actions(self, parts: dict[str, np.ndarray]) -> np.ndarray:
         """The full action from one arm action per end effector (every arm must be given)."""
@@ -618,10 +623,12 @@ class TabletopEnv(gym.Env):
         robot = self.robot_of(eef_name)
         return self.action_mode.action_for(self, robot, target_eef_pose, gripper_action).astype(np.float32)
 
-    def action_to_target_eef_pose(self, action: np.ndarray, eef_name: str = "robot0") -> np.ndarray:
-        """Pose ``[4, 4]`` that the full ``action`` commands to one end effector in the current state."""
-        part = np.asarray(action, dtype=np.float64)[self.action_slice(eef_name)]
-        return self.action_mode.target_pose(self, self.robot_of(eef_name), part)
+    def action_to_target_eef_pose(self, action: np.ndarray, eef_name: str = "robot0",
+                                  eef_pose: np.ndarray | None = None) -> np.ndarray:
+        """Pose ``[4, 4]`` that the full ``action`` commands to one end effector in the current state;
+        ``eef_pose``: that end effector's pose now, where the caller has just read it."""
+        robot, columns = self._arm(eef_name)
+        return self.action_mode.target_pose(self, robot, np.asarray(action, dtype=np.float64)[columns], eef_pose)
 
     def actions_to_gripper_actions(self, actions: np.ndarray, eef_name: str = "robot0") -> np.ndarray:
         """Gripper part ``[..., 1]`` of one end effector in full actions ``[..., A]``."""

@@ -89,8 +89,9 @@ class MimicEnv(TaskEnv, Protocol):
                                   eef_name: str = "robot0") -> np.ndarray:
         """That arm's action driving its end effector to ``target_eef_pose``."""
 
-    def action_to_target_eef_pose(self, action: np.ndarray, eef_name: str = "robot0") -> np.ndarray:
-        """Pose ``[4, 4]`` that ``action`` commands to one end effector now."""
+    def action_to_target_eef_pose(self, action: np.ndarray, eef_name: str = "robot0",
+                                  eef_pose: np.ndarray | None = None) -> np.ndarray:
+        """Pose ``[4, 4]`` that ``action`` commands to one end effector now (``eef_pose``: its pose now, if read)."""
 
     def actions_to_gripper_actions(self, actions: np.ndarray, eef_name: str = "robot0") -> np.ndarray:
         """Gripper part ``[..., 1]`` of one end effector in full actions ``[..., A]``."""

@@ -61,8 +61,9 @@ class DatagenInfoRecorder:
         ``flags``: the last step's ``info`` (the task's flags in the current state), if there was one.
         """
         for eef in env.eef_names:
-            self._push("eef_pose", eef, env.get_robot_eef_pose(eef))
-            self._push("target_eef_pose", eef, env.action_to_target_eef_pose(action, eef))
+            eef_pose = env.get_robot_eef_pose(eef)
+            self._push("eef_pose", eef, eef_pose)
+            self._push("target_eef_pose", eef, env.action_to_target_eef_pose(action, eef, eef_pose))
             self._push("gripper_action", eef, env.actions_to_gripper_actions(action, eef))
         for name, pose in env.get_object_poses().items():
             self._push("object_poses", name, pose)

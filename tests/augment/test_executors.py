@@ -127,6 +127,22 @@ def test_inline_runs_one_env():
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="pipe sizes are a Linux setting")
+def test_the_result_pipe_holds_a_whole_state_only_result():
+    import fcntl
+    from pathlib import Path
+
+    pool = ProcessPoolExecutor(1)
+    try:
+        default = fcntl.fcntl(pool._result_queue._reader.fileno(), fcntl.F_GETPIPE_SZ)
+        executors._widen_result_pipe(pool)
+        size = fcntl.fcntl(pool._result_queue._reader.fileno(), fcntl.F_GETPIPE_SZ)
+    finally:
+        pool.shutdown()
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    assert size == max(default, min(executors.RESULT_PIPE_BYTES, limit))
+
+
 def test_a_worker_that_dies_is_a_generation_error(sources_and_spec):
     sources, spec = sources_and_spec
     broken = replace(sources, env_kwargs={**sources.env_kwargs, "difficulty": "D9"})  # the worker's env fails

@@ -51,6 +51,7 @@ def test_mimic_pose_action_round_trip(mode):
         action = env.target_eef_pose_to_action(target, np.array([1.0]))
         assert action.shape == env.action_space.shape and np.all(np.abs(action) <= 1.0)
         back = env.action_to_target_eef_pose(action)
+        np.testing.assert_array_equal(env.action_to_target_eef_pose(action, "robot0", env.get_robot_eef_pose()), back)
         tol = 2e-3 if mode == "joint_pos" else 1e-5  # joint mode goes through IK, then FK
         np.testing.assert_allclose(back[:3, 3], target[:3, 3], atol=tol)
         np.testing.assert_allclose(back[:3, :3], target[:3, :3], atol=10 * tol)
