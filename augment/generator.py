@@ -309,7 +309,7 @@ def perturb_pose(pose: np.ndarray, unit_noise: np.ndarray) -> np.ndarray:
 
     Noise thus means the same physical perturbation in every action mode (0.03 -> 1.5 mm, 0.015 rad).
     """
-    return delta_action_to_target_pose(pose, np.concatenate([unit_noise, [0.0]]), DeltaEef.default_scale)
+    return delta_action_to_target_pose(pose, unit_noise, DeltaEef.default_scale)  # reads the 6 pose columns only
 
 
 def _hold_until_rest(att: _Attempt) -> bool:
