@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import envs  # noqa: E402
-from envs.base import IK_SUBSTEPS  # noqa: E402
+from envs.base import IK_SUBSTEPS, TABLE_TOP_Z  # noqa: E402
 from recorder.dataset.tasks import make_env  # noqa: E402
 from recorder.devices.scripted import make_expert  # noqa: E402
 
@@ -102,8 +102,9 @@ def recording_motor_commands(env):
             del robot.command_joints
 
 
-def replay_motor_commands(env, seed: int, commands) -> None:
-    """From ``reset(seed)``, step ``env``'s world with recorded motor commands only (no env logic)."""
+def replay_motor_commands(env, seed: int, commands, render: bool = False) -> None:
+    """From ``reset(seed)``, step ``env``'s world with recorded motor commands only (no env logic); ``render``:
+    also render the env's cameras once per control step (what the simulator itself does for a camera run)."""
     client, schedule = env.client, sorted(IK_SUBSTEPS)
     env.reset(seed=seed)
     for grippers, targets in commands:
@@ -114,6 +115,8 @@ def replay_motor_commands(env, seed: int, commands) -> None:
                 for index, q in targets[schedule.index(sub) * len(env.robots):][: len(env.robots)]:
                     env.robots[index].command_joints(q)
             client.stepSimulation()
+        if render:
+            env.cameras.observe(env.robot.body, env.robot.camera_link, TABLE_TOP_Z)
 
 
 def bare_steps_per_s(n: int = CONTROL_STEPS, task: str = TASK) -> float:
