@@ -118,6 +118,26 @@ def test_one_worker_process_gives_the_inline_attempts(sources_and_spec):
     process.close()
 
 
+def test_the_throughput_benchmarks_bare_loop_steps_an_attempts_own_physics(sources_and_spec):
+    """``scripts/bench_throughput.py`` compares a worker's attempts with a bare loop of their motor commands: that
+    loop must step the very same physics (the same world, bit for bit, after the attempt's last step)."""
+    from augment.generator import GENERATE_STREAM
+    from recorder.dataset.tasks import episode_seed, make_env
+    from scripts.bench_env import recording_motor_commands, replay_motor_commands
+
+    sources, spec = sources_and_spec
+    worker, bare = AttemptWorker(sources, spec), make_env(sources.env_id, **sources.env_kwargs)
+    try:
+        with recording_motor_commands(worker.env) as commands:
+            result = worker.attempt(1)
+        replay_motor_commands(bare, episode_seed(spec.generation.seed, GENERATE_STREAM, 1), commands)
+        assert len(commands) == len(result.episode)
+        assert (bare.get_flat_state() == worker.env.get_flat_state()).all()
+    finally:
+        worker.env.close()
+        bare.close()
+
+
 def test_inline_runs_one_env():
     from augment.runner import GenerateOptions, check_options
 
