@@ -5,7 +5,9 @@ collections during the import (~0.4 s of the 2.5 s) and, as they stay tracked, a
 at every later full collection and when the interpreter ends (~0.4 s more on a 2-core machine).
 ``import_heavy`` imports with the collector paused and then freezes what exists (``gc.freeze``: those
 objects move to a permanent generation that collections skip; nothing is freed early, only never
-scanned again). ``exit_now`` ends a process without tearing its modules down.
+scanned again). While one runs, ``torch._dynamo`` is deferred (``dynamo_deferred``): torchvision binds one
+of its functions at import, which loads all of it (~0.8 s of CPU, a third of lerobot's import) for a check that
+only one torchvision operator calls. ``exit_now`` ends a process without tearing its modules down.
 """
 
 from __future__ import annotations
@@ -17,10 +19,16 @@ import importlib
 import os
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 _LOCK = threading.Lock()
+
+DYNAMO = "torch._dynamo"
+# Functions of torch._dynamo.utils that other modules bind by name at import (torchvision.ops.roi_align:
+# is_compile_supported) and call only later: bound while dynamo is deferred, they load it at their first call.
+DEFERRED_DYNAMO_FUNCTIONS = frozenset({"is_compile_supported"})
 
 
 def import_heavy(name: str) -> ModuleType:
@@ -32,11 +40,65 @@ def import_heavy(name: str) -> ModuleType:
         enabled = gc.isenabled()
         gc.disable()
         try:
-            return importlib.import_module(name)
+            with dynamo_deferred():
+                return importlib.import_module(name)
         finally:
             gc.freeze()
             if enabled:
                 gc.enable()
+
+
+@contextlib.contextmanager
+def dynamo_deferred() -> Iterator[None]:
+    """Within: ``torch._dynamo`` and ``torch._dynamo.utils`` are stand-ins unless dynamo is loaded already.
+
+    ``from torch._dynamo.utils import f`` binds, for ``f`` in ``DEFERRED_DYNAMO_FUNCTIONS``, a function that
+    imports the real module when first called and calls the real ``f``. Any other use of a stand-in (another
+    name, a submodule's import) loads the real dynamo there and then and gets the real thing. On leaving, the
+    stand-ins leave ``sys.modules``: a later ``import torch._dynamo`` is the real import."""
+    if DYNAMO in sys.modules:
+        yield
+        return
+    stand_ins = {DYNAMO: _DynamoStandIn(DYNAMO), f"{DYNAMO}.utils": _DynamoStandIn(f"{DYNAMO}.utils")}
+    sys.modules.update(stand_ins)
+    try:
+        yield
+    finally:
+        _drop_stand_ins(stand_ins)
+
+
+class _DynamoStandIn(ModuleType):
+    """A stand-in for a dynamo module (see ``dynamo_deferred``); it holds nothing itself."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and not (name == "__path__" and self.__name__ == DYNAMO):
+            raise AttributeError(name)  # probes (inspect.getmodule reads every module's __file__) load nothing
+        if name in DEFERRED_DYNAMO_FUNCTIONS and self.__name__ == f"{DYNAMO}.utils":
+            return _call_real(self.__name__, name)
+        return getattr(_load_real(self.__name__), name)
+
+
+def _call_real(module: str, name: str) -> Callable[..., Any]:
+    """A function calling ``module``'s own ``name``, importing ``module`` at the first call."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+def _load_real(module: str) -> ModuleType:
+    """The real ``module``: the stand-ins leave ``sys.modules`` first, so the import runs dynamo's own code."""
+    _drop_stand_ins({key: value for key, value in tuple(sys.modules.items()) if isinstance(value, _DynamoStandIn)})
+    return importlib.import_module(module)
+
+
+def _drop_stand_ins(stand_ins: dict[str, ModuleType]) -> None:
+    """Remove those of ``stand_ins`` still in ``sys.modules`` (a real module loaded meanwhile stays)."""
+    for key, stand_in in stand_ins.items():
+        if sys.modules.get(key) is stand_in:
+            del sys.modules[key]
 
 
 def import_pyplot() -> ModuleType:
