@@ -6,8 +6,8 @@ at every later full collection and when the interpreter ends (~0.4 s more on a 2
 ``import_heavy`` imports with the collector paused and then freezes what exists (``gc.freeze``: those
 objects move to a permanent generation that collections skip; nothing is freed early, only never
 scanned again). While one runs, ``torch._dynamo`` is deferred (``dynamo_deferred``): torchvision binds one
-of its functions at import, which loads all of it (~0.8 s of CPU, a third of lerobot's import) for a check that
-only one torchvision operator calls. ``exit_now`` ends a process without tearing its modules down.
+of its functions at import, which loads all of it (0.35-0.6 s of CPU, a quarter of lerobot's import) for a check
+that only one torchvision operator calls. ``exit_now`` ends a process without tearing its modules down.
 """
 
 from __future__ import annotations
