@@ -80,9 +80,8 @@ def test_an_output_folder_made_read_only_mid_run_is_one_line_and_the_run_resumes
         time.sleep(0.2)
     # the run folder becomes read-only: files open stay writable, new ones are refused (EROFS), as on a
     # file system remounted read-only under a running job
-    subprocess.run(["mount", "--bind", str(run), str(run)], check=True)
+    bind_read_only(run)
     try:
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(run)], check=True)
         err = proc.communicate(timeout=300)[1]
     finally:
         subprocess.run(["umount", "-l", str(run)], check=False)
@@ -93,3 +92,19 @@ def test_an_output_folder_made_read_only_mid_run_is_one_line_and_the_run_resumes
     done = subprocess.run([*cmd, "--resume", str(run), "--quiet"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert episode_counts(run) == {"robomimic": 30, "LeRobot": 30}
+
+
+def bind_read_only(folder, tries: int = 20) -> None:
+    """Bind-mount ``folder`` read-only on itself. ``mount -o bind,ro`` binds, then remounts the bind read-only;
+    the remount is refused (busy) when the running command has opened a file through the new mount in between:
+    then the bind goes and the mount is tried again."""
+    import time
+
+    for _ in range(tries):
+        done = subprocess.run(["mount", "-o", "bind,ro", str(folder), str(folder)], capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+        if subprocess.run(["mountpoint", "-q", str(folder)]).returncode == 0:
+            subprocess.run(["umount", "-l", str(folder)], check=True)
+        time.sleep(0.05)
+    raise AssertionError(f"{folder} could not be made read-only: {done.stderr}")
