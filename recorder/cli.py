@@ -160,7 +160,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _add_camera_flags(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--cameras", nargs="+", metavar="NAME",
                      help="record images from these cameras: agentview, robot0_eye_in_hand")
-    sub.add_argument("--image-size", type=int, default=84, help="square image size in pixels (default: %(default)s)")
+    sub.add_argument("--image-size", type=int, help="square image size of --cameras, in pixels (default: 84)")
     _add_video_codec_flag(sub)
 
 

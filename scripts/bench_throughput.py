@@ -117,7 +117,7 @@ def bench_task(task: str, trials: int, root: Path, cameras: list[str] | None = N
         print(f"  {successes:,.0f} successes/h (target >= {goals['successes_per_hour']:,}: "
               f"{verdict(successes >= goals['successes_per_hour'])})")
     print(f"  {attempts:,.0f} attempts/h, {successes:,.0f} successes/h")
-    _print_ratios(task, annotated, one, two, camera_kwargs(cameras, IMAGE_SIZE))
+    _print_ratios(task, annotated, one, two, camera_kwargs(cameras, IMAGE_SIZE if cameras else None))
     return two
 
 

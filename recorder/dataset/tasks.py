@@ -120,10 +120,18 @@ def action_names(env: TaskEnv) -> tuple[str, ...]:
     return tuple(f"{eef}_{name}" for eef in env.eef_names for name in names)
 
 
-def camera_kwargs(names: list[str] | None, size: int) -> list[dict[str, Any]] | None:
-    """The ``cameras`` env kwarg for ``--cameras NAME ... --image-size N`` (None: keep the default)."""
+DEFAULT_IMAGE_SIZE = 84
+
+
+def camera_kwargs(names: list[str] | None, size: int | None) -> list[dict[str, Any]] | None:
+    """The ``cameras`` env kwarg for ``--cameras NAME ... --image-size N`` (None: keep the default; ``size``
+    None: ``DEFAULT_IMAGE_SIZE``). A size without cameras raises ``UsageError``: it would change nothing."""
     if names is None:
+        if size is not None:
+            raise UsageError(f"--image-size {size} sizes the images of --cameras; name the cameras too "
+                             f"(e.g. --cameras agentview --image-size {size}) or drop --image-size")
         return None
+    size = DEFAULT_IMAGE_SIZE if size is None else size
     return [{"name": name, "width": size, "height": size} for name in names]
 
 

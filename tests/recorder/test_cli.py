@@ -96,6 +96,23 @@ def test_help_lists_every_option(command, capsys):
             assert flag in text
 
 
+@pytest.mark.parametrize("command", [["record", "--num-demos", "1"], ["generate", "x.hdf5", "--num-trials", "1"]])
+def test_an_image_size_without_cameras_is_a_clear_error(command, tmp_path, root):
+    proc = run_cli(*command, "--image-size", "64", cwd=tmp_path, env_root=root)
+    assert_one_line_error(proc, "--image-size 64 sizes the images of --cameras", "--cameras agentview")
+    assert not any(root.iterdir())
+
+
+def test_image_size_help_names_the_default():
+    from recorder.dataset.tasks import DEFAULT_IMAGE_SIZE, camera_kwargs
+
+    assert camera_kwargs(["agentview"], None) == [{"name": "agentview", "width": 84, "height": 84}]
+    assert camera_kwargs(None, None) is None
+    record = build_parser()._subparsers._group_actions[0].choices["record"]
+    (size,) = [action for action in record._actions if "--image-size" in action.option_strings]
+    assert size.default is None and f"(default: {DEFAULT_IMAGE_SIZE})" in size.help
+
+
 def test_record_gui_without_display_is_a_clear_error(tmp_path, root):
     proc = run_cli("record", "--gui", "--num-demos", "1", cwd=tmp_path, env_root=root)
     assert_one_line_error(proc, "--gui needs a display")
