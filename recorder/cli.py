@@ -157,6 +157,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_index(value: str) -> int:
+    """``--demo``'s K, given as ``K`` or as the HDF5 group's name ``demo_K``."""
+    digits = value.removeprefix("demo_")
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a demo; pass its number K or its name demo_K")
+    return int(digits)
+
+
 def _add_camera_flags(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--cameras", nargs="+", metavar="NAME",
                      help="record images from these cameras: agentview, robot0_eye_in_hand")
@@ -309,7 +317,8 @@ def _replay_parser(subs) -> None:
                                       "episode: from its seed); report whether it still succeeds and its states "
                                       "match. Exit 1 if any does not.")
     sub.add_argument("file", help="HDF5 dataset, or a LeRobot dataset folder mimicrec wrote")
-    sub.add_argument("--demo", type=int, help="replay only demo_K (episode K of a LeRobot dataset)")
+    sub.add_argument("--demo", type=_demo_index, metavar="K",
+                     help="replay only demo_K (K or demo_K; episode K of a LeRobot dataset)")
     sub.add_argument("--video", metavar="OUT.mp4", help="also write an agentview video of the replay")
     sub.add_argument("--sheet", metavar="OUT.png", help="also write a contact sheet: each demo's first and last "
                                                         "frame, captioned (the first 24 demos)")

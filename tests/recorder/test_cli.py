@@ -79,6 +79,17 @@ def test_argparse_errors_are_one_line(tmp_path, root):
     assert_one_line_error(run_cli("frobnicate", cwd=tmp_path, env_root=root), "invalid choice")
 
 
+def test_replay_demo_takes_a_number_or_a_name():
+    parser = build_parser()
+    assert parser.parse_args(["replay", "x.hdf5", "--demo", "7"]).demo == 7
+    assert parser.parse_args(["replay", "x.hdf5", "--demo", "demo_7"]).demo == 7
+
+
+def test_replay_demo_that_is_no_demo_is_one_line(tmp_path, root):
+    proc = run_cli("replay", "x.hdf5", "--demo", "demo_x", cwd=tmp_path, env_root=root)
+    assert_one_line_error(proc, "argument --demo: 'demo_x' is not a demo", "demo_K")
+
+
 def test_eval_missing_checkpoint(tmp_path, root):
     assert_one_line_error(run_cli("eval", str(tmp_path / "m.pth"), cwd=tmp_path, env_root=root), "not found")
 
