@@ -1,5 +1,6 @@
 """The layout the README promises: `recorder` never imports `augment` (only the CLI joins them), no
-`print` in library code, and the README's layout map names every package and module there is."""
+`print` in library code, the README's layout map names every package and module there is, and the README and
+docs/ show only flags their commands have."""
 
 import ast
 import re
@@ -75,3 +76,26 @@ def test_pyproject_packages_are_the_code_packages_of_the_tree():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     tree = {".".join(p.parent.relative_to(ROOT).parts) for pkg in PACKAGES for p in (ROOT / pkg).rglob("__init__.py")}
     assert listed - {"mimicrec_configs"} == tree, "pyproject.toml's packages and the tree's packages differ"
+
+
+def documented_commands() -> list[tuple[str, str, str]]:
+    """(where, command, flag) for every ``--flag`` after ``mimicrec COMMAND`` on one line of the README or docs/."""
+    pattern = re.compile(r"mimicrec (record|annotate|generate|train|eval|replay|info|convert|tasks)\b([^`|\n]*)")
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for match in pattern.finditer(line):
+                for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", match.group(2)):
+                    found.append((f"{path.relative_to(ROOT)}:{number}", match.group(1), flag))
+    return found
+
+
+def test_every_flag_the_docs_show_is_one_the_command_has():
+    from recorder.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    shown = documented_commands()
+    assert len(shown) > 100  # the guides show the commands with their flags
+    unknown = [f"{where}: mimicrec {command} {flag}" for where, command, flag in shown
+               if flag not in {f for action in commands[command]._actions for f in action.option_strings}]
+    assert not unknown, f"the docs show flags their command does not have: {unknown}"
