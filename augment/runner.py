@@ -24,7 +24,7 @@ from augment.report_plot import AttemptTrace, write_report_png
 from augment.source import SourceSet, load_sources
 from augment.spec import MimicSpec, load_mimic_spec, spec_attrs, with_seed, with_transit
 from envs.config import parse_key_values
-from envs.errors import ConfigError, DatasetError, GenerationError, UsageError
+from envs.errors import ConfigError, DatasetError, GenerationError, RunInterrupted, UsageError
 from recorder.dataset.paths import write_atomically
 from recorder.dataset.run import Run, read_run_file, resumed_options, run_folder
 from recorder.dataset.tasks import env_args, lerobot_schema, make_env, variant_env_kwargs
@@ -179,9 +179,10 @@ def generate(opts: GenerateOptions) -> GenerateReport:
             _run_writing_beside(sources, spec, opts, report, run, committed, trace)
         except (GenerationError, KeyboardInterrupt) as err:  # a run that ends early keeps and finishes what it made
             run.close(_progress(report))
-            if isinstance(err, GenerationError) and run.kept.count:
-                raise GenerationError(f"{err}; the {run.kept.count} demos made are kept: "
-                                      f"`mimicrec generate --resume {out}` finishes the run") from err
+            if run.kept.count:
+                kept = f"the {run.kept.count} demos made are kept: `mimicrec generate --resume {out}` finishes the run"
+                raise (GenerationError(f"{err}; {kept}") if isinstance(err, GenerationError) else
+                       RunInterrupted(kept)) from err
             raise
         except BaseException:
             run.abort()

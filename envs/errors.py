@@ -32,3 +32,7 @@ class GenerationError(MimicrecError):
     """Generation or recording failed while running (a worker died, too many failed attempts)."""
 
     exit_code = 1
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C ended a run that keeps what it made; the message says what is kept and how to go on."""

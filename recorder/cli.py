@@ -10,6 +10,7 @@ import argparse
 import errno
 import logging
 import os
+import select
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -448,12 +449,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mimicrec {args.command}: error: {err}", file=sys.stderr)
         return err.exit_code
     except OSError as err:  # the disk, the file system or HDF5 refused: one line, never a traceback
+        if isinstance(err, BrokenPipeError) and _stdout_is_broken():  # its reader left (`... | head`): no more
+            return 141  # as a shell reports a process that SIGPIPE ended
         logging.getLogger(__name__).debug("details", exc_info=True)
         print(f"mimicrec {args.command}: error: {os_error_line(err)}", file=sys.stderr)
         return 1 if err.errno is not None else 2
-    except KeyboardInterrupt:
-        print(f"mimicrec {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # a run's RunInterrupted says what it kept and how to go on
+        print(f"mimicrec {args.command}: interrupted{f'; {err}' if str(err) else ''}", file=sys.stderr)
         return 130
+
+
+def _stdout_is_broken() -> bool:
+    """Whether standard output is a pipe whose reader is gone (poll reports an error on its end); if so, what
+    is still buffered for it goes to /dev/null instead (its flush at exit would fail again)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        broken = any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll here, or no file behind stdout
+        return False
+    if broken:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return broken
 
 
 def console_main() -> NoReturn:

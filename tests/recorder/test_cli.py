@@ -90,6 +90,18 @@ def test_replay_demo_that_is_no_demo_is_one_line(tmp_path, root):
     assert_one_line_error(proc, "argument --demo: 'demo_x' is not a demo", "demo_K")
 
 
+def test_output_whose_reader_left_ends_quietly(tmp_path, root):
+    """``mimicrec tasks | head -1``: once the reader is gone, the command stops with no error of its own."""
+    env = {"MIMICREC_DATASET_ROOT": str(root), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
+           "PYTHONUNBUFFERED": "1"}  # each print writes at once (buffered, a short output is written at the exit)
+    proc = subprocess.Popen([sys.executable, "-m", "recorder.cli", "tasks"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the reader leaves before the command writes: its first write meets a broken pipe
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == ""
+
+
 def test_eval_missing_checkpoint(tmp_path, root):
     assert_one_line_error(run_cli("eval", str(tmp_path / "m.pth"), cwd=tmp_path, env_root=root), "not found")
 

@@ -186,6 +186,26 @@ def test_generate_killed_and_resumed_equals_an_uninterrupted_run(lift_seeds, tmp
     assert load_lerobot(out / "lerobot").num_episodes == 100
 
 
+def test_ctrl_c_keeps_what_the_run_made_and_says_how_to_finish_it(lift_seeds, tmp_path):
+    out = tmp_path / "run"
+    args = [str(lift_seeds), "--num-trials", "5000", "--num-envs", "2", "--out", str(out), "--commit-every", "0.5",
+            "--quiet"]  # more trials than the run gets through before Ctrl-C
+    proc = subprocess.Popen([sys.executable, "-m", "recorder.cli", "generate", *args], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
+    try:
+        wait_for_demos(out / "generated.hdf5", 3, proc)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group: the workers too
+        _, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    kept = len(demo_arrays(out / "generated.hdf5", "actions"))
+    assert proc.returncode == 130, err
+    assert err.strip() == (f"mimicrec generate: interrupted; the {kept} demos made are kept: "
+                           f"`mimicrec generate --resume {out}` finishes the run"), err
+    assert load_lerobot(out / "lerobot").num_episodes == kept >= 3
+
+
 def worker_pids(pid: int) -> list[int]:
     """The generation worker processes of ``pid`` (its children; not multiprocessing's resource tracker)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
