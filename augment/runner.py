@@ -80,7 +80,8 @@ class GenerateReport:
     success_rate: float = 0.0
     wall_time_s: float = 0.0
     process_cpu_s: float = 0.0  # CPU seconds of this process, its threads and start-up included (not the workers')
-    demos_per_minute: float = 0.0
+    demos_per_minute: float = 0.0  # the demos this session made (not those a resumed run held) per minute of it
+    resumed_successes: int = 0  # the successes the run held when this session resumed it
     seed: int = 0
     num_envs: int = 1
     executor: str = "process"
@@ -192,7 +193,8 @@ def generate(opts: GenerateOptions) -> GenerateReport:
             run.close(_progress(report))  # the last commit: the writer thread has written every demo
             plot.result()
         report.wall_time_s = time.perf_counter() - start
-        report.demos_per_minute = 60.0 * report.num_successes / max(report.wall_time_s, 1e-9)
+        made = report.num_successes - report.resumed_successes
+        report.demos_per_minute = 60.0 * made / max(report.wall_time_s, 1e-9)
         report.process_cpu_s = time.process_time()
         _write_json(out / "report.json", asdict(report))
     return report
@@ -239,6 +241,7 @@ def _restore(report: GenerateReport, run: Run) -> set[int]:
     if report.num_attempts:
         report.success_rate = report.num_successes / report.num_attempts
         report.planning_s_per_attempt = report.planning_time_s / report.num_attempts
+    report.resumed_successes = report.num_successes
     return set().union(*(group.hdf5.committed_attrs("attempt_index") for group in run.groups))
 
 

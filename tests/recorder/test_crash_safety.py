@@ -181,7 +181,9 @@ def test_generate_killed_and_resumed_equals_an_uninterrupted_run(lift_seeds, tmp
     for a, b in zip(expected, got, strict=True):  # the same demos, in the same order: none lost, none repeated
         np.testing.assert_array_equal(a, b)
     report = json.loads((out / "report.json").read_text())
-    assert report["num_successes"] == 100
+    assert report["num_successes"] == 100 and report["resumed_successes"] == killed_at
+    assert report["demos_per_minute"] == pytest.approx(60 * (100 - killed_at) / report["wall_time_s"])
+    assert f"successes 100 ({100 - killed_at} made now)" in resumed.stdout
     assert report["num_attempts"] == json.loads((tmp_path / "whole" / "report.json").read_text())["num_attempts"]
     assert load_lerobot(out / "lerobot").num_episodes == 100
 
