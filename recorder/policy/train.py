@@ -17,6 +17,7 @@ import glob
 import logging
 import math
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from tqdm import tqdm
 
 import envs
 from envs.config import load_mapping, parse_key_values
-from envs.errors import ConfigError, DatasetError, MimicrecError, UsageError
+from envs.errors import ConfigError, DatasetError, MimicrecError, RunInterrupted, UsageError
 from recorder.dataset.paths import output_dir, write_atomically
 from recorder.dataset.reading import dataset_env, demo_names, open_dataset
 from recorder.imports import import_pyplot
@@ -283,21 +284,56 @@ def train(opts: TrainOptions) -> TrainResult:
     init = load_init_checkpoint(opts.init) if opts.init else None
     start = time.perf_counter()
     with output_dir(opts.out, "train", keep_data=True) as out:
-        log_path = out / "train_log.txt"
+        log_path, history = out / "train_log.txt", _History(out / "progress.csv")
         try:
             config = robomimic_config(opts, info, out / "robomimic")
-            history = _run_robomimic(config, log_path, opts, out, init)
+            _run_robomimic(config, log_path, opts, out, init, history)
             best, pick = _choose_model(config, opts, history, out)
-            shutil.copyfile(_checkpoint_of(out / "robomimic", best), out / "model.pth")
-            shutil.copyfile(_checkpoint_of(out / "robomimic", None), out / "last.pth")
-            write_training_plot(out / "training.png", history.losses, history.success, info.env_id)
+            _keep_model(out, best, None, history, info.env_id)
+        except KeyboardInterrupt as err:  # Ctrl-C: the checkpoints saved so far are the run's result
+            kept = _keep_interrupted(out, history, info.env_id)
+            if kept is None:
+                _keep_only(out, log_path)
+                raise
+            raise RunInterrupted(f"{kept}; `mimicrec eval {out / 'model.pth'}` runs it") from err
         except BaseException as err:
-            # a failed or interrupted run leaves its log, nothing else; one refused (a ConfigError) leaves nothing
+            # a failed run leaves its log, nothing else; one refused (a ConfigError) leaves nothing
             _keep_only(out, None if isinstance(err, ConfigError) else log_path)
             raise
     losses = history.losses
     return TrainResult(out, out / "model.pth", log_path, losses[-1] if losses else math.nan,
                        time.perf_counter() - start, losses, dict(history.success), best, pick.scores if pick else {})
+
+
+def _keep_model(out: Path, best: int | None, saved: list[Path] | None, history: _History, env_id: str) -> None:
+    """``model.pth`` (epoch ``best``'s checkpoint; None: the last), ``last.pth`` (the last) and the plot, from
+    robomimic's checkpoints (``saved``: those to choose from; None: all)."""
+    shutil.copyfile(_checkpoint_of(out / "robomimic", best, saved), out / "model.pth")
+    shutil.copyfile(_checkpoint_of(out / "robomimic", None, saved), out / "last.pth")
+    write_training_plot(out / "training.png", history.losses, history.success, env_id)
+
+
+def _keep_interrupted(out: Path, history: _History, env_id: str) -> str | None:
+    """After Ctrl-C, the run's result from the checkpoints robomimic saved whole so far (one being written at
+    the interrupt does not load): ``model.pth`` the best by rollouts, ``last.pth`` the latest; returns what the
+    run kept, in words, or None where it saved none."""
+    saved = [path for path in _saved_checkpoints(out / "robomimic") if _loads(path)]
+    if not saved:
+        return None
+    best = history.best_epoch(among={int(re.match(r"model_epoch_(\d+)", path.name)[1]) for path in saved})
+    _keep_model(out, best, saved, history, env_id)
+    which = f"epoch {best}'s (rollout success {history.success[best]:.0%})" if best else "the last saved"
+    return f"stopped after {len(history.losses)} epochs; {out / 'model.pth'} is {which}"
+
+
+def _loads(path: Path) -> bool:
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=False)
+        return True
+    except Exception:  # noqa: BLE001  (cut short mid-write: any unpickling error)
+        return False
 
 
 def _choose_model(config, opts: TrainOptions, history: _History, out: Path) -> tuple[int | None, Pick | None]:
@@ -337,9 +373,10 @@ class _History:
         self.success[len(self.losses)] = rate
         self._write()
 
-    def best_epoch(self) -> int | None:
-        """The first epoch with the highest rollout success (None without rollouts)."""
-        return max(self.success, key=lambda e: (self.success[e], -e)) if self.success else None
+    def best_epoch(self, among: set[int] | None = None) -> int | None:
+        """The first epoch with the highest rollout success (of the epochs ``among``; None without rollouts)."""
+        rated = [epoch for epoch in self.success if among is None or epoch in among]
+        return max(rated, key=lambda e: (self.success[e], -e)) if rated else None
 
     def _write(self) -> None:
         rows = ["epoch,loss,rollout_success_rate"]
@@ -347,16 +384,23 @@ class _History:
         write_atomically(self.csv, "\n".join(rows) + "\n")
 
 
-def _checkpoint_of(run_dir: Path, epoch: int | None) -> Path:
-    """The checkpoint robomimic saved at ``epoch`` (a best rollout or a listed epoch), or its last one."""
-    saved = sorted(glob.glob(str(run_dir / "**" / "models" / "*.pth"), recursive=True), key=os.path.getmtime)
+def _saved_checkpoints(run_dir: Path) -> list[Path]:
+    """The checkpoints robomimic saved in ``run_dir``, oldest first."""
+    return [Path(p) for p in sorted(glob.glob(str(run_dir / "**" / "models" / "*.pth"), recursive=True),
+                                    key=os.path.getmtime)]
+
+
+def _checkpoint_of(run_dir: Path, epoch: int | None, saved: list[Path] | None = None) -> Path:
+    """The checkpoint robomimic saved at ``epoch`` (a best rollout or a listed epoch), or its last one (among
+    ``saved``; None: every checkpoint in ``run_dir``)."""
+    saved = _saved_checkpoints(run_dir) if saved is None else saved
     if epoch is not None:  # model_epoch_E.pth (a listed epoch) or model_epoch_E_<env>_success_<rate>.pth
         name = f"model_epoch_{epoch}"
-        saved = [p for p in saved if Path(p).stem == name or Path(p).name.startswith(name + "_")] or saved
+        saved = [p for p in saved if p.stem == name or p.name.startswith(name + "_")] or saved
     if not saved:
         raise TrainingError(f"robomimic saved no checkpoint in {run_dir}; raise train.num_epochs or "
                             "set experiment.save.every_n_epochs")
-    return Path(saved[-1])
+    return saved[-1]
 
 
 def load_init_checkpoint(path: str) -> dict[str, Any]:
@@ -396,15 +440,17 @@ def _initialized_factory(factory, init: dict[str, Any]):
     return make_model
 
 
-def _run_robomimic(config, log_path: Path, opts: TrainOptions, out: Path, init: dict[str, Any] | None) -> _History:
-    """Run robomimic's ``train`` with its output in ``log_path``; an epoch bar with loss and rollout success."""
-    import robomimic.scripts.train as robomimic_script
-    import robomimic.utils.train_utils as train_utils
+def _run_robomimic(config, log_path: Path, opts: TrainOptions, out: Path, init: dict[str, Any] | None,
+                   history: _History) -> None:
+    """Run robomimic's ``train`` with its output in ``log_path``; an epoch bar with loss and rollout success,
+    both recorded in ``history`` as they come."""
+    with open(log_path, "w") as log, contextlib.redirect_stdout(log):  # robomimic's import notes go to the log
+        import robomimic.scripts.train as robomimic_script
+        import robomimic.utils.train_utils as train_utils
 
     from recorder.policy.robomimic_env import register_with_robomimic
 
     register_with_robomimic()
-    history = _History(out / "progress.csv")
     originals = (train_utils.run_epoch, train_utils.rollout_with_stats)
     bar = tqdm(total=config.train.num_epochs, desc="train", unit="epoch", disable=not opts.progress)
 
@@ -427,7 +473,7 @@ def _run_robomimic(config, log_path: Path, opts: TrainOptions, out: Path, init: 
     if init is not None:
         robomimic_script.algo_factory = _initialized_factory(factory, init)
     try:
-        with open(log_path, "w") as log, contextlib.redirect_stdout(log):
+        with open(log_path, "a") as log, contextlib.redirect_stdout(log):
             robomimic_script.train(config, device=_device(config))
     except MimicrecError:
         raise
@@ -438,7 +484,6 @@ def _run_robomimic(config, log_path: Path, opts: TrainOptions, out: Path, init: 
         train_utils.run_epoch, train_utils.rollout_with_stats = originals
         robomimic_script.algo_factory = factory
         bar.close()
-    return history
 
 
 def _bar_text(history: _History) -> str:

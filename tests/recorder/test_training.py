@@ -2,9 +2,12 @@
 train.py on our file, evaluation videos, and the error paths."""
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 
 import h5py
@@ -205,6 +208,54 @@ def test_a_failed_robomimic_run_keeps_its_log_and_nothing_else(recorded, tmp_pat
                            overrides=("algo.rnn.hidden_dim=0",), out=str(out)))
     assert [p.name for p in out.iterdir()] == ["train_log.txt"]
     assert "\"hidden_dim\": 0" in (out / "train_log.txt").read_text()  # robomimic's own output up to the failure
+
+
+def train_until_interrupted(dataset, out, epochs_done: int, *flags: str) -> subprocess.CompletedProcess:
+    """``mimicrec train`` in its own process group, Ctrl-C (SIGINT to the group, as a terminal sends it) once
+    ``epochs_done`` epochs are in its progress.csv."""
+    args = [sys.executable, "-m", "recorder.cli", "train", str(dataset), "--epochs", "1000", "--steps-per-epoch", "2",
+            "--batch-size", "8", *flags, "--set", "algo.rnn.hidden_dim=16", "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 240
+        while not _rows(out / "progress.csv") > epochs_done and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+
+
+def _rows(csv) -> int:
+    return len(csv.read_text().splitlines()) if csv.exists() else 0
+
+
+def test_ctrl_c_keeps_the_best_checkpoint_saved_so_far(recorded, tmp_path):
+    out = tmp_path / "t"
+    proc = train_until_interrupted(recorded.hdf5_path, out, 2, "--rollouts", "1", "--rollout-every", "1",
+                                   "--set", "experiment.rollout.horizon=15")
+    epochs = _rows(out / "progress.csv") - 1
+    success = {int(row.split(",")[0]): float(row.split(",")[2])
+               for row in (out / "progress.csv").read_text().splitlines()[1:] if row.split(",")[2]}
+    best = max(success, key=lambda e: (success[e], -e))
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip() == (f"mimicrec train: interrupted; stopped after {epochs} epochs; {out / 'model.pth'} "
+                                   f"is epoch {best}'s (rollout success {success[best]:.0%}); "
+                                   f"`mimicrec eval {out / 'model.pth'}` runs it"), proc.stderr
+    saved = list((out / "robomimic").rglob(f"models/model_epoch_{best}_*.pth"))
+    assert len(saved) == 1 and saved[0].read_bytes() == (out / "model.pth").read_bytes()
+    assert load_policy(str(out / "model.pth"))[1] == TASK and load_policy(str(out / "last.pth"))[1] == TASK
+    assert (out / "training.png").stat().st_size > 0 and (out / "train_log.txt").exists()
+
+
+def test_ctrl_c_before_any_checkpoint_keeps_the_log_alone(recorded, tmp_path):
+    out = tmp_path / "t"
+    proc = train_until_interrupted(recorded.hdf5_path, out, 2, "--rollouts", "0")  # saved only at the last epoch
+    assert proc.returncode == 130 and proc.stderr.strip() == "mimicrec train: interrupted", proc.stderr
+    assert [p.name for p in out.iterdir()] == ["train_log.txt"]
 
 
 def test_dataset_without_training_keys_is_refused(recorded, tmp_path):
