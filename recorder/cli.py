@@ -124,8 +124,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     settings = parse_key_values(args.task_settings, "--set", "rollout.success_hold_steps=1")
     res = evaluate(args.checkpoint, args.num_rollouts, args.seed, args.task, progress=not args.quiet, video=args.video,
                    max_steps=args.horizon, difficulty=args.difficulty, settings=settings)
-    print(f"policy success rate {res.success_rate:.1%} ({res.num_successes}/{res.num_rollouts}, "
-          f"95% CI {res.ci_low:.1%}-{res.ci_high:.1%}), mean episode length {res.mean_length:.0f}")
+    print(res.line())
     if res.num_successes < res.num_rollouts:
         stages = ", ".join(f"{name} {count}" for name, count in res.failures_by_stage.items())
         print(f"  failures by the first subtask signal never raised: {stages}")

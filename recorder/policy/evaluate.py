@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 import envs
-from envs.errors import UsageError
+from envs.errors import RunInterrupted, UsageError
 from envs.interface import TaskEnv
 from recorder.dataset.tasks import episode_seed, make_env, stored_env_kwargs, variant_env_kwargs
 from recorder.dataset.video import write_video
@@ -44,6 +44,11 @@ class EvalResult:
     ci_high: float
     mean_length: float
     failures_by_stage: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        """The result as ``eval`` prints it first: rate, successes, 95% interval, mean length."""
+        return (f"policy success rate {self.success_rate:.1%} ({self.num_successes}/{self.num_rollouts}, "
+                f"95% CI {self.ci_low:.1%}-{self.ci_high:.1%}), mean episode length {self.mean_length:.0f}")
 
 
 @dataclass(frozen=True)
@@ -108,15 +113,24 @@ def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None
     try:
         for i in tqdm(range(num_rollouts), desc="eval", unit="rollout", disable=not progress):
             outcomes.append(rollout(policy, env, episode_seed(seed, stream, i), max_steps, frames))
+    except KeyboardInterrupt as err:  # Ctrl-C: what the finished rollouts say
+        if not outcomes:
+            raise
+        raise RunInterrupted(f"after {len(outcomes)} of {num_rollouts} rollouts: "
+                             f"{summarize(outcomes, _subtask_signals(env)).line()}") from err
     finally:
         env.close()
     if video:
         write_video(video, frames, fps=max(1, env.control_freq // VIDEO_EVERY))
+    return summarize(outcomes, _subtask_signals(env))
+
+
+def summarize(outcomes: list[Rollout], signals: list[str]) -> EvalResult:
+    """The ``EvalResult`` of rollout ``outcomes`` in a task with subtask ``signals``."""
     wins = sum(outcome.success for outcome in outcomes)
-    low, high = wilson_interval(wins, num_rollouts)
-    return EvalResult(num_rollouts, wins, wins / num_rollouts, low, high,
-                      float(np.mean([outcome.steps for outcome in outcomes])),
-                      failures_by_stage(outcomes, _subtask_signals(env)))
+    low, high = wilson_interval(wins, len(outcomes))
+    return EvalResult(len(outcomes), wins, wins / len(outcomes), low, high,
+                      float(np.mean([outcome.steps for outcome in outcomes])), failures_by_stage(outcomes, signals))
 
 
 def rollout_task(env_id: str, env_kwargs: dict[str, Any], task: str | None = None, difficulty: str | None = None,

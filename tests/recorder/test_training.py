@@ -157,6 +157,34 @@ def test_eval_writes_a_video_of_its_rollouts(recorded, tmp_path):
         evaluate(str(res.checkpoint), num_rollouts=1, video=str(tmp_path / "eval.gif"))
 
 
+def test_eval_ctrl_c_reports_the_rollouts_finished(recorded, tmp_path):
+    import threading
+
+    res = train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, batch_size=8, rollouts=0,
+                             overrides=TINY, out=str(tmp_path / "t")))
+    args = [sys.executable, "-m", "recorder.cli", "eval", str(res.checkpoint), "--num-rollouts", "100000",
+            "--horizon", "10"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.extend(iter(lambda: proc.stderr.read(1), "")), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 240
+        while not re.search(r" ([3-9]|\d\d+)/100000", "".join(err)) and time.monotonic() < deadline:
+            assert proc.poll() is None, "".join(err)
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # the progress bar shows 3 rollouts done
+        proc.wait(timeout=120)
+        reader.join(timeout=10)
+    finally:
+        proc.kill()
+    last = "".join(err).strip().splitlines()[-1]
+    done = re.fullmatch(r"mimicrec eval: interrupted; after (\d+) of 100000 rollouts: policy success rate 0\.0% "
+                        r"\(0/(\d+), 95% CI 0\.0%-[\d.]+%\), mean episode length 10", last)
+    assert proc.returncode == 130 and done and done[1] == done[2] and int(done[1]) >= 3, last
+
+
 def test_eval_rolls_out_at_another_difficulty_and_with_task_settings(recorded, tmp_path, capsys):
     """``eval --difficulty D1 --set KEY=VALUE``: a D0 policy judged in the wider scene, or by changed task logic."""
     res = train(TrainOptions(str(recorded.hdf5_path), epochs=1, steps_per_epoch=2, batch_size=8, rollouts=0,
