@@ -314,19 +314,22 @@ def _keep_model(out: Path, best: int | None, saved: list[Path] | None, history: 
 
 
 def _keep_interrupted(out: Path, history: _History, env_id: str) -> str | None:
-    """After Ctrl-C, the run's result from the checkpoints robomimic saved whole so far (one being written at
-    the interrupt does not load): ``model.pth`` the best by rollouts, ``last.pth`` the latest; returns what the
-    run kept, in words, or None where it saved none."""
-    saved = [path for path in _saved_checkpoints(out / "robomimic") if _loads(path)]
+    """After Ctrl-C, the run's result from the checkpoints robomimic saved whole so far (the newest is left out
+    if it does not load: the interrupt cut its writing short): ``model.pth`` the best by rollouts, ``last.pth``
+    the latest; returns what the run kept, in words, or None where it saved none."""
+    saved = _saved_checkpoints(out / "robomimic")
+    if saved and not _loads(saved[-1]):
+        saved.pop()
     if not saved:
         return None
     best = history.best_epoch(among={int(re.match(r"model_epoch_(\d+)", path.name)[1]) for path in saved})
     _keep_model(out, best, saved, history, env_id)
-    which = f"epoch {best}'s (rollout success {history.success[best]:.0%})" if best else "the last saved"
+    which = f"epoch {best}'s (rollout success {history.success[best]:.0%})" if best is not None else "the last saved"
     return f"stopped after {len(history.losses)} epochs; {out / 'model.pth'} is {which}"
 
 
 def _loads(path: Path) -> bool:
+    """Whether ``path`` loads as a (torch) checkpoint."""
     import torch
 
     try:

@@ -279,6 +279,24 @@ def test_ctrl_c_keeps_the_best_checkpoint_saved_so_far(recorded, tmp_path):
     assert (out / "training.png").stat().st_size > 0 and (out / "train_log.txt").exists()
 
 
+def test_an_interrupt_mid_save_leaves_the_cut_checkpoint_out(recorded, tmp_path):
+    from recorder.policy.train import _History, _keep_interrupted, _saved_checkpoints
+
+    res = train(TrainOptions(str(recorded.hdf5_path), epochs=2, steps_per_epoch=2, batch_size=8, rollouts=1,
+                             rollout_every=1, overrides=TINY, out=str(tmp_path / "t")))
+    saved = _saved_checkpoints(res.out_dir / "robomimic")
+    assert len(saved) >= 2
+    saved[-1].write_bytes(saved[-1].read_bytes()[:1000])  # as Ctrl-C during torch.save leaves it
+    history = _History(tmp_path / "progress.csv", list(res.losses), dict(res.success))
+    kept = _keep_interrupted(res.out_dir, history, TASK)
+    whole = {int(re.match(r"model_epoch_(\d+)", p.name)[1]) for p in saved[:-1]}
+    best = max((e for e in res.success if e in whole), key=lambda e: (res.success[e], -e))
+    assert kept == f"stopped after 2 epochs; {res.out_dir / 'model.pth'} is epoch {best}'s " \
+                   f"(rollout success {res.success[best]:.0%})"
+    assert (res.out_dir / "last.pth").read_bytes() == saved[-2].read_bytes()
+    assert load_policy(str(res.out_dir / "model.pth"))[1] == TASK
+
+
 def test_ctrl_c_before_any_checkpoint_keeps_the_log_alone(recorded, tmp_path):
     out = tmp_path / "t"
     proc = train_until_interrupted(recorded.hdf5_path, out, 2, "--rollouts", "0")  # saved only at the last epoch
