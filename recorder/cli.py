@@ -42,7 +42,8 @@ def _cmd_record(args: argparse.Namespace) -> int:
                                steps_after_success=args.steps_after_success, keep_failed=args.keep_failed,
                                save=not (args.preview or args.no_save), resume=args.resume, robot=args.robot,
                                video_codec=args.video_codec))
-    stopped = " (stopped early)" if res.interrupted else ""
+    stopped = "" if not res.interrupted else " (stopped early)" if res.out_dir is None else \
+        f" (stopped early: `mimicrec record --resume {res.out_dir}` records the rest)"
     print(f"the run holds {res.num_saved} demos from {res.num_attempts} attempts ({res.wall_time_s:.1f} s){stopped}")
     if res.out_dir is None:
         print("  nothing saved (--preview / --no-save)")
@@ -194,7 +195,8 @@ def _record_parser(subs) -> None:
                      help="scripted (the task's action bank), keyboard (opens the viewer) or spacemouse "
                           "(default: %(default)s)")
     sub.add_argument("--sensitivity", type=float, default=1.0, help="teleoperation speed scale (default: 1.0)")
-    sub.add_argument("--num-demos", type=int, default=10, help="successful demos to save (default: %(default)s)")
+    sub.add_argument("--num-demos", type=int, help="successful demos to save (default: 10; with --resume, the "
+                                                    "total the run was started with)")
     sub.add_argument("--steps-after-success", type=int, default=0, metavar="N",
                      help="keep recording N steps after success (default: 0)")
     sub.add_argument("--keep-failed", action="store_true", help="also save failed episodes, to DIR/failed/")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -36,7 +36,7 @@ class RecordOptions:
     """What ``mimicrec record`` was asked to do."""
 
     env_id: str
-    num_demos: int
+    num_demos: int | None  # None: DEFAULT_NUM_DEMOS, or with ``resume`` the total the run was started with
     seed: int = 0
     out: str | None = None
     difficulty: str = "D0"
@@ -55,6 +55,7 @@ class RecordOptions:
     video_codec: str = DEFAULT_VIDEO_CODEC  # the LeRobot dataset's camera videos (a key of VIDEO_CODECS)
 
 
+DEFAULT_NUM_DEMOS = 10
 SCENE_OPTIONS = ("env_id", "difficulty", "action_mode", "cameras", "seed", "keep_failed", "robot", "video_codec")
 
 
@@ -82,7 +83,7 @@ class EpisodeOutcome:
 
 def check_options(opts: RecordOptions) -> None:
     """Reject impossible options before anything is created."""
-    if opts.num_demos <= 0:
+    if opts.num_demos is not None and opts.num_demos <= 0:
         raise UsageError(f"--num-demos must be a positive integer, got {opts.num_demos}")
     if opts.steps_after_success < 0:
         raise UsageError(f"--steps-after-success must be >= 0, got {opts.steps_after_success}")
@@ -148,6 +149,9 @@ def record(opts: RecordOptions) -> RecordResult:
     """Record until the run folder holds ``opts.num_demos`` successful demos; returns the result."""
     check_options(opts)
     opts = resumed_options(opts, "record", SCENE_OPTIONS, {"out": "--out"})
+    if opts.num_demos is None:  # resuming: to the total the run was started with
+        total = read_run_file(opts.resume, "record").get("num_demos") if opts.resume is not None else None
+        opts = replace(opts, num_demos=int(total or DEFAULT_NUM_DEMOS))
     task_id = envs.resolve_task(opts.env_id)  # an id, or a task file given by path (run.json keeps what was given)
     device = make_device(opts.device, task_id, opts.sensitivity)
     gui = opts.gui or getattr(device, "needs_gui", False)
@@ -183,7 +187,8 @@ def _open_run(out: Path, opts: RecordOptions, env: TaskEnv, task_id: str) -> Run
     """The run's datasets and run.json (scene options and attempts; a resumed run's seeds go on from them)."""
     attempts = int(read_run_file(out, "record")["attempts"]) if opts.resume is not None else 0
     state = {**{key: getattr(opts, key) for key in SCENE_OPTIONS}, "attempts": attempts,
-             "action_mode": env.action_mode.name}  # as resolved (flag, else gym.yaml): a resume keeps it
+             "action_mode": env.action_mode.name,  # as resolved (flag, else gym.yaml): a resume keeps it
+             "num_demos": opts.num_demos}  # the run's current total: a later --resume defaults to it
     schema = lerobot_schema(task_id, env, opts.video_codec)
     return Run(out, "demos.hdf5", env_args(task_id, env.env_kwargs), schema, state,
                keep_failed=opts.keep_failed, resume=opts.resume is not None)

@@ -89,6 +89,28 @@ def test_after_kill_9_both_formats_hold_the_committed_demos(killed_run):
     np.testing.assert_array_equal(dataset[0]["action"].numpy(), actions[0][0])
 
 
+def test_record_ctrl_c_says_how_to_go_on_and_resume_goes_to_the_runs_own_total(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "recorder.cli", "record", "--task", TASK, "--num-demos", "12",
+                             "--out", str(out), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
+    try:
+        wait_for_demos(out / "demos.hdf5", 3, proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    kept = len(demo_arrays(out / "demos.hdf5", "actions"))
+    assert proc.returncode == 0 and 3 <= kept < 12, stderr
+    assert f"the run holds {kept} demos" in stdout
+    assert f"(stopped early: `mimicrec record --resume {out}` records the rest)" in stdout, stdout
+    done = cli("record", "--resume", str(out), "--quiet")  # no --num-demos: the 12 it was started with
+    assert done.returncode == 0 and "the run holds 12 demos" in done.stdout, done.stderr
+    assert len(demo_arrays(out / "demos.hdf5", "actions")) == 12
+    assert json.loads((out / "run.json").read_text())["num_demos"] == 12
+
+
 def test_resume_finishes_the_run_without_losing_or_repeating_a_demo(killed_run):
     before = demo_arrays(killed_run / "demos.hdf5", "actions")
     target = len(before) + 2
