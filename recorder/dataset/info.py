@@ -54,7 +54,24 @@ def dataset_info(path: str) -> list[DatasetInfo]:
     found += [lerobot_info(p.parent.parent) for p in sorted(target.glob("*/meta/info.json"))] if target.is_dir() else []
     if not found:
         raise DatasetError(f"{path}: not an HDF5 file, a LeRobot dataset or a folder holding one; pass one of those")
+    run = run_summary(target)
+    if run:
+        found[0].extra["run"] = run
     return found
+
+
+def run_summary(folder: Path) -> str | None:
+    """One line on the run that wrote ``folder``: a generate run's counts and time (``report.json``, its last
+    session's), or a record run's attempts (``run.json``); None for a folder no run wrote."""
+    report, state = folder / "report.json", folder / "run.json"
+    if report.is_file():
+        r = json.loads(report.read_text())
+        return (f"generate: {r['num_successes']} successes of {r['num_attempts']} attempts ({r['success_rate']:.1%}); "
+                f"the last session {r['wall_time_s']:.1f} s with {r['num_envs']} workers; plots: report.png")
+    if state.is_file() and "attempts" in (run := json.loads(state.read_text())):
+        asked = f"; {run['num_demos']} demos asked for" if run.get("num_demos") else ""
+        return f"record: {run['attempts']} attempts{asked}"
+    return None
 
 
 def hdf5_info(path: Path) -> DatasetInfo:

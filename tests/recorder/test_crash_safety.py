@@ -109,6 +109,8 @@ def test_record_ctrl_c_says_how_to_go_on_and_resume_goes_to_the_runs_own_total(t
     assert done.returncode == 0 and "the run holds 12 demos" in done.stdout, done.stderr
     assert len(demo_arrays(out / "demos.hdf5", "actions")) == 12
     assert json.loads((out / "run.json").read_text())["num_demos"] == 12
+    info = cli("info", str(out))
+    assert re.search(r"run: +record: \d+ attempts; 12 demos asked for", info.stdout), info.stdout
 
 
 def test_resume_finishes_the_run_without_losing_or_repeating_a_demo(killed_run):
@@ -204,6 +206,8 @@ def test_generate_killed_and_resumed_equals_an_uninterrupted_run(lift_seeds, tmp
         np.testing.assert_array_equal(a, b)
     report = json.loads((out / "report.json").read_text())
     assert report["num_successes"] == 100 and report["resumed_successes"] == killed_at
+    info = cli("info", str(out)).stdout
+    assert f"run:         generate: 100 successes of {report['num_attempts']} attempts" in info, info
     assert report["demos_per_minute"] == pytest.approx(60 * (100 - killed_at) / report["wall_time_s"])
     assert f"successes 100 ({100 - killed_at} made now)" in resumed.stdout
     assert report["num_attempts"] == json.loads((tmp_path / "whole" / "report.json").read_text())["num_attempts"]
