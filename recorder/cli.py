@@ -42,8 +42,10 @@ def _cmd_record(args: argparse.Namespace) -> int:
                                steps_after_success=args.steps_after_success, keep_failed=args.keep_failed,
                                save=not (args.preview or args.no_save), resume=args.resume, robot=args.robot,
                                video_codec=args.video_codec))
-    stopped = "" if not res.interrupted else " (stopped early)" if res.out_dir is None else \
-        f" (stopped early: `mimicrec record --resume {res.out_dir}` records the rest)"
+    stopped = ""
+    if res.interrupted:
+        stopped = f" (stopped early: `mimicrec record --resume {res.out_dir}` records the rest)" if res.out_dir \
+            else " (stopped early)"
     print(f"the run holds {res.num_saved} demos from {res.num_attempts} attempts ({res.wall_time_s:.1f} s){stopped}")
     if res.out_dir is None:
         print("  nothing saved (--preview / --no-save)")

@@ -65,9 +65,10 @@ def run_summary(folder: Path) -> str | None:
     session's), or a record run's attempts (``run.json``); None for a folder no run wrote."""
     report, state = folder / "report.json", folder / "run.json"
     if report.is_file():
-        r = json.loads(report.read_text())
-        return (f"generate: {r['num_successes']} successes of {r['num_attempts']} attempts ({r['success_rate']:.1%}); "
-                f"the last session {r['wall_time_s']:.1f} s with {r['num_envs']} workers; plots: report.png")
+        counts = json.loads(report.read_text())
+        return (f"generate: {counts['num_successes']} successes of {counts['num_attempts']} attempts "
+                f"({counts['success_rate']:.1%}); the last session {counts['wall_time_s']:.1f} s with "
+                f"{counts['num_envs']} workers; plots: report.png")
     if state.is_file() and "attempts" in (run := json.loads(state.read_text())):
         asked = f"; {run['num_demos']} demos asked for" if run.get("num_demos") else ""
         return f"record: {run['attempts']} attempts{asked}"
