@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -30,7 +31,12 @@ def read_run_file(folder: str | Path, command: str) -> dict[str, Any]:
     path = Path(folder) / RUN_FILE
     if not path.is_file():
         raise UsageError(f"{folder}: no {RUN_FILE}; --resume takes a folder written by `mimicrec {command}`")
-    return json.loads(path.read_text())
+    state = json.loads(path.read_text())
+    wrote = "generate" if "input_path" in state else "record"  # generate's run starts from an input dataset
+    if wrote != command:
+        raise UsageError(f"{folder} holds a `mimicrec {wrote}` run; continue it with "
+                         f"`mimicrec {wrote} --resume {folder}`")
+    return state
 
 
 def resumed_options(opts: Options, command: str, keys: Iterable[str], refused: dict[str, str]) -> Options:
@@ -53,15 +59,38 @@ def run_folder(command: str, out: str | None, resume: str | None) -> Iterator[Pa
     """The run's folder: ``resume`` itself, or a new one (``out`` or the next numbered one) that is removed
     again if the run fails before committing anything (a lone ``run.json`` included)."""
     if resume is not None:
-        yield Path(resume)
+        with held(Path(resume), command):
+            yield Path(resume)
         return
-    with output_dir(out, command, keep_data=True) as folder:
+    with output_dir(out, command, keep_data=True) as folder, held(folder, command):
         try:
             yield folder
         except BaseException:
             if [p.name for p in folder.iterdir()] == [RUN_FILE]:
                 (folder / RUN_FILE).unlink()
             raise
+
+
+@contextlib.contextmanager
+def held(folder: Path, command: str) -> Iterator[None]:
+    """The run folder locked for this process while the run lasts (an advisory ``flock`` on the folder itself;
+    its forked workers share it): a second run into it, such as ``--resume`` of a run still going, is refused
+    with a ``UsageError`` before it touches a file. Where there is no ``flock`` (Windows) nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(f"{folder} is in use by another `mimicrec {command}` run; let it end (or stop it "
+                             f"with Ctrl-C), then `mimicrec {command} --resume {folder}`") from None
+        yield
+    finally:
+        os.close(handle)
 
 
 class Run(RunDatasets):

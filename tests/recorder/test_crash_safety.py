@@ -113,6 +113,13 @@ def test_record_ctrl_c_says_how_to_go_on_and_resume_goes_to_the_runs_own_total(t
     assert re.search(r"run: +record: \d+ attempts; 12 demos asked for", info.stdout), info.stdout
 
 
+def test_resume_by_the_other_command_names_the_one_that_wrote_the_run(killed_run):
+    wrong = cli("generate", "--resume", str(killed_run), "--quiet")
+    assert wrong.returncode == 2 and wrong.stderr.strip() == (
+        f"mimicrec generate: error: {killed_run} holds a `mimicrec record` run; continue it with "
+        f"`mimicrec record --resume {killed_run}`"), wrong.stderr
+
+
 def test_resume_finishes_the_run_without_losing_or_repeating_a_demo(killed_run):
     before = demo_arrays(killed_run / "demos.hdf5", "actions")
     target = len(before) + 2
@@ -223,15 +230,21 @@ def test_ctrl_c_keeps_what_the_run_made_and_says_how_to_finish_it(lift_seeds, tm
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
     try:
         wait_for_demos(out / "generated.hdf5", 3, proc)
+        meanwhile = cli("generate", "--resume", str(out), "--quiet")  # a second run into the folder: refused
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group: the workers too
         _, err = proc.communicate(timeout=300)
     finally:
         proc.kill()
+    assert meanwhile.returncode == 2 and meanwhile.stderr.strip() == (
+        f"mimicrec generate: error: {out} is in use by another `mimicrec generate` run; let it end (or stop it with "
+        f"Ctrl-C), then `mimicrec generate --resume {out}`"), meanwhile.stderr
     kept = len(demo_arrays(out / "generated.hdf5", "actions"))
     assert proc.returncode == 130, err
     assert err.strip() == (f"mimicrec generate: interrupted; the {kept} demos made are kept: "
                            f"`mimicrec generate --resume {out}` finishes the run"), err
     assert load_lerobot(out / "lerobot").num_episodes == kept >= 3
+    done = cli("generate", "--resume", str(out), "--num-trials", str(kept + 2), "--quiet")  # what the line says
+    assert done.returncode == 0 and len(demo_arrays(out / "generated.hdf5", "actions")) == kept + 2, done.stderr
 
 
 def worker_pids(pid: int) -> list[int]:
