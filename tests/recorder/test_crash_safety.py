@@ -113,11 +113,15 @@ def test_record_ctrl_c_says_how_to_go_on_and_resume_goes_to_the_runs_own_total(t
     assert re.search(r"run: +record: \d+ attempts; 12 demos asked for", info.stdout), info.stdout
 
 
-def test_resume_by_the_other_command_names_the_one_that_wrote_the_run(killed_run):
+def test_a_run_folder_given_to_the_wrong_command_or_as_a_new_out_names_the_resume(killed_run):
     wrong = cli("generate", "--resume", str(killed_run), "--quiet")
     assert wrong.returncode == 2 and wrong.stderr.strip() == (
         f"mimicrec generate: error: {killed_run} holds a `mimicrec record` run; continue it with "
         f"`mimicrec record --resume {killed_run}`"), wrong.stderr
+    again = cli("record", "--task", TASK, "--num-demos", "2", "--out", str(killed_run), "--quiet")
+    assert again.returncode == 2 and again.stderr.strip() == (
+        f"mimicrec record: error: {killed_run} holds a `mimicrec record` run already; continue it with "
+        f"`mimicrec record --resume {killed_run}`, or pass a new --out"), again.stderr
 
 
 def test_resume_finishes_the_run_without_losing_or_repeating_a_demo(killed_run):
