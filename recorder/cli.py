@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from envs.errors import MimicrecError, UsageError
+from envs.errors import MimicrecError, RunInterrupted, UsageError
 from recorder.imports import exit_now
 
 VIDEO_CODECS = ("av1", "h264", "hevc")  # recorder.dataset.writers.lerobot_writer.VIDEO_CODECS (a test keeps them equal)
@@ -137,16 +137,25 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from recorder.dataset.replay import replay
+    from recorder.dataset.replay import DemoReplay, replay
     from recorder.dataset.video import ReplayViews
 
     if args.size < 16 or args.size > 1024:
         raise UsageError(f"--size must be between 16 and 1024 pixels, got {args.size}")
-    results = replay(args.file, args.demo, ReplayViews(args.video, args.sheet, args.size))
-    for r in results:
+    done: list[DemoReplay] = []
+
+    def show(r: DemoReplay) -> None:  # each demo's line as soon as it is replayed
+        done.append(r)
         state = "states identical" if r.states_identical else "STATES DIFFER"
         print(f"{r.name}: {r.steps} steps, recorded success {r.recorded_success}, "
-              f"replay success {r.replay_success}, {state}")
+              f"replay success {r.replay_success}, {state}", flush=True)
+
+    try:
+        results = replay(args.file, args.demo, ReplayViews(args.video, args.sheet, args.size), show)
+    except KeyboardInterrupt as err:
+        if not done:
+            raise
+        raise RunInterrupted(f"{sum(r.good for r in done)} of the {len(done)} demos replayed replay exactly") from err
     good = sum(r.good for r in results)
     written = [f"{kind}: {path}" for kind, path in (("video", args.video), ("contact sheet", args.sheet)) if path]
     print(f"{good} of {len(results)} demos replay exactly" + "".join(f"; {w}" for w in written))

@@ -88,20 +88,22 @@ class DemoReplay:
         return f"{self.name}: {self.steps} steps, {outcome}" + ("" if self.states_identical else ", STATES DIFFER")
 
 
-def replay(path: str, demo: int | None = None, views: ReplayViews | None = None) -> list[DemoReplay]:
+def replay(path: str, demo: int | None = None, views: ReplayViews | None = None,
+           on_result: Callable[[DemoReplay], None] = lambda result: None) -> list[DemoReplay]:
     """Replay every demo (or ``demo_<demo>``) of an HDF5 file from its stored initial state, or every
     episode (or episode ``demo``) of a LeRobot dataset mimicrec wrote from its seed; ``views`` draws a
-    video or contact sheet of the replay."""
+    video or contact sheet of the replay; ``on_result`` sees each demo's result as it comes."""
     views = views or ReplayViews()
     if dataset_format(Path(path)) == "lerobot":
-        results, fps = _replay_lerobot(Path(path), demo, views)
+        results, fps = _replay_lerobot(Path(path), demo, views, on_result)
     else:
-        results, fps = _replay_hdf5(path, demo, views)
+        results, fps = _replay_hdf5(path, demo, views, on_result)
     views.write(fps, [(r.caption, r.replay_success and r.good) for r in results])
     return results
 
 
-def _replay_hdf5(path: str, demo: int | None, views: ReplayViews) -> tuple[list[DemoReplay], int]:
+def _replay_hdf5(path: str, demo: int | None, views: ReplayViews,
+                 on_result: Callable[[DemoReplay], None]) -> tuple[list[DemoReplay], int]:
     with open_dataset(path) as file:
         env_id, kwargs = dataset_env(file)
         names = demo_names(file)
@@ -116,6 +118,7 @@ def _replay_hdf5(path: str, demo: int | None, views: ReplayViews) -> tuple[list[
                 group = file["data"][name]
                 grab = views.hook(env.render_camera, len(group["actions"]))
                 results.append(_check_replay(group, replay_demo(env, group, path, grab)))
+                on_result(results[-1])
         finally:
             env.close()
     return results, env.control_freq
@@ -128,7 +131,8 @@ def _check_replay(group: h5py.Group, episode: Episode) -> DemoReplay:
                       bool(episode.successes.any()), identical)
 
 
-def _replay_lerobot(root: Path, episode: int | None, views: ReplayViews) -> tuple[list[DemoReplay], int]:
+def _replay_lerobot(root: Path, episode: int | None, views: ReplayViews,
+                    on_result: Callable[[DemoReplay], None]) -> tuple[list[DemoReplay], int]:
     meta = mimicrec_meta(root, "replayed")
     stored = [e for e in lerobot_episodes(root, meta) if episode is None or e.index == episode]
     if not stored:
@@ -141,6 +145,7 @@ def _replay_lerobot(root: Path, episode: int | None, views: ReplayViews) -> tupl
             replayed, differs_at = replay_stored(env, item, grab)
             results.append(DemoReplay(f"episode_{item.index}", len(replayed), bool(item.frames["next.success"].any()),
                                       bool(replayed.successes.any()), differs_at is None))
+            on_result(results[-1])
     finally:
         env.close()
     return results, env.control_freq

@@ -1,5 +1,7 @@
 """The CLI's error paths (one line, exit 2, nothing left behind) and its help text."""
 
+import os
+import signal
 import subprocess
 import sys
 
@@ -100,6 +102,25 @@ def test_output_whose_reader_left_ends_quietly(tmp_path, root):
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 141, err
     assert err == ""
+
+
+def test_replay_prints_each_demo_as_it_goes_and_ctrl_c_sums_up_those_done(recorded, tmp_path):
+    args = [sys.executable, "-m", "recorder.cli", "replay", str(recorded.hdf5_path), "--video", str(tmp_path / "r.mp4"),
+            "--size", "512"]  # a 512 px video: seconds per demo, time to interrupt after the first
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        first = proc.stdout.readline()  # printed when demo_0 is done, not at the end
+        os.killpg(proc.pid, signal.SIGINT)
+        rest, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    lines = [first, *rest.splitlines()]
+    assert first.startswith("demo_0: ") and "states identical" in first, (first, err)
+    assert proc.returncode == 130 and len(lines) < 3, (lines, err)
+    assert err.strip().splitlines()[-1] == (f"mimicrec replay: interrupted; {len(lines)} of the {len(lines)} demos "
+                                            "replayed replay exactly"), err
+    assert not (tmp_path / "r.mp4").exists()
 
 
 def test_eval_missing_checkpoint(tmp_path, root):
