@@ -355,7 +355,7 @@ def _convert_parser(subs) -> None:
 def _cmd_convert(args: argparse.Namespace) -> int:
     from recorder.dataset.convert import convert
 
-    count = convert(args.input, args.to, args.output, args.video_codec)
+    count = convert(args.input, args.to, args.output, args.video_codec, progress=not args.quiet)
     print(f"converted {count} episodes: {args.output}")
     return 0
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeVar
+
+from tqdm import tqdm
 
 from envs.errors import DatasetError, UsageError
 from envs.interface import MimicEnv
@@ -20,6 +24,7 @@ from recorder.dataset.reading import (
     StoredEpisode,
     dataset_env,
     dataset_format,
+    demo_names,
     lerobot_episodes,
     mimicrec_meta,
     open_dataset,
@@ -31,11 +36,13 @@ from recorder.dataset.writers.lerobot_writer import DEFAULT_VIDEO_CODEC, LeRobot
 from recorder.dataset.writers.robomimic_hdf5 import RobomimicHDF5Writer, read_episodes
 
 FORMATS = ("lerobot", "hdf5")
+T = TypeVar("T")
 
 
-def convert(source: str, to: str, out: str, video_codec: str = DEFAULT_VIDEO_CODEC) -> int:
+def convert(source: str, to: str, out: str, video_codec: str = DEFAULT_VIDEO_CODEC, progress: bool = False) -> int:
     """Convert ``source`` into format ``to`` at ``out`` (written atomically); returns the episode count.
-    ``video_codec``: the camera videos' codec when writing LeRobot (a key of ``VIDEO_CODECS``)."""
+    ``video_codec``: the camera videos' codec when writing LeRobot (a key of ``VIDEO_CODECS``); ``progress``:
+    a bar of the episodes converted."""
     src, dst = Path(source), Path(out)
     if to not in FORMATS:
         raise UsageError(f"--to must be one of {', '.join(FORMATS)}, got {to!r}")
@@ -44,16 +51,25 @@ def convert(source: str, to: str, out: str, video_codec: str = DEFAULT_VIDEO_COD
         raise UsageError(f"{src} is already a {to} dataset; pick the other --to")
     if dst.exists():
         raise UsageError(f"{dst} already exists; pass a new output path")
-    return _hdf5_to_lerobot(src, dst, video_codec) if to == "lerobot" else _lerobot_to_hdf5(src, dst)
+    if to == "lerobot":
+        return _hdf5_to_lerobot(src, dst, video_codec, progress)
+    return _lerobot_to_hdf5(src, dst, progress)
+
+
+def _bar(episodes: Iterable[T], total: int, progress: bool) -> Iterable[T]:
+    """``episodes`` counted on a progress bar that shows once the conversion has taken 2 s (replaying LeRobot
+    episodes back to HDF5 takes ~0.15 s each), or as they are."""
+    return tqdm(episodes, total=total, desc="convert", unit="episode", disable=not progress, delay=2.0)
 
 
 RUN_ATTRS = ("env_args", "total", "progress")  # file attributes the writers set themselves, or a run's counters
 
 
-def _hdf5_to_lerobot(src: Path, dst: Path, video_codec: str) -> int:
+def _hdf5_to_lerobot(src: Path, dst: Path, video_codec: str, progress: bool) -> int:
     with open_dataset(src) as file:
         env_id, kwargs = dataset_env(file)
         attrs = {k: v for k, v in file["data"].attrs.items() if k not in RUN_ATTRS}
+        count = len(demo_names(file))
     env = make_env(env_id, **kwargs)
     try:
         schema = lerobot_schema(env_id, env, video_codec)
@@ -63,7 +79,7 @@ def _hdf5_to_lerobot(src: Path, dst: Path, video_codec: str) -> int:
     shutil.rmtree(partial, ignore_errors=True)
     writer = LeRobotWriter(str(partial), schema, attrs=attrs)
     try:
-        for episode in read_episodes(src):
+        for episode in _bar(read_episodes(src), count, progress):
             _check_obs(episode, schema.state_keys + schema.env_state_keys, src)
             writer.write(episode)
         writer.close()
@@ -81,7 +97,7 @@ def _check_obs(episode: Episode, keys: tuple[str, ...], src: Path) -> None:
         raise DatasetError(f"{src}: demos lack the observation keys {missing} that LeRobot's state is built from")
 
 
-def _lerobot_to_hdf5(src: Path, dst: Path) -> int:
+def _lerobot_to_hdf5(src: Path, dst: Path, progress: bool) -> int:
     meta = mimicrec_meta(src, "converted to HDF5")
     args = meta["env_args"]
     env = make_env(args["env_name"], **stored_env_kwargs(args["env_kwargs"]))
@@ -91,7 +107,8 @@ def _lerobot_to_hdf5(src: Path, dst: Path) -> int:
     attrs = meta.get("attrs") or {"recording": json.dumps(meta.get("recording", {}))}
     writer = RobomimicHDF5Writer(str(partial), env_args(args["env_name"], env.env_kwargs), attrs)
     try:
-        for stored in lerobot_episodes(src, meta):
+        episodes = list(lerobot_episodes(src, meta))  # their actions and states: small beside the replays
+        for stored in _bar(episodes, len(episodes), progress):
             attrs, ends = split_columns(stored.columns)
             episode = _replay_exactly(env, stored, src)
             writer.write(dataclasses.replace(episode, extras=stored.labels, attrs=attrs, subtask_ends=ends))
