@@ -84,7 +84,8 @@ def run_folder(command: str, out: str | None, resume: str | None) -> Iterator[Pa
 def held(folder: Path, command: str) -> Iterator[None]:
     """The run folder locked for this process while the run lasts (an advisory ``flock`` on the folder itself;
     its forked workers share it): a second run into it, such as ``--resume`` of a run still going, is refused
-    with a ``UsageError`` before it touches a file. Where there is no ``flock`` (Windows) nothing is locked."""
+    with a ``UsageError`` before it touches a file. Where there is no ``flock`` (Windows, file systems without
+    locks) nothing is locked."""
     try:
         import fcntl
     except ImportError:
@@ -97,6 +98,8 @@ def held(folder: Path, command: str) -> Iterator[None]:
         except BlockingIOError:
             raise UsageError(f"{folder} is in use by another `mimicrec {command}` run; let it end (or stop it "
                              f"with Ctrl-C), then `mimicrec {command} --resume {folder}`") from None
+        except OSError:  # a file system without locks (some network mounts): the run goes on unlocked
+            pass
         yield
     finally:
         os.close(handle)
