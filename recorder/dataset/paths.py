@@ -48,6 +48,14 @@ def output_dir(out: str | None, kind: str, keep_data: bool = False) -> Iterator[
         raise
 
 
+def check_output_file(flag: str, path: str | None) -> None:
+    """A ``UsageError`` before any work when the file a ``flag`` names cannot be written where it points
+    (its folder is missing), instead of an error after the work is done."""
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        raise UsageError(f"{flag} {path}: the folder {Path(path).parent} does not exist; create it or pick "
+                         "another path")
+
+
 def write_atomically(path: Path, data: bytes | str) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename: readers see old or new, never half."""
     tmp = path.with_name(path.name + ".partial")

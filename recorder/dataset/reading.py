@@ -34,6 +34,8 @@ def dataset_format(path: Path) -> str:
 def open_dataset(path: str | Path) -> Iterator[h5py.File]:
     """Open an HDF5 dataset read-only; a missing, non-HDF5 or demo-less file raises ``DatasetError``."""
     path = Path(path)
+    if path.is_dir():
+        raise DatasetError(_folder_given(path))
     if not path.is_file():
         raise DatasetError(f"{path}: no such file; pass the .hdf5 written by `mimicrec record` or `generate`")
     if not h5py.is_hdf5(path):
@@ -44,6 +46,21 @@ def open_dataset(path: str | Path) -> Iterator[h5py.File]:
         if "env_args" not in file["data"].attrs:
             raise DatasetError(f"{path}: data has no env_args attribute; record it with `mimicrec record`")
         yield file
+
+
+def _folder_given(folder: Path) -> str:
+    """Why a folder given where an HDF5 file is needed is refused, and the file to pass instead: a run folder's
+    own .hdf5 (the folder, or the run folder holding this LeRobot dataset), else how to make one."""
+    lerobot = (folder / "meta" / "info.json").is_file()
+    run = folder.parent if lerobot and (folder.parent / "run.json").is_file() else folder
+    inside = sorted(run.glob("*.hdf5"))
+    if inside:
+        fix = f"pass {inside[0]}"
+    elif lerobot:
+        fix = f"`mimicrec convert {folder} --to hdf5 OUT.hdf5` makes one from it (a LeRobot dataset mimicrec wrote)"
+    else:
+        fix = "pass an .hdf5 file written by `mimicrec record` or `generate`"
+    return f"{folder}: {'a LeRobot dataset' if lerobot else 'a folder'}, where this command reads an HDF5 file; {fix}"
 
 
 def _open_hdf5(path: Path) -> h5py.File:

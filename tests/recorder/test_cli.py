@@ -123,6 +123,23 @@ def test_replay_prints_each_demo_as_it_goes_and_ctrl_c_sums_up_those_done(record
     assert not (tmp_path / "r.mp4").exists()
 
 
+def test_a_folder_where_a_file_is_read_names_the_file_to_pass(recorded, tmp_path, root):
+    run = recorded.out_dir  # a record run: demos.hdf5, lerobot/, run.json
+    for folder in (run, run / "lerobot"):
+        proc = run_cli("train", str(folder), cwd=tmp_path, env_root=root)
+        assert_one_line_error(proc, f"{folder}: a ", "where this command reads an HDF5 file; "
+                                                     f"pass {run / 'demos.hdf5'}")
+    assert not any(root.iterdir())
+
+
+def test_an_output_file_in_a_missing_folder_is_refused_before_the_work(recorded, tmp_path, root):
+    for flag in ("--video", "--sheet"):
+        proc = run_cli("replay", str(recorded.hdf5_path), flag, str(tmp_path / "nowhere" / "out.file"), cwd=tmp_path,
+                       env_root=root)
+        assert_one_line_error(proc, f"{flag} {tmp_path / 'nowhere' / 'out.file'}: the folder {tmp_path / 'nowhere'} "
+                                    "does not exist")
+
+
 def test_eval_missing_checkpoint(tmp_path, root):
     assert_one_line_error(run_cli("eval", str(tmp_path / "m.pth"), cwd=tmp_path, env_root=root), "not found")
 
