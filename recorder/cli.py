@@ -137,14 +137,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from recorder.dataset.paths import check_output_file
+    from recorder.dataset.paths import prepare_output_file
     from recorder.dataset.replay import DemoReplay, replay
     from recorder.dataset.video import ReplayViews
 
     if args.size < 16 or args.size > 1024:
         raise UsageError(f"--size must be between 16 and 1024 pixels, got {args.size}")
-    check_output_file("--video", args.video)
-    check_output_file("--sheet", args.sheet)
+    prepare_output_file(args.video)
+    prepare_output_file(args.sheet)
     done: list[DemoReplay] = []
 
     def show(r: DemoReplay) -> None:  # each demo's line as soon as it is replayed

@@ -48,12 +48,11 @@ def output_dir(out: str | None, kind: str, keep_data: bool = False) -> Iterator[
         raise
 
 
-def check_output_file(flag: str, path: str | None) -> None:
-    """A ``UsageError`` before any work when the file a ``flag`` names cannot be written where it points
-    (its folder is missing), instead of an error after the work is done."""
-    if path is not None and not Path(path).resolve().parent.is_dir():
-        raise UsageError(f"{flag} {path}: the folder {Path(path).parent} does not exist; create it or pick "
-                         "another path")
+def prepare_output_file(path: str | None) -> None:
+    """Create the folder of an output file before any work (as ``convert`` and ``annotate`` create theirs), so
+    that a path that cannot be written fails at once, not after the work is done."""
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def write_atomically(path: Path, data: bytes | str) -> None:

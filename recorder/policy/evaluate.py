@@ -23,7 +23,7 @@ from tqdm import tqdm
 import envs
 from envs.errors import RunInterrupted, UsageError
 from envs.interface import TaskEnv
-from recorder.dataset.paths import check_output_file
+from recorder.dataset.paths import prepare_output_file
 from recorder.dataset.tasks import episode_seed, make_env, stored_env_kwargs, variant_env_kwargs
 from recorder.dataset.video import write_video
 
@@ -105,7 +105,7 @@ def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None
         raise UsageError(f"--horizon must be a positive integer (control steps), got {max_steps}")
     if video is not None and not video.endswith(".mp4"):
         raise UsageError(f"--video must name an .mp4 file, got {video}")
-    check_output_file("--video", video)
+    prepare_output_file(video)
     policy, env_id, env_kwargs = load_policy(checkpoint)
     env_id, env_kwargs = rollout_task(env_id, env_kwargs, task, difficulty, settings)
     env = make_env(env_id, **env_kwargs)

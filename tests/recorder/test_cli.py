@@ -132,12 +132,15 @@ def test_a_folder_where_a_file_is_read_names_the_file_to_pass(recorded, tmp_path
     assert not any(root.iterdir())
 
 
-def test_an_output_file_in_a_missing_folder_is_refused_before_the_work(recorded, tmp_path, root):
-    for flag in ("--video", "--sheet"):
-        proc = run_cli("replay", str(recorded.hdf5_path), flag, str(tmp_path / "nowhere" / "out.file"), cwd=tmp_path,
-                       env_root=root)
-        assert_one_line_error(proc, f"{flag} {tmp_path / 'nowhere' / 'out.file'}: the folder {tmp_path / 'nowhere'} "
-                                    "does not exist")
+def test_an_output_file_in_a_missing_folder_gets_its_folder_as_convert_and_annotate_do(recorded, tmp_path, root):
+    for flag, name in (("--video", "v.mp4"), ("--sheet", "s.png")):
+        out = tmp_path / "new" / flag.strip("-") / name
+        proc = run_cli("replay", str(recorded.hdf5_path), "--demo", "0", flag, str(out), cwd=tmp_path, env_root=root)
+        assert proc.returncode == 0 and out.stat().st_size > 0, proc.stderr
+    blocked = tmp_path / "file"
+    blocked.write_text("")  # a folder that cannot be made: refused at once, before any replay
+    proc = run_cli("replay", str(recorded.hdf5_path), "--video", str(blocked / "v.mp4"), cwd=tmp_path, env_root=root)
+    assert proc.returncode == 1 and "File exists" in proc.stderr and "demo_0" not in proc.stdout, proc.stderr
 
 
 def test_eval_missing_checkpoint(tmp_path, root):
