@@ -179,6 +179,8 @@ def record(opts: RecordOptions) -> RecordResult:
     finally:
         device.close()
         env.close()
+    # what the run's files hold: Ctrl-C can land after an episode was written and before the loop counted it
+    saved, failed = run.kept.count, run.failed.count if run.failed is not None else failed
     return RecordResult(out, run.paths[0], run.paths[1], saved, attempts, time.perf_counter() - start,
                         failed, stopped)
 
