@@ -10,7 +10,7 @@ from typing import Any
 
 import envs
 from augment.transit import TRANSIT_MODES, PlannerSettings
-from envs.config import from_mapping, load_mapping
+from envs.config import SEED_LIMIT, from_mapping, load_mapping
 from envs.errors import ConfigError
 
 SELECTION_STRATEGIES = ("random", "nearest_neighbor_object", "nearest_neighbor_robot_distance")
@@ -112,6 +112,9 @@ def validate_spec(spec: MimicSpec, where: str) -> None:
             _validate_subtask(sub, f"{where}: eefs.{eef}.subtasks[{i}]", last=i == len(eef_spec.subtasks) - 1)
     if spec.generation.max_num_failures is not None and spec.generation.max_num_failures < 0:
         raise ConfigError(f"{where}: generation.max_num_failures must be >= 0")
+    if not 0 <= spec.generation.seed < SEED_LIMIT:
+        raise ConfigError(f"{where}: generation.seed must be an integer from 0 to {SEED_LIMIT - 1}, "
+                          f"got {spec.generation.seed}")
     _validate_planner(spec.planner, f"{where}: planner")
     claimed: set[tuple[str, int]] = set()
     for i, constraint in enumerate(spec.constraints):

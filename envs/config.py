@@ -13,6 +13,8 @@ import yaml
 
 from envs.errors import ConfigError
 
+SEED_LIMIT = 2**32  # a seed is an integer from 0 to SEED_LIMIT - 1 (numpy's and torch's range; robomimic seeds both)
+
 T = TypeVar("T")
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser: the same values, ~8x faster
 

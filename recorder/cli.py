@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from envs.config import SEED_LIMIT
 from envs.errors import MimicrecError, RunInterrupted, UsageError
 from recorder.imports import exit_now
 
@@ -173,6 +174,17 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed(value: str) -> int:
+    """A ``--seed``: an integer from 0 to ``SEED_LIMIT - 1``."""
+    try:
+        seed = int(value)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a seed; pass an integer from 0 to {SEED_LIMIT - 1}")
+    return seed
+
+
 def _demo_index(value: str) -> int:
     """``--demo``'s K, given as ``K`` or as the HDF5 group's name ``demo_K``."""
     digits = value.removeprefix("demo_")
@@ -223,7 +235,7 @@ def _record_parser(subs) -> None:
     sub.add_argument("--robot", help="record with this robot instead of the task's: panda, iiwa, xarm6 or a robot "
                      "file (.yaml/.json)")
     _add_camera_flags(sub)
-    sub.add_argument("--seed", type=int, default=0, help="base seed of the episode scenes (default: %(default)s)")
+    sub.add_argument("--seed", type=_seed, default=0, help="base seed of the episode scenes (default: %(default)s)")
     sub.add_argument("--out", help="output folder (default: next datasets/record_NNN)")
     sub.add_argument("--resume", metavar="DIR",
                      help="continue an interrupted or finished run in DIR (its task, scene options and next "
@@ -269,7 +281,7 @@ def _generate_parser(subs) -> None:
     sub.add_argument("--set", dest="task_settings", action="append", default=[], metavar="KEY=VALUE",
                      help="change the seeds' task: a task-file key path and a YAML value, e.g. "
                           "scene.objects.cube_red.scale=1.2 or randomization.D1.yaw=[-1,1] (repeatable)")
-    sub.add_argument("--seed", type=int, help="generation seed (default: the spec's generation.seed)")
+    sub.add_argument("--seed", type=_seed, help="generation seed (default: the spec's generation.seed)")
     sub.add_argument("--config", help="Mimic spec (default: configs/<Task>/mimic.yaml)")
     sub.add_argument("--out", help="output folder (default: next datasets/generate_NNN)")
     sub.add_argument("--keep-failed", action="store_true",
@@ -306,7 +318,7 @@ def _train_parser(subs) -> None:
     sub.add_argument("--pick-rollouts", type=int, default=0, metavar="N",
                      help="pick model.pth among the 3 best rollout checkpoints and the last one by N fresh "
                           "rollouts each (default: 0, the best training rollout score)")
-    sub.add_argument("--seed", type=int, default=1, help="training seed (default: %(default)s)")
+    sub.add_argument("--seed", type=_seed, default=1, help="training seed (default: %(default)s)")
     sub.add_argument("--out", help="output folder (default: next datasets/train_NNN)")
     sub.set_defaults(handler=_cmd_train)
 
@@ -317,7 +329,7 @@ def _eval_parser(subs) -> None:
     sub.add_argument("checkpoint", help="model.pth from `mimicrec train`")
     sub.add_argument("--num-rollouts", type=int, default=20, help="episodes (default: %(default)s)")
     sub.add_argument("--task", help="task id or task file path (default: the one the policy was trained on)")
-    sub.add_argument("--seed", type=int, default=0, help="base seed of the rollout scenes (default: %(default)s)")
+    sub.add_argument("--seed", type=_seed, default=0, help="base seed of the rollout scenes (default: %(default)s)")
     sub.add_argument("--video", metavar="FILE.mp4", help="also write every rollout to one mp4 (agentview, 256x256)")
     sub.add_argument("--horizon", type=int, metavar="STEPS",
                      help="control steps a rollout may take (default: the task's episode length)")

@@ -38,6 +38,8 @@ def test_default_spec_loads():
     (lambda d: d["eefs"]["robot0"]["subtasks"][1].update(term_signal=None), "term_signal is required"),
     (lambda d: d.pop("task"), "missing required key 'task'"),
     (lambda d: d["generation"].update(keep_failed="no"), "generation.keep_failed: expected true or false"),
+    (lambda d: d["generation"].update(seed=-5), "generation.seed must be an integer from 0 to 4294967295, got -5"),
+    (lambda d: d["generation"].update(seed=2**32), "generation.seed must be an integer from 0 to 4294967295"),
 ])
 def test_bad_spec_names_file_and_key(tmp_path, mutate, fragment):
     path = write_spec(tmp_path, mutate)

@@ -75,6 +75,19 @@ def test_negative_counts(tmp_path, root, args):
     assert not any(root.iterdir())
 
 
+@pytest.mark.parametrize("args", [
+    ["record", "--seed", "-1"],
+    ["generate", "x.hdf5", "--num-trials", "3", "--seed", "4294967296"],
+    ["train", "x.hdf5", "--seed", "-7"],
+    ["eval", "x.pth", "--seed", "one"],
+])
+def test_seeds_outside_numpys_range_are_one_line(tmp_path, root, args):
+    seed = args[-1]
+    assert_one_line_error(run_cli(*args, cwd=tmp_path, env_root=root),
+                          f"argument --seed: '{seed}' is not a seed; pass an integer from 0 to 4294967295")
+    assert not any(root.iterdir())
+
+
 def test_argparse_errors_are_one_line(tmp_path, root):
     assert_one_line_error(run_cli("generate", "--num-trials", cwd=tmp_path, env_root=root), "expected one argument")
     assert_one_line_error(run_cli("generate", cwd=tmp_path, env_root=root), "pass the annotated INPUT file")
