@@ -87,6 +87,8 @@ def check_options(opts: RecordOptions) -> None:
         raise UsageError(f"--num-demos must be a positive integer, got {opts.num_demos}")
     if opts.steps_after_success < 0:
         raise UsageError(f"--steps-after-success must be >= 0, got {opts.steps_after_success}")
+    if not opts.sensitivity > 0:
+        raise UsageError(f"--sensitivity must be > 0 (1.0: the device's own speed), got {opts.sensitivity}")
     check_video_codec(opts.video_codec)
 
 

@@ -88,6 +88,12 @@ def test_seeds_outside_numpys_range_are_one_line(tmp_path, root, args):
     assert not any(root.iterdir())
 
 
+def test_a_sensitivity_that_is_not_positive_is_one_line(tmp_path, root):
+    proc = run_cli("record", "--device", "keyboard", "--sensitivity", "-1", cwd=tmp_path, env_root=root)
+    assert_one_line_error(proc, "--sensitivity must be > 0")
+    assert not any(root.iterdir())
+
+
 def test_argparse_errors_are_one_line(tmp_path, root):
     assert_one_line_error(run_cli("generate", "--num-trials", cwd=tmp_path, env_root=root), "expected one argument")
     assert_one_line_error(run_cli("generate", cwd=tmp_path, env_root=root), "pass the annotated INPUT file")
