@@ -6,12 +6,14 @@ non-zero (2 for bad input); nothing half-written is left behind.
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import errno
 import logging
 import os
 import select
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -504,7 +506,21 @@ def _stdout_is_broken() -> bool:
 def console_main() -> NoReturn:
     """The ``mimicrec`` console script and ``python -m recorder.cli``: ``main``, then a quick exit
     (``recorder.imports.exit_now``: every file is closed and every thread joined by then)."""
+    sys.unraisablehook = _interrupts_kept
     exit_now(main())
+
+
+def _interrupts_kept(unraisable) -> None:
+    """``sys.unraisablehook`` that does not lose Ctrl-C: a KeyboardInterrupt raised while Python runs a finalizer
+    or a weakref callback cannot propagate and is dropped (the command would run on to its end), so it is sent
+    again from another thread, to land in the code that runs once this hook has returned; anything else goes to
+    the default hook."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        again = threading.Timer(0.01, _thread.interrupt_main)  # once this hook has returned
+        again.daemon = True
+        again.start()
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 if __name__ == "__main__":

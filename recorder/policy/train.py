@@ -317,6 +317,7 @@ def _keep_interrupted(out: Path, history: _History, env_id: str) -> str | None:
     """After Ctrl-C, the run's result from the checkpoints robomimic saved whole so far (the newest is left out
     if it does not load: the interrupt cut its writing short): ``model.pth`` the best by rollouts, ``last.pth``
     the latest; returns what the run kept, in words, or None where it saved none."""
+    history.write()  # Ctrl-C may have cut its last rewrite short: it must hold the epochs this result names
     saved = _saved_checkpoints(out / "robomimic")
     if saved and not _loads(saved[-1]):
         saved.pop()
@@ -370,18 +371,19 @@ class _History:
 
     def epoch_done(self, loss: float) -> None:
         self.losses.append(loss)
-        self._write()
+        self.write()
 
     def rollouts_done(self, rate: float) -> None:
         self.success[len(self.losses)] = rate
-        self._write()
+        self.write()
 
     def best_epoch(self, among: set[int] | None = None) -> int | None:
         """The first epoch with the highest rollout success (of the epochs ``among``; None without rollouts)."""
         rated = [epoch for epoch in self.success if among is None or epoch in among]
         return max(rated, key=lambda e: (self.success[e], -e)) if rated else None
 
-    def _write(self) -> None:
+    def write(self) -> None:
+        """``progress.csv`` as the epochs recorded so far give it (rewritten whole, atomically)."""
         rows = ["epoch,loss,rollout_success_rate"]
         rows += [f"{e},{loss:.6f},{self.success.get(e, '')}" for e, loss in enumerate(self.losses, start=1)]
         write_atomically(self.csv, "\n".join(rows) + "\n")

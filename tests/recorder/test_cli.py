@@ -162,6 +162,31 @@ def test_an_output_file_in_a_missing_folder_gets_its_folder_as_convert_and_annot
     assert proc.returncode == 1 and "File exists" in proc.stderr and "demo_0" not in proc.stdout, proc.stderr
 
 
+def test_a_ctrl_c_dropped_in_a_weakref_callback_is_raised_again(monkeypatch):
+    """Python drops a KeyboardInterrupt raised in a finalizer or weakref callback (the command would run to its
+    end); the console script's unraisable hook sends it again, to the code that runs next."""
+    import time
+    import weakref
+
+    from recorder.cli import _interrupts_kept
+
+    class Thing:
+        pass
+
+    def on_death(_ref):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sys, "unraisablehook", _interrupts_kept)
+    thing = Thing()
+    ref = weakref.ref(thing, on_death)
+    with pytest.raises(KeyboardInterrupt):
+        del thing  # the callback runs here, its KeyboardInterrupt dropped
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            pass
+    assert ref() is None
+
+
 def test_eval_missing_checkpoint(tmp_path, root):
     assert_one_line_error(run_cli("eval", str(tmp_path / "m.pth"), cwd=tmp_path, env_root=root), "not found")
 
