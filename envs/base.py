@@ -169,7 +169,8 @@ class TabletopEnv(gym.Env):
     def _connect(gui: bool, solver_iterations: int):
         _positive_int(solver_iterations, "solver_iterations", 20)
         if gui and not os.environ.get("DISPLAY"):
-            raise TaskError("--gui needs a display: set DISPLAY, or run under `xvfb-run -a`")
+            raise TaskError("the viewer (--gui, --preview, --manual, --device keyboard) needs a display: "
+                            "set DISPLAY, or run under `xvfb-run -a`")
         client = connect(gui)
         if gui:  # the viewer's own shortcuts (w: wireframe, g: panels, ...) would fire on teleop keys
             client.configureDebugVisualizer(p.COV_ENABLE_KEYBOARD_SHORTCUTS, 0)

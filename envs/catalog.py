@@ -53,7 +53,7 @@ def folder_summaries(folder: Path) -> tuple[list[TaskSummary], list[str]]:
             if path.stem == "gym":
                 broken.append(str(err))
             continue
-        if TASK_FILE_KEYS <= keys:
+        if TASK_FILE_KEYS <= keys or path.stem == "gym":  # a gym.yaml short of a key is a broken task file
             try:
                 found.append(TaskSummary.of(read_task_file(path), str(path)))
             except ConfigError as err:

@@ -73,6 +73,13 @@ def test_tasks_lists_the_builtin_ones_and_a_folders_task_files(tutorial, tmp_pat
                           text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2 and "unknown predicate 'grabbed'" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    short = tmp_path / "short"  # a gym.yaml short of a top-level key is reported, not passed over
+    short.mkdir()
+    (short / "gym.yaml").write_text("task: tutorial/Short-v0\nscene: {objects: {}}\n")
+    proc = subprocess.run([sys.executable, "-m", "recorder.cli", "tasks", str(short)], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip() == f"mimicrec tasks: error: {short / 'gym.yaml'}: missing " \
+                                                           "required key 'logic'", proc.stderr
 
 
 def test_a_bad_task_file_is_one_line_and_leaves_nothing(tmp_path):

@@ -223,7 +223,7 @@ def test_image_size_help_names_the_default():
 
 def test_record_gui_without_display_is_a_clear_error(tmp_path, root):
     proc = run_cli("record", "--gui", "--num-demos", "1", cwd=tmp_path, env_root=root)
-    assert_one_line_error(proc, "--gui needs a display")
+    assert_one_line_error(proc, "the viewer (--gui, --preview, --manual, --device keyboard) needs a display")
     assert not any(root.iterdir())
 
 
