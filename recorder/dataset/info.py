@@ -12,6 +12,7 @@ import numpy as np
 
 from envs.errors import DatasetError
 from recorder.dataset.reading import LEROBOT_OWN_FEATURES, dataset_env, demo_names, open_dataset, read_lerobot
+from recorder.dataset.run import command_of
 from recorder.dataset.writers.lerobot_meta import read_meta
 from recorder.dataset.writers.lerobot_writer import interrupted
 
@@ -69,7 +70,7 @@ def run_summary(folder: Path) -> str | None:
         return (f"generate: {counts['num_successes']} successes of {counts['num_attempts']} attempts "
                 f"({counts['success_rate']:.1%}); the last session {counts['wall_time_s']:.1f} s with "
                 f"{counts['num_envs']} workers; plots: report.png")
-    if state.is_file() and "attempts" in (run := json.loads(state.read_text())):
+    if state.is_file() and command_of(run := json.loads(state.read_text())) == "record":
         asked = f"; {run['num_demos']} demos asked for" if run.get("num_demos") else ""
         return f"record: {run['attempts']} attempts{asked}"
     return None

@@ -32,7 +32,7 @@ def read_run_file(folder: str | Path, command: str) -> dict[str, Any]:
     if not path.is_file():
         raise UsageError(f"{folder}: no {RUN_FILE}; --resume takes a folder written by `mimicrec {command}`")
     state = json.loads(path.read_text())
-    wrote = _command_of(state)
+    wrote = command_of(state)
     if wrote != command:
         raise UsageError(f"{folder} holds a `mimicrec {wrote}` run; continue it with "
                          f"`mimicrec {wrote} --resume {folder}`")
@@ -54,7 +54,7 @@ def resumed_options(opts: Options, command: str, keys: Iterable[str], refused: d
     return replace(opts, **{key: state[key] for key in keys if key in state})
 
 
-def _command_of(state: dict[str, Any]) -> str:
+def command_of(state: dict[str, Any]) -> str:
     """The command whose ``run.json`` holds ``state`` (a generate run starts from an input dataset)."""
     return "generate" if "input_path" in state else "record"
 
@@ -68,7 +68,7 @@ def run_folder(command: str, out: str | None, resume: str | None) -> Iterator[Pa
             yield Path(resume)
         return
     if out is not None and (Path(out) / RUN_FILE).is_file():
-        wrote = _command_of(json.loads((Path(out) / RUN_FILE).read_text()))
+        wrote = command_of(json.loads((Path(out) / RUN_FILE).read_text()))
         raise UsageError(f"{out} holds a `mimicrec {wrote}` run already; continue it with "
                          f"`mimicrec {wrote} --resume {out}`, or pass a new --out")
     with output_dir(out, command, keep_data=True) as folder, held(folder, command):
