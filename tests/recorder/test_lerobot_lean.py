@@ -9,6 +9,7 @@ from lerobot.datasets import compute_stats
 from recorder.dataset.writers.lerobot_lean import (
     _aggregate_pair,
     _byte_statistics_class,
+    _episode_stats,
     _feature_stats,
     _from_arrow_columns,
     arrow_columns,
@@ -127,3 +128,26 @@ def test_arrow_columns_leave_other_columns_to_datasets(case):
     assert arrow_columns(mapping, FEATURES) is not None
     key, value = UNCONVERTED[case]
     assert arrow_columns({**mapping, key: value}, FEATURES) is None
+
+
+@pytest.mark.filterwarnings("ignore:Converting input from bool")  # numpy, in lerobot's own histograms
+def test_episode_statistics_equal_lerobots_value_for_value():
+    """Features of one type share one quantile search; each keeps its own statistics, types and order."""
+    shipped = compute_stats.compute_episode_stats
+    lean = _episode_stats(shipped)
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        length = int(rng.integers(2, 200))
+        data = {"task": ["stack"] * length}
+        for index, batch in enumerate(_batches(rng)):
+            batch = batch[:length] if len(batch) >= length else np.resize(batch, (length, *batch.shape[1:]))
+            data[f"column{index}"] = batch[:, 0] if index % 3 == 0 and batch.ndim == 2 else batch
+        data["index"] = np.arange(length, dtype=np.int64)
+        data["timestamp"] = (np.arange(length) / 20).astype(np.float32)
+        data["one_frame_short"] = rng.normal(size=(max(2, length - 1), 3))  # another length: a group of its own
+        features = {key: {"dtype": "string" if key == "task" else str(np.asarray(value).dtype)}
+                    for key, value in data.items()}
+        ours, theirs = lean(data, features), shipped(data, features)
+        assert list(ours) == list(theirs)
+        for key in theirs:
+            _assert_same_statistics(ours[key], theirs[key])

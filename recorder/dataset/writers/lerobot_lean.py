@@ -31,9 +31,10 @@ def lean_save_episode(dataset) -> Iterator[None]:
     - ``info.json`` and ``stats.json`` are rewritten after every episode; ``commit`` writes them once,
       before lerobot finalizes, and nothing reads them in between (a crash rolls back to the last commit);
     - the episode statistics fill a 5,000-bin histogram per dimension, one dimension at a time, and sum it once
-      per quantile; the same quantiles come from the values' sorted bin numbers, all dimensions at once
-      (``_feature_stats``: the same arithmetic, so the same values and types), and the dataset's statistics
-      fold in each episode's without stacking copies of both (``_aggregate_pair``);
+      per quantile; the same quantiles come from the values' sorted bin numbers, all dimensions of all the
+      episode's vector features of one type at once (``_episode_stats``: the same arithmetic, so the same values
+      and types), and the dataset's statistics fold in each episode's without stacking copies of both
+      (``_aggregate_pair``);
     - the video statistics (updated per frame and camera while the encoder threads encode) read each 8-bit
       frame through one count per byte value and channel (``_byte_statistics_class``);
     - ``embed_images`` copies the table's features to find image columns; mimicrec's datasets have none
@@ -53,7 +54,8 @@ def lean_save_episode(dataset) -> Iterator[None]:
              (lerobot_dataset, "write_stats", lambda *args, **kwargs: None)]
     swaps += [(compute_stats, "RunningQuantileStats", _byte_statistics_class()),
               (compute_stats, "get_feature_stats", _feature_stats(compute_stats.get_feature_stats)),
-              (compute_stats, "aggregate_feature_stats", _aggregate_pair(compute_stats.aggregate_feature_stats))]
+              (compute_stats, "aggregate_feature_stats", _aggregate_pair(compute_stats.aggregate_feature_stats)),
+              (lerobot_dataset, "compute_episode_stats", _episode_stats(lerobot_dataset.compute_episode_stats))]
     if not any(feature["dtype"] == "image" for feature in dataset.features.values()):
         swaps.append((lerobot_dataset, "embed_images", lambda table: table))
     saved = [(owner, name, vars(owner)[name]) for owner, name, _ in swaps]  # a class's own classmethod object
@@ -161,26 +163,88 @@ def _feature_stats(shipped):
     return get_feature_stats
 
 
+def _episode_stats(shipped):
+    """``compute_stats.compute_episode_stats`` finding the quantiles of all plain vector features of one type
+    together (``_quantile_values`` on their columns side by side; each column's arithmetic is its own), their
+    other statistics feature by feature; ``shipped`` for every other feature (and where a group's values would
+    fall outside a histogram). The statistics in the episode's order, as lerobot's."""
+    from lerobot.datasets import compute_stats
+
+    def compute_episode_stats(episode_data, features, quantile_list=None):
+        vectors = {key: data for key, data in episode_data.items() if _plain_vector(features[key], data)}
+        stats = shipped({key: data for key, data in episode_data.items() if key not in vectors}, features,
+                        quantile_list)
+        groups: dict[tuple[np.dtype, int], dict[str, np.ndarray]] = {}
+        for key, data in vectors.items():
+            groups.setdefault((data.dtype, len(data)), {})[key] = data
+        for group in groups.values():
+            found = _vector_group_stats(group, compute_stats.RunningQuantileStats())
+            stats |= found if found is not None else shipped(group, features, quantile_list)
+        return {key: stats[key] for key in episode_data if key in stats}
+
+    return compute_episode_stats
+
+
+def _plain_vector(feature: Mapping[str, Any], data) -> bool:
+    """A numeric ``[T]`` or ``[T, N]`` array of finite values over at least two frames (no image or video)."""
+    return (feature["dtype"] not in ("string", "image", "video") and isinstance(data, np.ndarray)
+            and data.ndim in (1, 2) and len(data) >= 2 and data.dtype.kind in "biuf" and bool(np.isfinite(data).all()))
+
+
+def _vector_group_stats(group: Mapping[str, np.ndarray], running) -> dict | None:
+    """``get_feature_stats(data, 0, data.ndim == 1)`` of every array of ``group`` (one dtype, one length), the
+    quantiles of all their columns found at once; None when a value would fall outside its histogram."""
+    from lerobot.datasets import compute_stats
+
+    columns = [data.reshape(len(data), -1) for data in group.values()]
+    moments = [_one_batch_moments(batch) for batch in columns]
+    low, high = (np.concatenate([m[key] for m in moments]) for key in ("min", "max"))
+    found = _quantile_values(np.concatenate(columns, axis=1), low, high, running)
+    if found is None:
+        return None
+    stats, start = {}, 0
+    for (key, data), batch, moment in zip(group.items(), columns, moments, strict=True):
+        rows = slice(start, start + batch.shape[1])
+        start = rows.stop
+        quantiles = _quantiles_typed(*(part[rows] for part in found))
+        feature = moment | dict(zip(running._quantile_keys, quantiles, strict=True))
+        stats[key] = compute_stats._reshape_stats_by_axis(feature, 0, data.ndim == 1, data.shape)
+    return stats
+
+
 def _one_batch_statistics(batch: np.ndarray, running) -> dict | None:
     """What ``running`` (a fresh ``RunningQuantileStats``) returns after one ``update(batch)``, the same
     arithmetic on whole columns; None when a value would fall outside its histogram (lerobot counts it nowhere)."""
+    stats = _one_batch_moments(batch)
+    quantiles = _one_batch_quantiles(batch, stats["min"], stats["max"], running)
+    return None if quantiles is None else stats | dict(zip(running._quantile_keys, quantiles, strict=True))
+
+
+def _one_batch_moments(batch: np.ndarray) -> dict:
+    """``running``'s minimum, maximum, mean, std and count after one ``update(batch)``: its running means
+    moved as lerobot moves them (a mean's float32 sum over one column differs from its sum beside others, so
+    these are taken feature by feature)."""
     length = len(batch)
     mean, mean_of_squares = np.mean(batch, axis=0), np.mean(batch**2, axis=0)
     low, high = np.min(batch, axis=0), np.max(batch, axis=0)
     mean += (np.mean(batch, axis=0) - mean) * (length / length)  # update()'s running means, as lerobot moves them
     mean_of_squares += (np.mean(batch**2, axis=0) - mean_of_squares) * (length / length)
-    quantiles = _one_batch_quantiles(batch, low, high, running)
-    if quantiles is None:
-        return None
-    stats = {"min": low.copy(), "max": high.copy(), "mean": mean.copy(),
-             "std": np.sqrt(np.maximum(0, mean_of_squares - mean**2)), "count": np.array([length])}
-    return stats | dict(zip(running._quantile_keys, quantiles, strict=True))
+    return {"min": low.copy(), "max": high.copy(), "mean": mean.copy(),
+            "std": np.sqrt(np.maximum(0, mean_of_squares - mean**2)), "count": np.array([length])}
 
 
 def _one_batch_quantiles(batch: np.ndarray, low, high, running) -> list[np.ndarray] | None:
-    """``running``'s quantiles of one batch without its histograms. lerobot reads quantile ``q`` in the first bin
-    whose cumulative count reaches ``q * N``: the bin of the ``ceil(q * N)``-th smallest value, with the counts
-    before and in that bin found in the values' sorted bin numbers (each dimension's offset past the last's)."""
+    """``running``'s quantiles of one batch without its histograms (``_quantile_values``), in lerobot's types."""
+    found = _quantile_values(batch, low, high, running)
+    return None if found is None else _quantiles_typed(*found)
+
+
+def _quantile_values(batch: np.ndarray, low, high, running) -> tuple[np.ndarray, ...] | None:
+    """Each dimension's quantiles of one batch (``[dims, quantiles]``), its histogram's first edge and where a
+    quantile falls in the first bin; None when a value would fall outside its histogram. lerobot reads quantile
+    ``q`` in the first bin whose cumulative count reaches ``q * N``: the bin of the ``ceil(q * N)``-th smallest
+    value, with the counts before and in that bin found in the values' sorted bin numbers (each dimension's
+    offset past the last's). Every dimension's arithmetic is its own."""
     bins, (length, dims) = running._num_quantile_bins, batch.shape
     targets = np.array([q * length for q in running._quantile_list])
     edges = _bin_edges(low - 1e-10, high + 1e-10, bins)
@@ -196,11 +260,14 @@ def _one_batch_quantiles(batch: np.ndarray, low, high, running) -> list[np.ndarr
     in_bin = np.searchsorted(flat, index + offsets * bins, side="right") - offsets * length - before
     left, right = np.take_along_axis(edges, index, axis=1), np.take_along_axis(edges, index + 1, axis=1)
     values = left + (targets - before.astype(np.float64)) / in_bin.astype(np.float64) * (right - left)
-    quantiles = []
-    for column, at_first_edge in zip(values.T, (index == 0).T, strict=True):
-        # lerobot returns the first edge itself there, so a quantile all of first edges keeps the edges' type
-        quantiles.append(edges[:, 0].copy() if at_first_edge.all() else np.where(at_first_edge, edges[:, 0], column))
-    return quantiles
+    return values, edges[:, 0].copy(), index == 0
+
+
+def _quantiles_typed(values: np.ndarray, first_edges: np.ndarray, at_first_edge: np.ndarray) -> list[np.ndarray]:
+    """One feature's quantiles (a ``[dims]`` array each) from ``_quantile_values``' rows of its dimensions: lerobot
+    returns the first edge itself in the first bin, so a quantile all of first edges keeps the edges' type."""
+    return [first_edges.copy() if at_first.all() else np.where(at_first, first_edges, column)
+            for column, at_first in zip(values.T, at_first_edge.T, strict=True)]
 
 
 def _bin_edges(start: np.ndarray, stop: np.ndarray, bins: int) -> np.ndarray:
