@@ -12,7 +12,7 @@ import numpy as np
 
 from envs.errors import DatasetError
 from recorder.dataset.reading import LEROBOT_OWN_FEATURES, dataset_env, demo_names, open_dataset, read_lerobot
-from recorder.dataset.run import command_of
+from recorder.dataset.run import command_of, run_state
 from recorder.dataset.writers.lerobot_meta import read_meta
 from recorder.dataset.writers.lerobot_writer import interrupted
 
@@ -64,13 +64,13 @@ def dataset_info(path: str) -> list[DatasetInfo]:
 def run_summary(folder: Path) -> str | None:
     """One line on the run that wrote ``folder``: a generate run's counts and time (``report.json``, its last
     session's), or a record run's attempts (``run.json``); None for a folder no run wrote."""
-    report, state = folder / "report.json", folder / "run.json"
+    report, run = folder / "report.json", run_state(folder)
     if report.is_file():
         counts = json.loads(report.read_text())
         return (f"generate: {counts['num_successes']} successes of {counts['num_attempts']} attempts "
                 f"({counts['success_rate']:.1%}); the last session {counts['wall_time_s']:.1f} s with "
                 f"{counts['num_envs']} workers; plots: report.png")
-    if state.is_file() and command_of(run := json.loads(state.read_text())) == "record":
+    if run is not None and command_of(run) == "record":
         asked = f"; {run['num_demos']} demos asked for" if run.get("num_demos") else ""
         return f"record: {run['attempts']} attempts{asked}"
     return None

@@ -26,12 +26,17 @@ RUN_FILE = "run.json"  # what a record or generate run was started with; --resum
 Options = TypeVar("Options")
 
 
+def run_state(folder: str | Path) -> dict[str, Any] | None:
+    """What the ``run.json`` of ``folder`` holds; None where there is none (a folder no run wrote)."""
+    path = Path(folder) / RUN_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def read_run_file(folder: str | Path, command: str) -> dict[str, Any]:
     """The ``run.json`` of a run folder given to ``--resume``, or a ``UsageError`` naming the fix."""
-    path = Path(folder) / RUN_FILE
-    if not path.is_file():
+    state = run_state(folder)
+    if state is None:
         raise UsageError(f"{folder}: no {RUN_FILE}; --resume takes a folder written by `mimicrec {command}`")
-    state = json.loads(path.read_text())
     wrote = command_of(state)
     if wrote != command:
         raise UsageError(f"{folder} holds a `mimicrec {wrote}` run; continue it with "
@@ -67,8 +72,8 @@ def run_folder(command: str, out: str | None, resume: str | None) -> Iterator[Pa
         with held(Path(resume), command):
             yield Path(resume)
         return
-    if out is not None and (Path(out) / RUN_FILE).is_file():
-        wrote = command_of(json.loads((Path(out) / RUN_FILE).read_text()))
+    if out is not None and (state := run_state(out)) is not None:
+        wrote = command_of(state)
         raise UsageError(f"{out} holds a `mimicrec {wrote}` run already; continue it with "
                          f"`mimicrec {wrote} --resume {out}`, or pass a new --out")
     with output_dir(out, command, keep_data=True) as folder, held(folder, command):
