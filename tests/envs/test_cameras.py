@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import gymnasium as gym
 import h5py
@@ -123,3 +125,21 @@ def test_egl_renderer_draws_the_whole_scene():
     assert proc.returncode == 0, proc.stderr[-2000:]
     line = next(line for line in proc.stdout.splitlines() if line.startswith("STD"))
     assert float(line.split()[1]) > 30.0  # full scene ~42; with table and robot missing it was ~19
+
+
+@pytest.mark.parametrize("codec", ["av1", "h264"])
+def test_video_encoders_print_nothing_with_quiet(tmp_path, codec):
+    """lerobot puts FFmpeg's stderr logger back after every video: x264's statistics and the MP4 muxer's notes
+    must still stay off the terminal, in recording (more than one video) and in a conversion."""
+    env = {**os.environ, "MIMICREC_DATASET_ROOT": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "recorder.cli", *args], capture_output=True, text=True,
+                              env=env, timeout=300)
+
+    recorded = cli("record", "--task", TASK, "--num-demos", "2", "--cameras", "agentview", "--image-size", "32",
+                   "--video-codec", codec, "--out", str(tmp_path / "rec"), "--quiet")
+    assert recorded.returncode == 0 and recorded.stderr == "", recorded.stderr
+    converted = cli("convert", str(tmp_path / "rec" / "demos.hdf5"), "--to", "lerobot", str(tmp_path / "lr"),
+                    "--video-codec", codec)
+    assert converted.returncode == 0 and converted.stderr == "", converted.stderr

@@ -358,6 +358,9 @@ def quiet_lerobot() -> None:
 
     os.environ.setdefault("SVT_LOG", "1")  # the AV1 encoder logs its whole configuration per video otherwise
     av.logging.set_level(av.logging.ERROR)
+    # lerobot puts FFmpeg's own stderr logger back after every video (``restore_default_callback``); that
+    # logger prints from FFmpeg's level, so x264's statistics and the MP4 muxer's notes need it at ERROR.
+    av.logging.set_libav_level(av.logging.ERROR)
     # lerobot resets the "libav" logger to WARNING on every encode; a filter survives that.
     logging.getLogger("libav").addFilter(lambda record: record.levelno >= logging.ERROR)
     datasets.disable_progress_bars()
