@@ -14,7 +14,7 @@ import pytest
 from envs.errors import TaskError, UsageError
 from recorder.devices import DEVICES, Event, make_device
 from recorder.devices.keyboard import decode_keys
-from recorder.devices.spacemouse import SpaceMouseDevice, decode_spacemouse
+from recorder.devices.spacemouse import SpaceMouseDevice, decode_spacemouse, hid_library_loads
 from tests.conftest import wait_for_line, xdotool
 
 State = namedtuple("State", "t x y z roll pitch yaw buttons")  # pyspacemouse's state fields
@@ -37,20 +37,86 @@ def test_keys_decode_to_motion_gripper_and_events():
 
 
 def test_spacemouse_states_decode_to_commands():
-    # recorded states: tilt forward + push down, a twist under the dead zone, then a left-button press
-    tilt = State(0, 0.0, 0.0, -0.6, 0.05, 0.8, 0.02, [0, 0])
-    cmd = decode_spacemouse(tilt, (0, 0))
-    assert cmd.dpos.tolist() == [0.8, 0.0, -0.6] and cmd.drot.tolist() == [0.0, 0.0, 0.0]
+    # pyspacemouse states in its HID_Z_UP convention: tilt forward + pull up, a sideways tilt and a twist under the
+    # dead zone; then a tilt to the right and a twist counterclockwise
+    tilt = State(0, 0.0, 0.0, 0.6, -0.8, 0.05, 0.02, [0, 0])
+    cmd = decode_spacemouse(tilt, set())
+    assert cmd.dpos.tolist() == [0.8, 0.0, 0.6] and cmd.drot.tolist() == [0.0, 0.0, 0.0]
     assert not cmd.toggle_gripper and not cmd.events
-    press = State(1, 0.0, 0.0, 0.0, -0.5, 0.0, 0.7, [1, 0])
-    cmd = decode_spacemouse(press, (0, 0))
-    assert cmd.toggle_gripper and cmd.dpos.tolist() == [0.0, 0.5, 0.0] and cmd.drot.tolist() == [0.0, 0.0, -0.7]
-    assert not decode_spacemouse(press, (1, 0)).toggle_gripper  # held, not pressed again
-    assert decode_spacemouse(State(2, 0, 0, 0, 0, 0, 0, [0, 1]), (1, 0)).events == {Event.DISCARD}
+    cmd = decode_spacemouse(State(1, 0.0, 0.0, 0.0, 0.0, 0.5, 0.7, [1, 0]), {0})
+    assert cmd.toggle_gripper and cmd.dpos.tolist() == [0.0, -0.5, 0.0] and cmd.drot.tolist() == [0.0, 0.0, 0.7]
+    assert decode_spacemouse(State(2, 0, 0, 0, 0, 0, 0, [0, 1]), {1}).events == {Event.DISCARD}
+
+
+def _hid_report(channel: int, *values: int) -> bytes:
+    """One raw HID report of a SpaceMouse: the channel byte, then signed 16-bit little-endian values."""
+    return bytes([channel, *b"".join(int(v).to_bytes(2, "little", signed=True) for v in values)])
+
+
+class QueuedHidDevice:
+    """The HID layer of a plugged-in SpaceNavigator (easyhid's device: open, nonblocking reads, close):
+    what the test queues is what the device sent. The one stand-in: no SpaceMouse is plugged in here."""
+
+    product_string, manufacturer_string, release_number, serial_number = "SpaceNavigator", "3Dconnexion", 1, ""
+
+    def __init__(self) -> None:
+        self.queued: list[bytes] = []
+        self.closed = False
+
+    def open(self) -> None:  # noqa: D102
+        pass
+
+    def set_nonblocking(self, enable: bool) -> None:  # noqa: D102
+        assert enable  # the recorder polls once per control step
+
+    def read(self, size: int) -> bytes:  # noqa: D102
+        return self.queued.pop(0)[:size] if self.queued else b""
+
+    def close(self) -> None:  # noqa: D102
+        self.closed = True
+
+
+def test_spacemouse_reads_pyspacemouse_2_devices_and_every_queued_report(monkeypatch):
+    """Raw reports through pyspacemouse's own decoding: its HID axes (x right, y toward the person, z down; Rx, Ry,
+    Rz about them) become the bindings, a press and release between two commands still toggles, and a backlog of
+    reports is read to the newest (the device sends them far faster than 20 Hz)."""
+    import pyspacemouse
+
+    from recorder.devices import spacemouse
+
+    hid = QueuedHidDevice()
+
+    def open_spacemouse(axis_convention):
+        assert axis_convention == pyspacemouse.AxisConvention.HID_Z_UP
+        spec = pyspacemouse.get_device_specs()["SpaceNavigator"]
+        mouse = pyspacemouse.SpaceMouseDevice(pyspacemouse.apply_axis_convention(spec, axis_convention), hid)
+        mouse.open()
+        return mouse
+
+    monkeypatch.setattr(spacemouse, "hid_library_loads", lambda: True)
+    monkeypatch.setattr(pyspacemouse, "get_connected_devices", lambda: ["SpaceNavigator"])
+    monkeypatch.setattr(pyspacemouse, "open", open_spacemouse)
+    device = SpaceMouseDevice()
+    device.connect(None)
+    # tilt forward (Rx < 0), twist counterclockwise seen from above (Rz < 0), pull up (z < 0), left button tapped
+    hid.queued = [_hid_report(2, -280, 0, -245), _hid_report(1, 0, 0, -210), _hid_report(3, 1), _hid_report(3, 0)]
+    cmd = device.read()
+    assert np.allclose(cmd.dpos, [0.8, 0.0, 0.6]) and np.allclose(cmd.drot, [0.0, 0.0, 0.7])
+    assert cmd.toggle_gripper and not cmd.events and not hid.queued
+    cmd = device.read()  # nothing new: the cap is still held where it was, the button was not pressed again
+    assert np.allclose(cmd.dpos, [0.8, 0.0, 0.6]) and not cmd.toggle_gripper
+    hid.queued = [_hid_report(2, 0, -tilt, 0) for tilt in range(0, 351, 7)] + [_hid_report(3, 2)]  # tilt right
+    cmd = device.read()
+    assert np.allclose(cmd.dpos, [0.0, -1.0, 0.6]) and cmd.events == {Event.DISCARD} and not hid.queued
+    device.close()
+    assert hid.closed
 
 
 def test_spacemouse_without_a_device_fails_clearly():
-    with pytest.raises(TaskError, match="hidraw|SpaceMouse|HID"):
+    """Without the hidapi library (this machine's case unless it was installed) the error says to install it;
+    with it, and no SpaceMouse plugged in, it says to plug one in and how to get access to /dev/hidraw*."""
+    expected = "no SpaceMouse found: plug one in" if hid_library_loads() else "apt install libhidapi-hidraw0"
+    with pytest.raises(TaskError, match=expected):
         SpaceMouseDevice().connect(None)
 
 
