@@ -17,9 +17,15 @@ class CachedBulletClient(bullet_client.BulletClient):
 
     def __getattr__(self, name: str):
         attribute = super().__getattr__(name)
-        if name != "disconnect" and callable(attribute):  # disconnect must reach the wrapper each time
+        if callable(attribute):
             self.__dict__[name] = attribute
         return attribute
+
+    def disconnect(self) -> None:
+        """Disconnect, without the ~20 lines a GUI client prints on stdout as its threads stop."""
+        client, self._client = self._client, -1
+        with silenced_fds(1):
+            p.disconnect(physicsClientId=client)
 
 
 def connect(gui: bool = False) -> CachedBulletClient:
