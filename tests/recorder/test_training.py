@@ -364,3 +364,29 @@ def test_a_gmm_policy_rolls_out_the_same_twice_from_one_seed(recorded, tmp_path)
         env.close()
     assert np.array_equal(ends[0], ends[1])
     assert not np.array_equal(ends[0], other)
+
+
+def test_image_policies_train_on_the_cameras_and_roll_out_quietly(tmp_path):
+    """`train --obs image` on a camera dataset: robomimic's image encoders see both cameras, `eval` renders them
+    in its rollouts, and neither command prints anything but its summary with --quiet (torchvision's warnings
+    about robomimic's resnet arguments included)."""
+    import torch
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "MIMICREC_DATASET_ROOT": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+        return subprocess.run([sys.executable, "-m", "recorder.cli", *args, "--quiet"], capture_output=True,
+                              text=True, env=env, timeout=600)
+
+    cameras = ("--cameras", "agentview", "robot0_eye_in_hand", "--image-size", "64")
+    assert cli("record", "--task", "mimicrec/Lift-v0", "--num-demos", "2", *cameras, "--out",
+               str(tmp_path / "rec")).returncode == 0
+    trained = cli("train", str(tmp_path / "rec" / "demos.hdf5"), "--obs", "image", "--algo", "bc", "--epochs", "1",
+                  "--steps-per-epoch", "2", "--batch-size", "4", "--rollouts", "1", "--rollout-every", "1",
+                  "--set", "experiment.rollout.horizon=10", "--out", str(tmp_path / "policy"))
+    assert trained.returncode == 0 and trained.stderr == "", trained.stderr
+    checkpoint = torch.load(tmp_path / "policy" / "model.pth", map_location="cpu", weights_only=False)
+    shapes = checkpoint["shape_metadata"]["all_shapes"]
+    assert shapes["agentview_image"] == shapes["robot0_eye_in_hand_image"] == [3, 64, 64]
+    evaluated = cli("eval", str(tmp_path / "policy" / "model.pth"), "--num-rollouts", "1", "--horizon", "10")
+    assert evaluated.returncode == 0 and evaluated.stderr == "", evaluated.stderr
+    assert "policy success rate" in evaluated.stdout
