@@ -49,10 +49,11 @@ def _cmd_record(args: argparse.Namespace) -> int:
     if res.interrupted:
         stopped = f" (stopped early: `mimicrec record --resume {res.out_dir}` records the rest)" if res.out_dir \
             else " (stopped early)"
-    print(f"the run holds {res.num_saved} demos from {res.num_attempts} attempts ({res.wall_time_s:.1f} s){stopped}")
     if res.out_dir is None:
-        print("  nothing saved (--preview / --no-save)")
+        print(f"{res.num_saved} successful episodes of {res.num_attempts} attempts ({res.wall_time_s:.1f} s){stopped}; "
+              "nothing saved (--preview / --no-save)")
         return 0
+    print(f"the run holds {res.num_saved} demos from {res.num_attempts} attempts ({res.wall_time_s:.1f} s){stopped}")
     if res.num_saved:
         print(f"  hdf5:    {res.hdf5_path}\n  lerobot: {res.lerobot_path}")
     if res.num_failed_kept:

@@ -241,3 +241,12 @@ def test_generate_choices_are_the_ones_augment_knows():
 
     assert choices["video_codec"] == tuple(VIDEO_CODECS)
     assert generate.get_default("video_codec") == DEFAULT_VIDEO_CODEC == LeRobotSchema.video_codec
+
+
+def test_no_save_runs_the_episodes_and_writes_nothing(tmp_path, root):
+    """`record --no-save` (what checks an action bank: 20 seeds at a level) says how many succeeded, saves none."""
+    proc = run_cli("record", "--task", "mimicrec/Lift-v0", "--num-demos", "2", "--seed", "1000", "--no-save",
+                   "--quiet", cwd=tmp_path, env_root=root)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.startswith("2 successful episodes of 2 attempts") and "nothing saved" in proc.stdout
+    assert not any(root.iterdir()) and sorted(p.name for p in tmp_path.iterdir()) == ["datasets"]
