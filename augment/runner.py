@@ -188,16 +188,26 @@ def generate(opts: GenerateOptions) -> GenerateReport:
         except BaseException:
             run.abort()
             raise
-        with ThreadPoolExecutor(1, thread_name_prefix="mimicrec-plot") as plotter:  # drawn while the disk syncs
-            plot = plotter.submit(_write_plot, out, report, trace, spec, opts.resume is not None)
-            run.close(_progress(report))  # the last commit: the writer thread has written every demo
-            plot.result()
-        report.wall_time_s = time.perf_counter() - start
-        made = report.num_successes - report.resumed_successes
-        report.demos_per_minute = 60.0 * made / max(report.wall_time_s, 1e-9)
-        report.process_cpu_s = time.process_time()
-        _write_json(out / "report.json", asdict(report))
+        _finish(out, run, report, trace, spec, opts.resume is not None, start)
     return report
+
+
+def _finish(out: Path, run: Run, report: GenerateReport, trace: AttemptTrace, spec: MimicSpec, resumed: bool,
+            start: float) -> None:
+    """Finish the datasets, then ``report.png`` and ``report.json``; a resumed session that attempted nothing
+    (the run was complete) keeps the ones its run wrote, with the timings of the sessions that made its demos."""
+    rewrite = not (resumed and not trace.success and (out / "report.json").is_file())
+    with ThreadPoolExecutor(1, thread_name_prefix="mimicrec-plot") as plotter:  # drawn while the disk syncs
+        plot = plotter.submit(_write_plot, out, report, trace, spec, resumed) if rewrite else None
+        run.close(_progress(report))  # the last commit: the writer thread has written every demo
+        if plot is not None:
+            plot.result()
+    report.wall_time_s = time.perf_counter() - start
+    made = report.num_successes - report.resumed_successes
+    report.demos_per_minute = 60.0 * made / max(report.wall_time_s, 1e-9)
+    report.process_cpu_s = time.process_time()
+    if rewrite:
+        _write_json(out / "report.json", asdict(report))
 
 
 def _open_run(out: Path, sources: SourceSet, report: GenerateReport, opts: GenerateOptions,

@@ -88,9 +88,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                                    robot=args.robot, difficulty=args.difficulty,
                                    task_settings=tuple(args.task_settings), transit=args.transit,
                                    video_codec=args.video_codec))
-    now = f" ({rep.num_successes - rep.resumed_successes} made now)" if rep.resumed_successes else ""
-    print(f"attempts {rep.num_attempts}, successes {rep.num_successes}{now}, success rate {rep.success_rate:.1%}, "
-          f"{rep.demos_per_minute:.1f} demos/min ({rep.wall_time_s:.1f} s, {rep.num_envs} envs)")
+    made = rep.num_successes - rep.resumed_successes
+    if rep.resumed_successes and not made:
+        print(f"attempts {rep.num_attempts}, successes {rep.num_successes}, success rate {rep.success_rate:.1%}: "
+              f"nothing left to make for a total of {rep.num_trials} (`--resume {args.resume} --num-trials N` "
+              "makes more)")
+    else:
+        now = f" ({made} made now)" if rep.resumed_successes else ""
+        print(f"attempts {rep.num_attempts}, successes {rep.num_successes}{now}, success rate {rep.success_rate:.1%}, "
+              f"{rep.demos_per_minute:.1f} demos/min ({rep.wall_time_s:.1f} s, {rep.num_envs} envs)")
     print(f"  hdf5:    {rep.output_hdf5}\n  lerobot: {rep.output_lerobot}")
     if rep.keep_failed:
         print(f"  failed:  {rep.num_failed_kept} failures kept in {Path(rep.output_hdf5).parent / 'failed'} "

@@ -223,6 +223,12 @@ def test_generate_killed_and_resumed_equals_an_uninterrupted_run(lift_seeds, tmp
     assert f"successes 100 ({100 - killed_at} made now)" in resumed.stdout
     assert report["num_attempts"] == json.loads((tmp_path / "whole" / "report.json").read_text())["num_attempts"]
     assert load_lerobot(out / "lerobot").num_episodes == 100
+    reports = {name: (out / name).read_bytes() for name in ("report.json", "report.png")}
+    again = subprocess.run(generate_cli("--resume", str(out)), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "successes 100, success rate" in again.stdout, again.stderr
+    assert "nothing left to make for a total of 100" in again.stdout, again.stdout
+    assert {name: (out / name).read_bytes() for name in reports} == reports  # the sessions that made the demos
+    assert len(demo_arrays(out / "generated.hdf5", "actions")) == load_lerobot(out / "lerobot").num_episodes == 100
 
 
 def test_ctrl_c_keeps_what_the_run_made_and_says_how_to_finish_it(lift_seeds, tmp_path):
