@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         use_dataset_task(args)
         return args.handler(args)
     except MimicrecError as err:
-        print(f"mimicrec {args.command}: error: {err}", file=sys.stderr)
+        print(f"mimicrec {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, always
         return err.exit_code
     except OSError as err:  # the disk, the file system or HDF5 refused: one line, never a traceback
         if isinstance(err, BrokenPipeError) and _stdout_is_broken():  # its reader left (`... | head`): no more

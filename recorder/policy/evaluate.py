@@ -26,11 +26,13 @@ from envs.interface import TaskEnv
 from recorder.dataset.paths import prepare_output_file
 from recorder.dataset.tasks import episode_seed, make_env, stored_env_kwargs, variant_env_kwargs
 from recorder.dataset.video import write_video
+from recorder.policy import ignore_resnet_argument_warnings
 
 GOAL = "goal"  # a failure that raised every subtask signal (the goal itself was not held)
 EVAL_STREAM = 2
 VIDEO_SIZE = 256
 VIDEO_EVERY = 2  # control steps between video frames (20 Hz control -> 10 fps video)
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ def load_policy(checkpoint: str):
     """(robomimic rollout policy, env id, env kwargs) from a checkpoint file."""
     if not os.path.isfile(checkpoint):
         raise UsageError(f"checkpoint {checkpoint} not found; pass the model.pth written by `mimicrec train`")
+    ignore_resnet_argument_warnings()
     try:
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             import robomimic.utils.file_utils as file_utils
@@ -84,7 +87,11 @@ def load_policy(checkpoint: str):
             policy, ckpt = file_utils.policy_from_checkpoint(
                 ckpt_path=checkpoint, device=torch_utils.get_torch_device(try_to_use_cuda=True), verbose=False)
     except Exception as err:
-        raise UsageError(f"{checkpoint}: not a robomimic checkpoint ({type(err).__name__}: {err})") from err
+        with open(checkpoint, "rb") as file:
+            dataset = file.read(8) == HDF5_SIGNATURE
+        why = "an HDF5 dataset" if dataset else f"{type(err).__name__}: {str(err).strip().splitlines()[0]}"
+        raise UsageError(f"{checkpoint}: not a robomimic checkpoint ({why}); pass the model.pth written by "
+                         "`mimicrec train`") from err
     meta = ckpt["env_metadata"]
     kwargs = stored_env_kwargs(dict(meta.get("env_kwargs", {})))
     return policy, envs.resolve_task(meta["env_name"], kwargs.get("task")), kwargs
@@ -109,6 +116,11 @@ def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None
     policy, env_id, env_kwargs = load_policy(checkpoint)
     env_id, env_kwargs = rollout_task(env_id, env_kwargs, task, difficulty, settings)
     env = make_env(env_id, **env_kwargs)
+    try:
+        check_policy_fits(policy, env, env_id)
+    except UsageError:
+        env.close()
+        raise
     max_steps = max_steps or envs.task_entry(env_id).max_episode_steps
     frames: list[np.ndarray] | None = [] if video else None
     outcomes = []
@@ -133,6 +145,23 @@ def summarize(outcomes: list[Rollout], signals: list[str]) -> EvalResult:
     low, high = wilson_interval(wins, len(outcomes))
     return EvalResult(len(outcomes), wins, wins / len(outcomes), low, high,
                       float(np.mean([outcome.steps for outcome in outcomes])), failures_by_stage(outcomes, signals))
+
+
+def check_policy_fits(policy, env: TaskEnv, env_id: str) -> None:
+    """A ``UsageError`` unless ``env`` gives every observation the robomimic ``policy`` reads, in its shape (images
+    channels first there), and takes actions of its size: a policy rolls out only where it was trained alike."""
+    fix = "evaluate it in the task, cameras and robot it was trained with (drop --task or --set)"
+    spaces = env.observation_space.spaces
+    for key, shape in policy.policy.obs_shapes.items():
+        if key not in spaces:
+            raise UsageError(f"the policy observes {key}, which {env_id} does not give; {fix}")
+        given = spaces[key].shape
+        given = (given[-1], *given[:-1]) if len(given) == 3 else given  # images: [H, W, C] -> [C, H, W]
+        if tuple(given) != tuple(shape):
+            raise UsageError(f"the policy observes {key} of shape {tuple(shape)}, {env_id} gives {tuple(given)}; {fix}")
+    if policy.policy.ac_dim != env.action_space.shape[0]:
+        raise UsageError(f"the policy acts in {policy.policy.ac_dim} dimensions, {env_id} in "
+                         f"{env.action_space.shape[0]}; {fix}")
 
 
 def rollout_task(env_id: str, env_kwargs: dict[str, Any], task: str | None = None, difficulty: str | None = None,

@@ -33,6 +33,7 @@ from envs.errors import ConfigError, DatasetError, MimicrecError, RunInterrupted
 from recorder.dataset.paths import output_dir, write_atomically
 from recorder.dataset.reading import dataset_env, demo_names, open_dataset
 from recorder.imports import import_pyplot
+from recorder.policy import ignore_resnet_argument_warnings
 
 if TYPE_CHECKING:
     from recorder.policy.checkpoint_pick import Pick
@@ -456,6 +457,7 @@ def _run_robomimic(config, log_path: Path, opts: TrainOptions, out: Path, init: 
     from recorder.policy.robomimic_env import register_with_robomimic
 
     register_with_robomimic()
+    ignore_resnet_argument_warnings()
     originals = (train_utils.run_epoch, train_utils.rollout_with_stats)
     bar = tqdm(total=config.train.num_epochs, desc="train", unit="epoch", disable=not opts.progress)
 

@@ -18,7 +18,7 @@ from envs.errors import ConfigError, DatasetError, UsageError
 from recorder.cli import main
 from recorder.dataset.tasks import make_env
 from recorder.policy.checkpoint_pick import finalists
-from recorder.policy.evaluate import evaluate, failures_by_stage, load_policy, rollout, rollout_task
+from recorder.policy.evaluate import check_policy_fits, evaluate, failures_by_stage, load_policy, rollout, rollout_task
 from recorder.policy.train import TrainingError, TrainOptions, inspect_dataset, robomimic_config, train
 from tests.conftest import TASK
 
@@ -211,6 +211,15 @@ def test_eval_rolls_out_at_another_difficulty_and_with_task_settings(recorded, t
     assert main(["eval", str(res.checkpoint), "--difficulty", "D7", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "--difficulty D7: mimicrec/StackThree-v0 has levels D0, D1, D2" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(UsageError, match=r"observes object of shape \(36,\), mimicrec/Lift-v0 gives \(10,\); evaluate"):
+        evaluate(str(res.checkpoint), num_rollouts=1, task="mimicrec/Lift-v0")  # a policy only fits its own task
+    absolute = make_env(env_id, **{**kwargs, "action_mode": "abs_eef", "action_scale": None})  # 8-D actions
+    with pytest.raises(UsageError, match=f"the policy acts in 7 dimensions, {env_id} in 8"):
+        check_policy_fits(load_policy(str(res.checkpoint))[0], absolute, env_id)
+    absolute.close()
+    assert main(["eval", str(recorded.hdf5_path), "--quiet"]) == 2  # a dataset given for the checkpoint
+    err = capsys.readouterr().err
+    assert "not a robomimic checkpoint (an HDF5 dataset); pass the model.pth" in err and err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize(("options", "error", "message"), [
@@ -370,8 +379,6 @@ def test_image_policies_train_on_the_cameras_and_roll_out_quietly(tmp_path):
     """`train --obs image` on a camera dataset: robomimic's image encoders see both cameras, `eval` renders them
     in its rollouts, and neither command prints anything but its summary with --quiet (torchvision's warnings
     about robomimic's resnet arguments included)."""
-    import torch
-
     def cli(*args: str) -> subprocess.CompletedProcess:
         env = {**os.environ, "MIMICREC_DATASET_ROOT": str(tmp_path), "HF_HUB_OFFLINE": "1"}
         return subprocess.run([sys.executable, "-m", "recorder.cli", *args, "--quiet"], capture_output=True,
@@ -384,9 +391,8 @@ def test_image_policies_train_on_the_cameras_and_roll_out_quietly(tmp_path):
                   "--steps-per-epoch", "2", "--batch-size", "4", "--rollouts", "1", "--rollout-every", "1",
                   "--set", "experiment.rollout.horizon=10", "--out", str(tmp_path / "policy"))
     assert trained.returncode == 0 and trained.stderr == "", trained.stderr
-    checkpoint = torch.load(tmp_path / "policy" / "model.pth", map_location="cpu", weights_only=False)
-    shapes = checkpoint["shape_metadata"]["all_shapes"]
-    assert shapes["agentview_image"] == shapes["robot0_eye_in_hand_image"] == [3, 64, 64]
+    shapes = load_policy(str(tmp_path / "policy" / "model.pth"))[0].policy.obs_shapes  # what the network reads
+    assert shapes["agentview_image"] == shapes["robot0_eye_in_hand_image"] == [3, 64, 64] and "object" not in shapes
     evaluated = cli("eval", str(tmp_path / "policy" / "model.pth"), "--num-rollouts", "1", "--horizon", "10")
     assert evaluated.returncode == 0 and evaluated.stderr == "", evaluated.stderr
     assert "policy success rate" in evaluated.stdout
