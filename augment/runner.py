@@ -22,9 +22,17 @@ from augment.executors import EXECUTORS, ordered_results
 from augment.generator import AttemptResult, subtask_label
 from augment.report_plot import AttemptTrace, write_report_png
 from augment.source import SourceSet, load_sources
-from augment.spec import MimicSpec, load_mimic_spec, spec_attrs, with_seed, with_transit
+from augment.spec import (
+    MimicSpec,
+    check_spec_fits_task,
+    load_mimic_spec,
+    spec_attrs,
+    spec_path,
+    with_seed,
+    with_transit,
+)
 from envs.config import parse_key_values
-from envs.errors import ConfigError, DatasetError, GenerationError, RunInterrupted, UsageError
+from envs.errors import DatasetError, GenerationError, RunInterrupted, UsageError
 from recorder.dataset.paths import write_atomically
 from recorder.dataset.run import Run, read_run_file, resumed_options, run_folder
 from recorder.dataset.tasks import env_args, lerobot_schema, make_env, variant_env_kwargs
@@ -130,19 +138,12 @@ def check_options(opts: GenerateOptions) -> None:
     check_video_codec(opts.video_codec)
 
 
-def check_spec_fits_sources(spec: MimicSpec, sources: SourceSet) -> None:
-    """The spec must list the task's end effectors, with the subtask counts the demos were annotated with."""
-    names = sorted(sources.demos[0].info.eef_pose) if sources.demos else []
-    if sorted(spec.eefs) != names:
-        raise ConfigError(f"{spec.task}: the spec's eefs {sorted(spec.eefs)} do not match the task's end effectors "
-                          f"{names}; list each end effector once")
-    objects = sorted(sources.demos[0].info.object_poses) if sources.demos else []
-    for eef, eef_spec in spec.eefs.items():
-        for k, sub in enumerate(eef_spec.subtasks):
-            for key in ("object_ref", "held_object_ref"):
-                if getattr(sub, key) is not None and getattr(sub, key) not in objects:
-                    raise ConfigError(f"{spec.task}: eefs.{eef}.subtasks[{k}].{key} {getattr(sub, key)!r} is not an "
-                                      f"object of the task; use one of {', '.join(objects)}")
+def check_spec_fits_sources(spec: MimicSpec, where: str, sources: SourceSet) -> None:
+    """The spec must fit the seeds' task (their end effectors, objects and signals), with the subtask counts the
+    demos were annotated with."""
+    info = sources.demos[0].info if sources.demos else None
+    if info is not None:
+        check_spec_fits_task(spec, where, sources.env_id, info.eef_pose, info.object_poses, info.subtask_term_signals)
     for demo in sources.demos:
         for eef, eef_spec in spec.eefs.items():
             if len(demo.subtask_ends.get(eef, ())) != len(eef_spec.subtasks):
@@ -165,7 +166,7 @@ def generate(opts: GenerateOptions) -> GenerateReport:
         sources = replace(sources, env_kwargs=variant_env_kwargs(sources.env_id, sources.env_kwargs, opts.robot,
                                                                  opts.difficulty, settings))
     spec = with_transit(with_seed(load_mimic_spec(opts.config, sources.env_id), opts.seed), opts.transit)
-    check_spec_fits_sources(spec, sources)
+    check_spec_fits_sources(spec, spec_path(opts.config, sources.env_id), sources)
     guarantee = spec.generation.guarantee if opts.guarantee is None else opts.guarantee
     keep_failed = spec.generation.keep_failed if opts.keep_failed is None else opts.keep_failed
     report = GenerateReport(seed=spec.generation.seed, num_envs=opts.num_envs, executor=opts.executor,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,28 @@ def load_mimic_spec(path: str | Path | None = None, env_id: str | None = None) -
     spec = from_mapping(MimicSpec, load_mapping(path), str(path))
     validate_spec(spec, str(path))
     return spec
+
+
+def spec_path(config: str | Path | None, env_id: str) -> str:
+    """Where the spec comes from: ``config``, else the task's own ``mimic.yaml`` (for errors that name the file)."""
+    return str(config) if config else str(envs.task_config_file(env_id, "mimic"))
+
+
+def check_spec_fits_task(spec: MimicSpec, where: str, task: str, eefs: Iterable[str], objects: Iterable[str],
+                         signals: Iterable[str]) -> None:
+    """The spec must list the task's end effectors and name only its objects and subtask signals: a spec written
+    for another task fails here, naming its key, instead of annotating or generating what it cannot."""
+    eefs, objects, signals = sorted(eefs), sorted(objects), sorted(signals)
+    if sorted(spec.eefs) != eefs:
+        raise ConfigError(f"{where}: the spec's eefs {sorted(spec.eefs)} are not those of {task} {eefs}; list each "
+                          "end effector once (or pass the task's own spec with --config)")
+    for eef, eef_spec in spec.eefs.items():
+        for k, sub in enumerate(eef_spec.subtasks):
+            named = [(key, getattr(sub, key), objects, "an object") for key in ("object_ref", "held_object_ref")]
+            for key, value, known, kind in [*named, ("term_signal", sub.term_signal, signals, "a subtask signal")]:
+                if value is not None and value not in known:
+                    raise ConfigError(f"{where}: eefs.{eef}.subtasks[{k}].{key} {value!r} is not {kind} of {task}; "
+                                      f"use one of {', '.join(known) or 'none'} (or pass the task's own spec)")
 
 
 def validate_spec(spec: MimicSpec, where: str) -> None:

@@ -3,14 +3,18 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
 from augment.annotate import annotate, check_offsets, subtask_ends
-from envs.errors import DatasetError
+from augment.runner import GenerateOptions, generate
+from envs.errors import ConfigError, DatasetError
 from tests.conftest import wait_for_line, xdotool
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_subtask_ends_first_rising_edge_after_previous():
@@ -64,6 +68,34 @@ def test_all_demos_failing_is_an_error_and_leaves_no_file(recorded, tmp_path):
     with pytest.raises(DatasetError, match="no demo could be annotated"):
         annotate(str(broken), str(tmp_path / "out.hdf5"))
     assert not (tmp_path / "out.hdf5").exists() and not (tmp_path / "out.hdf5.partial").exists()
+
+
+@pytest.mark.parametrize(("spec_of", "edit", "message"), [
+    ("StackThree", (1, "object_ref", "cube_yellow"), r"StackThree/mimic.yaml: eefs.robot0.subtasks\[1\].object_ref "
+                                                     r"'cube_yellow' is not an object of mimicrec/StackThree-v0; use "
+                                                     r"one of cube_blue, cube_green, cube_red"),
+    ("StackThree", (0, "term_signal", "grasp_blue"), r"subtasks\[0\].term_signal 'grasp_blue' is not a subtask "
+                                                     r"signal of mimicrec/StackThree-v0; use one of grasp_green, "),
+    ("BimanualLift", None, r"the spec's eefs \['robot0', 'robot1'\] are not those of mimicrec/StackThree-v0"),
+])
+def test_a_spec_that_does_not_fit_the_task_is_refused_before_any_file(recorded, annotated, tmp_path, spec_of, edit,
+                                                                      message):
+    """A spec naming a cube the task has not, a signal it never raises, or another task's arms: refused naming the
+    file and the key, by annotate and generate alike (both check through one function)."""
+    import yaml
+
+    spec = tmp_path / spec_of / "mimic.yaml"
+    spec.parent.mkdir()
+    text = yaml.safe_load((ROOT / "configs" / spec_of / "mimic.yaml").read_text())
+    if edit is not None:
+        k, key, value = edit
+        text["eefs"]["robot0"]["subtasks"][k][key] = value
+    spec.write_text(yaml.safe_dump(text))
+    with pytest.raises(ConfigError, match=message):
+        annotate(str(recorded.hdf5_path), str(tmp_path / "out.hdf5"), config=str(spec))
+    with pytest.raises(ConfigError, match=message):
+        generate(GenerateOptions(str(annotated), 1, num_envs=1, config=str(spec), out=str(tmp_path / "gen")))
+    assert not (tmp_path / "out.hdf5").exists() and not (tmp_path / "gen").exists()
 
 
 # ------------------------------------------------------------------ manual annotation

@@ -159,5 +159,6 @@ def test_object_names_in_the_spec_must_be_the_tasks(annotated, tmp_path):
     spec = yaml.safe_load(envs.task_config_file("mimicrec/StackThree-v0", "mimic").read_text())
     spec["eefs"]["robot0"]["subtasks"][1]["held_object_ref"] = "peg"
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
-    with pytest.raises(ConfigError, match=r"subtasks\[1\]\.held_object_ref 'peg' is not an object of the task"):
+    refused = r"subtasks\[1\]\.held_object_ref 'peg' is not an object of mimicrec/StackThree-v0"
+    with pytest.raises(ConfigError, match=refused):
         generate(GenerateOptions(str(annotated), 1, out=str(tmp_path / "g"), config=str(tmp_path / "spec.yaml")))
