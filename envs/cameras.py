@@ -20,6 +20,7 @@ CAMERA_NAMES = ("agentview", "robot0_eye_in_hand")
 RENDERERS = ("tiny", "egl")
 NEAR, FAR = 0.01, 3.0
 MIN_SIZE = 32  # LeRobot's default video codec fails on frames of 24 px or less
+MAX_SIZE = 1024  # pybullet's renderer aborts the process (std::bad_alloc) on sizes far beyond; demos hold every frame
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ def parse_cameras(raw: list[dict[str, Any]] | None) -> tuple[CameraSpec, ...]:
         spec = CameraSpec(**entry)
         if min(spec.width, spec.height) < MIN_SIZE:
             raise TaskError(f"cameras[{i}]: {spec.width}x{spec.height} is too small; use at least {MIN_SIZE} px")
+        if max(spec.width, spec.height) > MAX_SIZE:
+            raise TaskError(f"cameras[{i}]: {spec.width}x{spec.height} is too large; use at most {MAX_SIZE} px")
         specs.append(spec)
     if len({s.name for s in specs}) != len(specs):
         raise TaskError("cameras: each camera may appear only once")

@@ -48,6 +48,7 @@ def test_check_env_with_cameras(camera_env):
     ([{"name": "ceiling"}], "needs name"),
     ([{"name": "agentview", "fov": 30}], "only the keys"),
     ([{"name": "agentview", "width": 16, "height": 16}], "too small"),
+    ([{"name": "agentview", "width": 100_000, "height": 84}], "100000x84 is too large; use at most 1024 px"),
     ([{"name": "agentview"}, {"name": "agentview"}], "only once"),
 ])
 def test_bad_camera_specs_fail_clearly(cameras, fragment):
