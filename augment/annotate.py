@@ -20,7 +20,7 @@ import numpy as np
 
 from augment.annotate_manual import MANUAL_BINDINGS, MarkSession, QuitAnnotation, mark_in_viewer
 from augment.spec import MimicSpec, check_spec_fits_task, load_mimic_spec, spec_attrs, spec_path
-from envs.errors import ConfigError, DatasetError, UsageError
+from envs.errors import DatasetError, UsageError
 from envs.interface import MimicEnv
 from recorder.dataset.episode import Episode
 from recorder.dataset.reading import dataset_env, demo_names, open_dataset
@@ -83,14 +83,10 @@ def annotate(in_path: str, out_path: str | None = None, mode: str = "auto",
         env_id, env_kwargs = dataset_env(src)
         spec = load_mimic_spec(config, env_id)
         env = make_env(env_id, **env_kwargs, gui=mode == "manual")
+        keys = KeyListener() if mode == "manual" else None
         try:
             check_spec_fits_task(spec, spec_path(config, env_id), env_id, env.eef_names, env.get_object_poses(),
                                  env.get_subtask_term_signals())
-        except ConfigError:
-            env.close()
-            raise
-        keys = KeyListener() if mode == "manual" else None
-        try:
             if keys is not None:
                 keys.start()
                 show_bindings(env, MANUAL_BINDINGS)

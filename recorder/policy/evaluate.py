@@ -116,15 +116,11 @@ def evaluate(checkpoint: str, num_rollouts: int, seed: int = 0, task: str | None
     policy, env_id, env_kwargs = load_policy(checkpoint)
     env_id, env_kwargs = rollout_task(env_id, env_kwargs, task, difficulty, settings)
     env = make_env(env_id, **env_kwargs)
-    try:
-        check_policy_fits(policy, env, env_id)
-    except UsageError:
-        env.close()
-        raise
     max_steps = max_steps or envs.task_entry(env_id).max_episode_steps
     frames: list[np.ndarray] | None = [] if video else None
     outcomes = []
     try:
+        check_policy_fits(policy, env, env_id)
         for i in tqdm(range(num_rollouts), desc="eval", unit="rollout", disable=not progress):
             outcomes.append(rollout(policy, env, episode_seed(seed, stream, i), max_steps, frames))
     except KeyboardInterrupt as err:  # Ctrl-C: what the finished rollouts say
