@@ -97,13 +97,32 @@ def task_entry(env_id: str) -> TaskEntry:
     return TASKS[env_id]
 
 
+MISSING_CONFIG_FIX = {  # what a person does when a task's folder lacks a file that a command needs
+    "mimic": "annotate and generate read it: write one (docs/configuration.md, mimic.yaml) or pass --config FILE",
+    "action_bank": "`--device scripted` runs it: write one (docs/configuration.md, action banks) or record with "
+                   "--device keyboard or spacemouse",
+}
+
+
 def task_config_file(env_id: str, kind: str) -> Path:
-    """A registered task's config file of ``kind`` (gym, mimic, action_bank, train), beside its task file."""
+    """A registered task's config file of ``kind`` (gym, mimic, action_bank, train), beside its task file; a
+    ``ConfigError`` naming what to do where the task has none."""
     folder = task_entry(env_id).folder
     if folder is None:
         raise ConfigError(f"{env_id} was rebuilt from a dataset's stored definition and its {kind} file is not on "
-                          "this machine; pass it with --config (or record from the task file)")
-    return config_file_in(folder, kind)
+                          "this machine; pass it with --config (or --task FILE|FOLDER where the task's files are)")
+    path = config_file_in(folder, kind)
+    if not path.is_file():
+        fix = MISSING_CONFIG_FIX.get(kind, "write one (docs/configuration.md)")
+        raise ConfigError(f"{folder} has no {kind}.yaml (or {kind}.json); {fix}")
+    return path
+
+
+def optional_task_config_file(env_id: str, kind: str) -> Path | None:
+    """A registered task's config file of ``kind`` where its folder is on this machine and holds one, else None."""
+    folder = task_entry(env_id).folder
+    path = None if folder is None else config_file_in(folder, kind)
+    return path if path is not None and path.is_file() else None
 
 
 def resolve_task(task: str, definition: dict[str, Any] | None = None) -> str:

@@ -125,9 +125,10 @@ def check_train_options(opts: TrainOptions) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(opts, name)}")
 
 
-def template_path(env_id: str) -> Path:
-    """The task's training template ``configs/<Task>/train.yaml`` (it may not exist)."""
-    return envs.task_config_file(env_id, "train")
+def template_path(env_id: str) -> Path | None:
+    """The task's training template ``configs/<Task>/train.yaml``; None where the task has none on this machine
+    (its folder holds none, or the task was rebuilt from a dataset's stored definition)."""
+    return envs.optional_task_config_file(env_id, "train")
 
 
 def robomimic_config(opts: TrainOptions, info: DatasetInfo, run_dir: Path):
@@ -138,7 +139,7 @@ def robomimic_config(opts: TrainOptions, info: DatasetInfo, run_dir: Path):
     with config.values_unlocked():
         _derived_settings(config, opts, info, run_dir)
         template = template_path(info.env_id)
-        if template.is_file():
+        if template is not None:
             apply_values(config, load_mapping(template), str(template))
         apply_values(config, _flag_values(opts), "the command line")
         if opts.config:

@@ -240,3 +240,19 @@ def test_a_task_file_cannot_take_a_registered_id(tmp_path):
     shutil.copytree(task_config.CONFIG_ROOT / "Stack", tmp_path / "copy")
     with pytest.raises(ConfigError, match="'mimicrec/Stack-v0' is already registered by .*; give this task another"):
         envs.resolve_task(str(tmp_path / "copy"))
+
+
+def test_a_task_folder_without_a_needed_file_says_what_needs_it(tmp_path):
+    """A task of one gym.yaml: the scripted expert and the Mimic spec are missing, each named with its fix; the
+    training template is optional (None)."""
+    import envs
+
+    (tmp_path / "gym.yaml").write_text(PLACED)
+    env_id = envs.resolve_task(str(tmp_path))
+    with pytest.raises(ConfigError, match=f"{tmp_path} has no action_bank.yaml .or action_bank.json.; "
+                                          "`--device scripted` runs it: write one"):
+        envs.task_config_file(env_id, "action_bank")
+    with pytest.raises(ConfigError, match="has no mimic.yaml .or mimic.json.; annotate and generate read it"):
+        envs.task_config_file(env_id, "mimic")
+    assert envs.optional_task_config_file(env_id, "train") is None
+    assert envs.optional_task_config_file(env_id, "gym") == tmp_path / "gym.yaml"

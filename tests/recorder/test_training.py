@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -23,6 +24,7 @@ from recorder.policy.train import TrainingError, TrainOptions, inspect_dataset, 
 from tests.conftest import TASK
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ("algo.rnn.hidden_dim=16", "experiment.rollout.horizon=15")
 
 
@@ -396,3 +398,31 @@ def test_image_policies_train_on_the_cameras_and_roll_out_quietly(tmp_path):
     evaluated = cli("eval", str(tmp_path / "policy" / "model.pth"), "--num-rollouts", "1", "--horizon", "10")
     assert evaluated.returncode == 0 and evaluated.stderr == "", evaluated.stderr
     assert "policy success rate" in evaluated.stdout
+
+
+def test_a_dataset_trains_where_its_task_files_are_not(tmp_path):
+    """A dataset of one's own task, trained on a machine without the task's folder: the task is rebuilt from the
+    dataset's stored definition and trains without a template (it is optional); the Mimic spec, which annotate
+    needs, is asked for with --config."""
+    import shutil
+
+    task = tmp_path / "task"
+    task.mkdir()
+    for kind in ("gym", "action_bank"):
+        text = (ROOT / "configs" / "Lift" / f"{kind}.yaml").read_text()
+        (task / f"{kind}.yaml").write_text(text.replace("mimicrec/Lift-v0", "mine/Lift-v0"))
+    env = {**os.environ, "MIMICREC_DATASET_ROOT": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "recorder.cli", *args, "--quiet"], capture_output=True,
+                              text=True, env=env, timeout=600)
+
+    assert cli("record", "--task", str(task), "--num-demos", "2", "--out", str(tmp_path / "rec")).returncode == 0
+    shutil.rmtree(task)
+    trained = cli("train", str(tmp_path / "rec" / "demos.hdf5"), "--algo", "bc", "--epochs", "1", "--steps-per-epoch",
+                  "2", "--batch-size", "4", "--rollouts", "1", "--set", "experiment.rollout.horizon=5", "--out",
+                  str(tmp_path / "policy"))
+    assert trained.returncode == 0 and (tmp_path / "policy" / "model.pth").is_file(), trained.stderr
+    annotated = cli("annotate", str(tmp_path / "rec" / "demos.hdf5"), "--auto")
+    assert annotated.returncode == 2 and "its mimic file is not on this machine; pass it with --config" in \
+        annotated.stderr, annotated.stderr
