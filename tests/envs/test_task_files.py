@@ -247,7 +247,7 @@ def test_a_task_folder_without_a_needed_file_says_what_needs_it(tmp_path):
     training template is optional (None)."""
     import envs
 
-    (tmp_path / "gym.yaml").write_text(PLACED)
+    (tmp_path / "gym.yaml").write_text(PLACED.replace("test/Placed-v0", "test/OneFile-v0"))
     env_id = envs.resolve_task(str(tmp_path))
     with pytest.raises(ConfigError, match=f"{tmp_path} has no action_bank.yaml .or action_bank.json.; "
                                           "`--device scripted` runs it: write one"):
