@@ -32,6 +32,7 @@ from envs.errors import GenerationError, UsageError
 from recorder.dataset.tasks import make_env
 
 EXECUTORS = ("process", "ray", "inline")
+log = logging.getLogger(__name__)
 
 
 class AttemptWorker:
@@ -239,8 +240,10 @@ def _connect_ray(ray: Any, address: str | None) -> None:
     if address is not None:
         _check_reachable(address)
     try:
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
-                 log_to_driver=False, configure_logging=True)
+        # Ray's own notes (e.g. that a local cluster enabled token authentication) only with -v
+        level = logging.WARNING if log.isEnabledFor(logging.INFO) else logging.ERROR
+        ray.init(address=address, include_dashboard=False, logging_level=level, log_to_driver=False,
+                 configure_logging=True)
     except ConnectionError as err:
         raise _unreachable(address, err) from err
 

@@ -6,6 +6,7 @@ import os
 import pickle
 import signal
 import struct
+import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -192,3 +193,14 @@ def test_an_unreachable_ray_address_fails_at_once():
     with pytest.raises(UsageError, match="cannot reach the Ray cluster at 127.0.0.1:9"):
         _check_reachable("127.0.0.1:9")
     _check_reachable("auto")  # no host:port: left to Ray
+
+
+def test_a_local_ray_run_prints_nothing_but_its_summary(annotated, tmp_path):
+    """`--executor ray --quiet` starts and stops a local Ray instance without Ray's notes on stderr (Ray 2.5x warns
+    that such a cluster enabled token authentication); `-v` would show them."""
+    env = {**os.environ, "MIMICREC_DATASET_ROOT": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "recorder.cli", "generate", str(annotated), "--num-trials", "1",
+                           "--executor", "ray", "--num-envs", "1", "--out", str(tmp_path / "ray"), "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.startswith("attempts ")
