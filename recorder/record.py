@@ -90,6 +90,11 @@ def check_options(opts: RecordOptions) -> None:
     if not opts.sensitivity > 0:
         raise UsageError(f"--sensitivity must be > 0 (1.0: the device's own speed), got {opts.sensitivity}")
     check_video_codec(opts.video_codec)
+    if not opts.save:
+        writing = [flag for flag, given in (("--out", opts.out), ("--resume", opts.resume),
+                                            ("--keep-failed", opts.keep_failed)) if given]
+        if writing:
+            raise UsageError(f"--preview / --no-save write nothing; drop {' and '.join(writing)}")
 
 
 def run_episode(env: TaskEnv, device: Device, seed: int, max_steps: int, steps_after_success: int = 0,

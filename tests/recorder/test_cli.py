@@ -250,3 +250,10 @@ def test_no_save_runs_the_episodes_and_writes_nothing(tmp_path, root):
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert proc.stdout.startswith("2 successful episodes of 2 attempts") and "nothing saved" in proc.stdout
     assert not any(root.iterdir()) and sorted(p.name for p in tmp_path.iterdir()) == ["datasets"]
+
+
+@pytest.mark.parametrize("flags", [("--out", "x"), ("--keep-failed",), ("--resume", "x")])
+def test_no_save_with_a_flag_that_writes_is_refused(tmp_path, root, flags):
+    proc = run_cli("record", "--task", "mimicrec/Lift-v0", "--no-save", *flags, cwd=tmp_path, env_root=root)
+    assert_one_line_error(proc, f"--preview / --no-save write nothing; drop {flags[0]}")
+    assert not any(root.iterdir()) and not (tmp_path / "x").exists()
