@@ -35,6 +35,11 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun`` in the plural unless it is one: "1 demo", "3 demos"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _cmd_record(args: argparse.Namespace) -> int:
     from recorder.dataset.tasks import camera_kwargs
     from recorder.record import RecordOptions, record
@@ -50,14 +55,16 @@ def _cmd_record(args: argparse.Namespace) -> int:
         stopped = f" (stopped early: `mimicrec record --resume {res.out_dir}` records the rest)" if res.out_dir \
             else " (stopped early)"
     if res.out_dir is None:
-        print(f"{res.num_saved} successful episodes of {res.num_attempts} attempts ({res.wall_time_s:.1f} s){stopped}; "
+        print(f"{counted(res.num_saved, 'successful episode')} of {counted(res.num_attempts, 'attempt')} "
+              f"({res.wall_time_s:.1f} s){stopped}; "
               "nothing saved (--preview / --no-save)")
         return 0
-    print(f"the run holds {res.num_saved} demos from {res.num_attempts} attempts ({res.wall_time_s:.1f} s){stopped}")
+    print(f"the run holds {counted(res.num_saved, 'demo')} from {counted(res.num_attempts, 'attempt')} "
+          f"({res.wall_time_s:.1f} s){stopped}")
     if res.num_saved:
         print(f"  hdf5:    {res.hdf5_path}\n  lerobot: {res.lerobot_path}")
     if res.num_failed_kept:
-        print(f"  failed:  {res.num_failed_kept} episodes in {res.out_dir / 'failed'}")
+        print(f"  failed:  {counted(res.num_failed_kept, 'episode')} in {res.out_dir / 'failed'}")
     return 0
 
 
@@ -65,7 +72,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     from augment.annotate import annotate
 
     res = annotate(args.input, args.out, "manual" if args.manual else "auto", args.config)
-    print(f"annotated {len(res.kept)} demos -> {res.out_path}")
+    print(f"annotated {counted(len(res.kept), 'demo')} -> {res.out_path}")
     for name, reason in res.rejected.items():
         print(f"  left out {name}: {reason}")
     return 0
@@ -380,7 +387,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from recorder.dataset.convert import convert
 
     count = convert(args.input, args.to, args.output, args.video_codec, progress=not args.quiet)
-    print(f"converted {count} episodes: {args.output}")
+    print(f"converted {counted(count, 'episode')}: {args.output}")
     return 0
 
 

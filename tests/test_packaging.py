@@ -50,11 +50,11 @@ def test_installed_mimicrec_records_a_built_in_task_and_a_task_file_from_elsewhe
         str(installed / "envs" / "__init__.py"), str(installed / "mimicrec_configs")], where.stdout
     stack = run_installed(installed, tmp_path, "-m", "recorder.cli", "record", "--task", "mimicrec/Stack-v0",
                           "--robot", "xarm6", "--num-demos", "1", "--out", "stack", "--quiet")  # robot files ship too
-    assert stack.returncode == 0 and "the run holds 1 demos" in stack.stdout, stack.stderr
+    assert stack.returncode == 0 and "the run holds 1 demo from 1 attempt" in stack.stdout, stack.stderr
     shutil.copytree(ROOT / "docs" / "your-own-task", tmp_path / "plate")
     own = run_installed(installed, tmp_path, "-m", "recorder.cli", "record", "--task", "plate", "--num-demos", "1",
                         "--seed", "1000", "--out", "own", "--quiet")
-    assert own.returncode == 0 and "the run holds 1 demos" in own.stdout, own.stderr
+    assert own.returncode == 0 and "the run holds 1 demo from 1 attempt" in own.stdout, own.stderr
 
 
 def test_the_installed_console_script_runs_commands_and_passes_their_exit_codes(installed, tmp_path):

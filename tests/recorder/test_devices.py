@@ -172,7 +172,7 @@ def test_keyboard_records_what_was_typed(xserver, tmp_path):
         proc.kill()
     text = log.read_text()
     assert proc.returncode == 0, text
-    assert "holds 0 demos" in text and "failed:  1 episodes" in text
+    assert "holds 0 demos" in text and "failed:  1 episode in" in text
     assert "stopping threads" not in text and "Thread TERMINATED" not in text  # the viewer's teardown chatter
     with h5py.File(out / "failed" / "demos.hdf5") as f:
         actions = f["data/demo_0/actions"][()]
