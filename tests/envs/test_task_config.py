@@ -72,7 +72,7 @@ def test_json_task_config_is_accepted(config_root):
 
 @pytest.mark.parametrize("kind", task_config.CONFIG_KINDS)
 def test_one_lookup_rule_for_every_config_kind(config_root, kind):
-    """YAML wins over JSON, JSON is found alone, and a missing file is named by its .yaml path."""
+    """YAML wins over JSON, JSON is found alone, and a missing file is an error naming its .yaml name."""
     folder = config_root / "Lift"
     (folder / f"{kind}.yaml").write_text("{}\n")
     (folder / f"{kind}.json").write_text("{}")
@@ -80,7 +80,8 @@ def test_one_lookup_rule_for_every_config_kind(config_root, kind):
     (folder / f"{kind}.yaml").unlink()
     assert envs.task_config_file("mimicrec/Lift-v0", kind) == folder / f"{kind}.json"
     (folder / f"{kind}.json").unlink()
-    assert envs.task_config_file("mimicrec/Lift-v0", kind) == folder / f"{kind}.yaml"
+    with pytest.raises(ConfigError, match=f"{folder} has no {kind}.yaml .or {kind}.json.; "):
+        envs.task_config_file("mimicrec/Lift-v0", kind)
 
 
 def test_unknown_task_and_config_kind_are_named():
