@@ -19,7 +19,8 @@ import h5py
 import numpy as np
 
 from augment.annotate_manual import MANUAL_BINDINGS, MarkSession, QuitAnnotation, mark_in_viewer
-from augment.spec import MimicSpec, check_spec_fits_task, load_mimic_spec, spec_attrs, spec_path
+from augment.source import STORED_SPEC_ATTR
+from augment.spec import MimicSpec, check_spec_fits_task, load_mimic_spec, spec_attrs, spec_path, spec_text
 from envs.errors import DatasetError, UsageError
 from envs.interface import MimicEnv
 from recorder.dataset.episode import Episode
@@ -121,8 +122,7 @@ def _annotate_file(src: h5py.File, env: MimicEnv, bounds_of: BoundsOf, spec: Mim
             if not result.kept:
                 raise DatasetError(f"{src.filename}: no demo could be annotated ({_reasons(result)})")
             dst["data"].attrs["total"] = total
-            dst["data"].attrs["mimic_spec"] = spec.task
-            dst["data"].attrs.update(spec_attrs(spec))
+            dst["data"].attrs.update({**spec_attrs(spec), STORED_SPEC_ATTR: spec_text(spec)})
             write_masks(dst, result.kept)
         os.replace(partial, out)
     except BaseException:

@@ -18,6 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+import envs
 from augment.executors import EXECUTORS, ordered_results
 from augment.generator import AttemptResult, subtask_label
 from augment.report_plot import AttemptTrace, write_report_png
@@ -27,6 +28,7 @@ from augment.spec import (
     check_spec_fits_task,
     load_mimic_spec,
     spec_attrs,
+    spec_from_text,
     spec_path,
     with_seed,
     with_transit,
@@ -138,6 +140,16 @@ def check_options(opts: GenerateOptions) -> None:
     check_video_codec(opts.video_codec)
 
 
+def generation_spec(config: str | None, sources: SourceSet) -> tuple[MimicSpec, str]:
+    """The spec and where it comes from: ``config``; else the task's own ``mimic.yaml``; else, where the task's
+    folder holds none on this machine, the spec the seeds were annotated with (stored in their file)."""
+    if config is None and sources.spec_text is not None \
+            and envs.optional_task_config_file(sources.env_id, "mimic") is None:
+        where = f"{sources.path} (the spec its demos were annotated with)"
+        return spec_from_text(sources.spec_text, where), where
+    return load_mimic_spec(config, sources.env_id), spec_path(config, sources.env_id)
+
+
 def check_spec_fits_sources(spec: MimicSpec, where: str, sources: SourceSet) -> None:
     """The spec must fit the seeds' task (their end effectors, objects and signals), with the subtask counts the
     demos were annotated with."""
@@ -165,8 +177,9 @@ def generate(opts: GenerateOptions) -> GenerateReport:
         settings = parse_key_values(opts.task_settings, "--set", "scene.objects.cube_red.scale=1.2")
         sources = replace(sources, env_kwargs=variant_env_kwargs(sources.env_id, sources.env_kwargs, opts.robot,
                                                                  opts.difficulty, settings))
-    spec = with_transit(with_seed(load_mimic_spec(opts.config, sources.env_id), opts.seed), opts.transit)
-    check_spec_fits_sources(spec, spec_path(opts.config, sources.env_id), sources)
+    spec, where = generation_spec(opts.config, sources)
+    spec = with_transit(with_seed(spec, opts.seed), opts.transit)
+    check_spec_fits_sources(spec, where, sources)
     guarantee = spec.generation.guarantee if opts.guarantee is None else opts.guarantee
     keep_failed = spec.generation.keep_failed if opts.keep_failed is None else opts.keep_failed
     report = GenerateReport(seed=spec.generation.seed, num_envs=opts.num_envs, executor=opts.executor,

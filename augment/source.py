@@ -12,6 +12,8 @@ from envs.errors import DatasetError
 from recorder.dataset.datagen_info import DatagenInfo
 from recorder.dataset.reading import dataset_env, demo_names, open_dataset
 
+STORED_SPEC_ATTR = "mimic_spec"  # an annotated file's ``data`` attribute: the whole spec it was annotated with
+
 
 @dataclass(frozen=True)
 class SourceDemo:
@@ -33,6 +35,7 @@ class SourceSet:
     env_id: str
     env_kwargs: dict[str, Any]
     demos: tuple[SourceDemo, ...]
+    spec_text: str | None = None  # the spec the demos were annotated with (JSON), where the file stores it
 
 
 def load_sources(path: str | Path) -> SourceSet:
@@ -40,7 +43,8 @@ def load_sources(path: str | Path) -> SourceSet:
     with open_dataset(path) as file:
         env_id, env_kwargs = dataset_env(file)
         demos = tuple(_read_demo(file, name) for name in demo_names(file))
-    return SourceSet(str(path), env_id, env_kwargs, demos)
+        stored = file["data"].attrs.get(STORED_SPEC_ATTR)
+    return SourceSet(str(path), env_id, env_kwargs, demos, None if stored is None else str(stored))
 
 
 def _read_demo(file, name: str) -> SourceDemo:

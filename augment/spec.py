@@ -223,9 +223,24 @@ def with_seed(spec: MimicSpec, seed: int | None) -> MimicSpec:
     return spec if seed is None else replace(spec, generation=replace(spec.generation, seed=seed))
 
 
+def spec_text(spec: MimicSpec) -> str:
+    """The whole spec as JSON (sorted keys): what a digest is taken of, and what ``spec_from_text`` reads back."""
+    return json.dumps(asdict(spec), sort_keys=True, default=str)
+
+
+def spec_from_text(text: str, where: str) -> MimicSpec:
+    """A spec stored with ``spec_text`` (an annotated dataset's ``mimic_spec`` attribute), validated as a file is."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{where}: the stored spec is not JSON ({err.msg}); pass a spec with --config") from err
+    spec = from_mapping(MimicSpec, data, where)
+    validate_spec(spec, where)
+    return spec
+
+
 def spec_attrs(spec: MimicSpec) -> dict[str, str]:
     """What an annotated or generated dataset keeps of its spec: the subtask descriptions per arm (JSON)
     and a digest of the whole spec (seed and transit included), so data from different specs can be told apart."""
-    text = json.dumps(asdict(spec), sort_keys=True, default=str)
     subtasks = {eef: [sub.description for sub in eef_spec.subtasks] for eef, eef_spec in spec.eefs.items()}
-    return {"subtasks": json.dumps(subtasks), "spec_digest": hashlib.sha256(text.encode()).hexdigest()[:16]}
+    return {"subtasks": json.dumps(subtasks), "spec_digest": hashlib.sha256(spec_text(spec).encode()).hexdigest()[:16]}

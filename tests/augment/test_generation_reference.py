@@ -17,7 +17,8 @@ the task observes; the spec digests only: 1 annotate and 5 generate entries), th
 recorded D0 seeds' cubes are already at the turn nearest the hand, so record's digests did not change), then
 for Stack's grasp subtask ending 16-24 steps after the grasp instead of 10-20 (past the seeds' lift: 86 generate
 entries and annotate's spec digest), and back to 10-20 (policies trained worse on the late data): every
-digest is again bit for bit the one before the 16-24 change.
+digest is again bit for bit the one before the 16-24 change. Then for the annotated file's ``mimic_spec``
+attribute holding the whole spec (JSON) instead of its task id: that one annotate entry changed.
 """
 
 import json

@@ -111,3 +111,16 @@ def test_json_spec_is_found_when_the_task_has_no_yaml(tmp_path, monkeypatch):
     (root / "StackThree" / "mimic.yaml").unlink()
     (root / "StackThree" / "mimic.json").write_text(json.dumps(data))
     assert load_mimic_spec(env_id=TASK).eefs["robot0"].subtasks[0].description == "from JSON"
+
+
+def test_a_spec_stored_as_text_reads_back_equal_and_a_broken_one_is_named():
+    """What annotate stores in its file (``spec_text``) is what generate reads back where the task has no spec."""
+    from augment.spec import spec_from_text, spec_text
+
+    for task in ("Lift", "StackThree", "BimanualLift", "StackWall"):
+        spec = load_mimic_spec(None, f"mimicrec/{task}-v0")
+        assert spec_from_text(spec_text(spec), "ann.hdf5") == spec
+    with pytest.raises(ConfigError, match="ann.hdf5: the stored spec is not JSON"):
+        spec_from_text("{eefs:", "ann.hdf5")
+    with pytest.raises(ConfigError, match="ann.hdf5"):
+        spec_from_text('{"task": "x"}', "ann.hdf5")  # eefs missing

@@ -400,10 +400,10 @@ def test_image_policies_train_on_the_cameras_and_roll_out_quietly(tmp_path):
     assert "policy success rate" in evaluated.stdout
 
 
-def test_a_dataset_trains_where_its_task_files_are_not(tmp_path):
-    """A dataset of one's own task, trained on a machine without the task's folder: the task is rebuilt from the
-    dataset's stored definition and trains without a template (it is optional); the Mimic spec, which annotate
-    needs, is asked for with --config."""
+def test_a_dataset_trains_and_generates_where_its_task_files_are_not(tmp_path):
+    """A dataset of one's own task, on a machine without the task's folder: the task is rebuilt from the dataset's
+    stored definition and trains without a template (it is optional); annotate asks for the Mimic spec with
+    --config, and stores it: generate from the annotated file then needs no --config."""
     import shutil
 
     task = tmp_path / "task"
@@ -419,10 +419,19 @@ def test_a_dataset_trains_where_its_task_files_are_not(tmp_path):
 
     assert cli("record", "--task", str(task), "--num-demos", "2", "--out", str(tmp_path / "rec")).returncode == 0
     shutil.rmtree(task)
-    trained = cli("train", str(tmp_path / "rec" / "demos.hdf5"), "--algo", "bc", "--epochs", "1", "--steps-per-epoch",
-                  "2", "--batch-size", "4", "--rollouts", "1", "--set", "experiment.rollout.horizon=5", "--out",
-                  str(tmp_path / "policy"))
+    demos = str(tmp_path / "rec" / "demos.hdf5")
+    trained = cli("train", demos, "--algo", "bc", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4",
+                  "--rollouts", "1", "--set", "experiment.rollout.horizon=5", "--out", str(tmp_path / "policy"))
     assert trained.returncode == 0 and (tmp_path / "policy" / "model.pth").is_file(), trained.stderr
-    annotated = cli("annotate", str(tmp_path / "rec" / "demos.hdf5"), "--auto")
-    assert annotated.returncode == 2 and "its mimic file is not on this machine; pass it with --config" in \
-        annotated.stderr, annotated.stderr
+    refused = cli("annotate", demos, "--auto")
+    assert refused.returncode == 2 and "its mimic file is not on this machine; pass it with --config" in \
+        refused.stderr, refused.stderr
+    spec = str(ROOT / "configs" / "Lift" / "mimic.yaml")
+    assert cli("annotate", demos, "--auto", "--config", spec, "--out", str(tmp_path / "ann.hdf5")).returncode == 0
+    generated = cli("generate", str(tmp_path / "ann.hdf5"), "--num-trials", "2", "--num-envs", "1", "--out",
+                    str(tmp_path / "gen"))
+    assert generated.returncode == 0 and "successes 2" in generated.stdout, generated.stderr
+    used = json.loads((tmp_path / "gen" / "report.json").read_text())["spec"]
+    assert used["eefs"]["robot0"]["subtasks"][0]["description"] == "grasp the red cube"
+    with h5py.File(tmp_path / "ann.hdf5") as annotated, h5py.File(tmp_path / "gen" / "generated.hdf5") as made:
+        assert made["data"].attrs["spec_digest"] == annotated["data"].attrs["spec_digest"]  # the stored spec
