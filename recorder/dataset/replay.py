@@ -136,7 +136,10 @@ def _replay_lerobot(root: Path, episode: int | None, views: ReplayViews,
     meta = mimicrec_meta(root, "replayed")
     stored = [e for e in lerobot_episodes(root, meta) if episode is None or e.index == episode]
     if not stored:
-        raise DatasetError(f"{root}: no episode {episode}" if episode is not None else f"{root}: holds no episodes")
+        held = [] if episode is None else [e.index for e in lerobot_episodes(root, meta)]  # read again: an error
+        if not held:
+            raise DatasetError(f"{root}: holds no episodes")
+        raise DatasetError(f"{root}: no episode {episode}; it has episodes {held[0]} .. {held[-1]}")
     env = make_env(meta["env_args"]["env_name"], **stored_env_kwargs(meta["env_args"]["env_kwargs"]))
     try:
         results = []

@@ -111,6 +111,16 @@ def test_replay_demo_that_is_no_demo_is_one_line(tmp_path, root):
     assert_one_line_error(proc, "argument --demo: 'demo_x' is not a demo", "demo_K")
 
 
+def test_replay_of_a_demo_the_dataset_has_not_names_what_it_has(recorded):
+    from envs.errors import DatasetError
+    from recorder.dataset.replay import replay
+
+    with pytest.raises(DatasetError, match="no demo_7; it has demo_0 .. demo_2"):
+        replay(str(recorded.hdf5_path), demo=7)
+    with pytest.raises(DatasetError, match="no episode 7; it has episodes 0 .. 2"):
+        replay(str(recorded.lerobot_path), demo=7)
+
+
 def test_output_whose_reader_left_ends_quietly(tmp_path, root):
     """``mimicrec tasks | head -1``: once the reader is gone, the command stops with no error of its own."""
     env = {"MIMICREC_DATASET_ROOT": str(root), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
