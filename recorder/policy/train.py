@@ -140,10 +140,10 @@ def robomimic_config(opts: TrainOptions, info: DatasetInfo, run_dir: Path):
         _derived_settings(config, opts, info, run_dir)
         template = template_path(info.env_id)
         if template is not None:
-            apply_values(config, load_mapping(template), str(template))
+            apply_config_file(config, load_mapping(template), str(template), opts.algo)
         apply_values(config, _flag_values(opts), "the command line")
         if opts.config:
-            apply_values(config, load_mapping(opts.config), opts.config)
+            apply_config_file(config, load_mapping(opts.config), opts.config, opts.algo)
         apply_values(config, parse_overrides(opts.overrides), "--set")
         _consistent(config)
         if opts.pick_rollouts:
@@ -239,6 +239,17 @@ def _flag_values(opts: TrainOptions) -> dict[str, Any]:
 def parse_overrides(items: tuple[str, ...]) -> dict[str, Any]:
     """``("algo.rnn.hidden_dim=400", ...)`` -> ``{"algo.rnn.hidden_dim": 400}`` (values read as YAML)."""
     return parse_key_values(items, "--set", "algo.rnn.hidden_dim=400")
+
+
+def apply_config_file(config, values: dict[str, Any], source: str, algo: str) -> None:
+    """A training file's values (a task's ``train.yaml``, ``--config``): its robomimic key paths, then those under
+    the name of the ``--algo`` trained (``bc:``, ``bc-rnn:``), which apply to that algo alone (e.g. a BC-RNN
+    layout with no MLP after the LSTM, ``actor_layer_dims: []``, would leave BC without a network)."""
+    apply_values(config, {key: value for key, value in values.items() if key not in ALGOS}, source)
+    if isinstance(values.get(algo), dict):
+        apply_values(config, values[algo], f"{source}: {algo}")
+    elif algo in values:
+        raise ConfigError(f"{source}: {algo} takes robomimic keys for --algo {algo}, got {values[algo]!r}")
 
 
 def apply_values(config, values: dict[str, Any], source: str, prefix: str = "") -> None:

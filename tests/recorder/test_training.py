@@ -84,6 +84,26 @@ def test_config_layers_template_flags_file_and_set(recorded, tmp_path):
                                                          "robot0_gripper_qpos", "object"]
 
 
+def test_template_and_file_keys_under_an_algo_name_apply_to_that_algo_alone(recorded, tmp_path):
+    """StackThree's template widens BC-RNN's LSTM and drops its MLP under ``bc-rnn:``; BC (an MLP) keeps
+    robomimic's layers, so `train --algo bc` on StackThree data builds a network (it failed in robomimic)."""
+    info = inspect_dataset(str(recorded.hdf5_path))
+    rnn = robomimic_config(TrainOptions(str(recorded.hdf5_path)), info, tmp_path / "a")
+    assert rnn.algo.rnn.enabled and rnn.algo.rnn.hidden_dim == 256 and list(rnn.algo.actor_layer_dims) == []
+    mlp = robomimic_config(TrainOptions(str(recorded.hdf5_path), algo="bc"), info, tmp_path / "b")
+    assert not mlp.algo.rnn.enabled and list(mlp.algo.actor_layer_dims) == [1024, 1024]
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("train: {batch_size: 9}\nbc: {algo: {actor_layer_dims: [64]}}\nbc-rnn: {train: {batch_size: 3}}\n")
+    mine = robomimic_config(TrainOptions(str(recorded.hdf5_path), algo="bc", config=str(extra)), info, tmp_path / "c")
+    assert list(mine.algo.actor_layer_dims) == [64] and mine.train.batch_size == 9
+    extra.write_text("bc: 3\n")
+    with pytest.raises(ConfigError, match="extra.yaml: bc takes robomimic keys for --algo bc, got 3"):
+        robomimic_config(TrainOptions(str(recorded.hdf5_path), algo="bc", config=str(extra)), info, tmp_path / "d")
+    res = train(TrainOptions(str(recorded.hdf5_path), algo="bc", epochs=1, steps_per_epoch=2, batch_size=8,
+                             rollouts=0, out=str(tmp_path / "t")))
+    assert res.checkpoint.is_file()
+
+
 def test_numbers_yaml_reads_as_text_are_numbers(recorded, tmp_path):
     extra = tmp_path / "extra.yaml"
     extra.write_text("train:\n  num_epochs: 1e2\n")  # YAML 1.1 reads 1e2 and 2e-4 (no dot) as strings
