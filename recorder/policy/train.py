@@ -149,6 +149,10 @@ def robomimic_config(opts: TrainOptions, info: DatasetInfo, run_dir: Path):
         if opts.pick_rollouts:
             _save_rollout_epochs(config)
     _refuse_broken_settings(config)
+    if opts.pick_rollouts and not config.experiment.rollout.enabled:
+        raise UsageError("--pick-rollouts picks among the checkpoints that training rollouts scored, and this run "
+                         "rolls out none (--rollouts 0 or experiment.rollout.enabled=false); give --rollouts N or "
+                         "drop --pick-rollouts")
     return config
 
 

@@ -254,6 +254,8 @@ def test_eval_rolls_out_at_another_difficulty_and_with_task_settings(recorded, t
     ({"overrides": ("train.batch_size=many",)}, ConfigError, "train.batch_size takes a number, got 'many'"),
     ({"overrides": ("train.cuda=maybe",)}, ConfigError, "train.cuda takes true or false, got 'maybe'"),
     ({"init": "missing.pth"}, UsageError, "--init missing.pth: no such file"),
+    ({"rollouts": 0, "pick_rollouts": 2}, UsageError, "--pick-rollouts picks among the checkpoints that training"),
+    ({"pick_rollouts": 2, "overrides": ("experiment.rollout.enabled=false",)}, UsageError, "rolls out none"),
 ])
 def test_bad_training_options_are_clear_errors_and_leave_nothing(recorded, tmp_path, options, error, message):
     with pytest.raises(error, match=message):
