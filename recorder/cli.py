@@ -49,7 +49,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
                                args.gui or args.preview, progress=not args.quiet, sensitivity=args.sensitivity,
                                steps_after_success=args.steps_after_success, keep_failed=args.keep_failed,
                                save=not (args.preview or args.no_save), resume=args.resume, robot=args.robot,
-                               video_codec=args.video_codec))
+                               video_codec=args.video_codec, max_attempts=args.max_attempts))
     stopped = ""
     if res.interrupted:
         stopped = f" (stopped early: `mimicrec record --resume {res.out_dir}` records the rest)" if res.out_dir \
@@ -239,6 +239,9 @@ def _record_parser(subs) -> None:
     sub.add_argument("--sensitivity", type=float, default=1.0, help="teleoperation speed scale (default: 1.0)")
     sub.add_argument("--num-demos", type=int, help="successful demos to save (default: 10; with --resume, the "
                                                     "total the run was started with)")
+    sub.add_argument("--max-attempts", type=int, metavar="M",
+                     help="episodes to try before giving up (default: scripted 2 x the demos still wanted + 10, "
+                          "teleoperation no limit)")
     sub.add_argument("--steps-after-success", type=int, default=0, metavar="N",
                      help="keep recording N steps after success (default: 0)")
     sub.add_argument("--keep-failed", action="store_true", help="also save failed episodes, to DIR/failed/")

@@ -85,6 +85,8 @@ def check_options(opts: RecordOptions) -> None:
     """Reject impossible options before anything is created."""
     if opts.num_demos is not None and opts.num_demos <= 0:
         raise UsageError(f"--num-demos must be a positive integer, got {opts.num_demos}")
+    if opts.max_attempts is not None and opts.max_attempts <= 0:
+        raise UsageError(f"--max-attempts must be a positive integer, got {opts.max_attempts}")
     if opts.steps_after_success < 0:
         raise UsageError(f"--steps-after-success must be >= 0, got {opts.steps_after_success}")
     if not opts.sensitivity > 0:
@@ -217,7 +219,8 @@ def _record_loop(env: TaskEnv, device: Device, opts: RecordOptions, task_id: str
         while kept < opts.num_demos:
             if max_attempts is not None and attempts >= max_attempts:
                 raise GenerationError(f"only {kept} of {opts.num_demos} demos succeeded in {attempts} attempts; "
-                                      "check the task's action bank or raise the attempt budget")
+                                      "check the task's action bank (at this level, with this robot) or allow "
+                                      "more with --max-attempts")
             seed = episode_seed(opts.seed, RECORD_STREAM, attempts)
             live = None
             if device.paced:  # a person drives: say when each episode starts
