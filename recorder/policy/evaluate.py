@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import h5py
 import numpy as np
 from tqdm import tqdm
 
@@ -32,7 +33,6 @@ GOAL = "goal"  # a failure that raised every subtask signal (the goal itself was
 EVAL_STREAM = 2
 VIDEO_SIZE = 256
 VIDEO_EVERY = 2  # control steps between video frames (20 Hz control -> 10 fps video)
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,8 @@ def load_policy(checkpoint: str):
             policy, ckpt = file_utils.policy_from_checkpoint(
                 ckpt_path=checkpoint, device=torch_utils.get_torch_device(try_to_use_cuda=True), verbose=False)
     except Exception as err:
-        with open(checkpoint, "rb") as file:
-            dataset = file.read(8) == HDF5_SIGNATURE
-        why = "an HDF5 dataset" if dataset else f"{type(err).__name__}: {str(err).strip().splitlines()[0]}"
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        why = "an HDF5 dataset" if h5py.is_hdf5(checkpoint) else f"{type(err).__name__}: {first_line}"
         raise UsageError(f"{checkpoint}: not a robomimic checkpoint ({why}); pass the model.pth written by "
                          "`mimicrec train`") from err
     meta = ckpt["env_metadata"]
