@@ -191,6 +191,8 @@ def generate(opts: GenerateOptions) -> GenerateReport:
         run, trace.region = _open_run(out, sources, report, opts, spec)
         try:
             committed = _restore(report, run) if opts.resume else set()
+            if opts.resume and not _finished(report, opts.num_trials):  # a larger total becomes the run's own
+                run.save_state(num_trials=opts.num_trials)
             _run_writing_beside(sources, spec, opts, report, run, committed, trace)
         except (GenerationError, KeyboardInterrupt) as err:  # a run that ends early keeps and finishes what it made
             run.close(_progress(report))
@@ -235,8 +237,8 @@ def _open_run(out: Path, sources: SourceSet, report: GenerateReport, opts: Gener
     resumed = opts.resume is not None
     started = read_run_file(out, "generate") if resumed else {
         **{key: getattr(opts, key) for key in RUN_OPTIONS}, "seed": spec.generation.seed,
-        "input_path": os.path.abspath(opts.input_path), "config": os.path.abspath(opts.config) if opts.config else None}
-    started["num_trials"] = opts.num_trials  # the run's current total: a later --resume defaults to it
+        "input_path": os.path.abspath(opts.input_path), "config": os.path.abspath(opts.config) if opts.config else None,
+        "num_trials": opts.num_trials}  # the run's total: a later --resume defaults to it
     attrs = {"mimic_source": os.path.abspath(sources.path), "seed": report.seed, **spec_attrs(spec)}
     run = Run(out, Path(report.output_hdf5).name, env_args(sources.env_id, sources.env_kwargs), schema, started,
               attrs, keep_failed=report.keep_failed, resume=resumed, commit_every_s=opts.commit_every_s)

@@ -1,6 +1,7 @@
 """The error hierarchy of mimicrec: every expected failure is a ``MimicrecError`` with a fix in it.
 
-The CLI prints ``str(error)`` as one line on stderr and exits with ``error.exit_code``.
+The CLI prints ``str(error)`` as one line on stderr and exits with ``error.exit_code``; ``counted`` words
+the counts in messages.
 """
 
 from __future__ import annotations
@@ -36,3 +37,8 @@ class GenerationError(MimicrecError):
 
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C ended a run that keeps what it made; the message says what is kept and how to go on."""
+
+
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun`` in the plural unless it is one: "1 demo", "3 demos"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

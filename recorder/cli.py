@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from envs.config import SEED_LIMIT
-from envs.errors import MimicrecError, RunInterrupted, UsageError
+from envs.errors import MimicrecError, RunInterrupted, UsageError, counted
 from recorder.imports import exit_now
 
 VIDEO_CODECS = ("av1", "h264", "hevc")  # recorder.dataset.writers.lerobot_writer.VIDEO_CODECS (a test keeps them equal)
@@ -33,11 +33,6 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # noqa: D102
         sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(2)
-
-
-def counted(count: int, noun: str) -> str:
-    """``count`` and ``noun`` in the plural unless it is one: "1 demo", "3 demos"."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _cmd_record(args: argparse.Namespace) -> int:

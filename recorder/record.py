@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import envs
-from envs.errors import GenerationError, UsageError
+from envs.errors import GenerationError, UsageError, counted
 from envs.interface import TaskEnv
 from recorder.dataset.episode import Episode, EpisodeBuilder
 from recorder.dataset.run import Run, read_run_file, resumed_options, run_folder
@@ -218,7 +218,8 @@ def _record_loop(env: TaskEnv, device: Device, opts: RecordOptions, task_id: str
     try:
         while kept < opts.num_demos:
             if max_attempts is not None and attempts >= max_attempts:
-                raise GenerationError(f"only {kept} of {opts.num_demos} demos succeeded in {attempts} attempts; "
+                raise GenerationError(f"only {kept} of {counted(opts.num_demos, 'demo')} succeeded in "
+                                      f"{counted(attempts, 'attempt')}; "
                                       "check the task's action bank (at this level, with this robot) or allow "
                                       "more with --max-attempts")
             seed = episode_seed(opts.seed, RECORD_STREAM, attempts)

@@ -273,7 +273,7 @@ def test_max_attempts_bounds_a_scripted_run_and_must_be_positive(tmp_path, root)
     proc = run_cli("record", "--task", "mimicrec/Lift-v0", "--num-demos", "2", "--max-attempts", "1", "--no-save",
                    "--quiet", cwd=tmp_path, env_root=root)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
-    assert "only 1 of 2 demos succeeded in 1 attempts" in proc.stderr
+    assert "only 1 of 2 demos succeeded in 1 attempt;" in proc.stderr
     assert "allow more with --max-attempts" in proc.stderr
     assert_one_line_error(run_cli("record", "--max-attempts", "0", cwd=tmp_path, env_root=root),
                           "--max-attempts must be a positive integer, got 0")

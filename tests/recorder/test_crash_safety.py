@@ -229,6 +229,10 @@ def test_generate_killed_and_resumed_equals_an_uninterrupted_run(lift_seeds, tmp
     assert "nothing left to make for a total of 100" in again.stdout, again.stdout
     assert {name: (out / name).read_bytes() for name in reports} == reports  # the sessions that made the demos
     assert len(demo_arrays(out / "generated.hdf5", "actions")) == load_lerobot(out / "lerobot").num_episodes == 100
+    smaller = subprocess.run(generate_cli("--resume", str(out), "--num-trials", "40"), cwd=ROOT, capture_output=True,
+                             text=True, timeout=300)
+    assert smaller.returncode == 0 and "nothing left to make for a total of 40" in smaller.stdout, smaller.stderr
+    assert json.loads((out / "run.json").read_text())["num_trials"] == 100  # a smaller total leaves the run's own
 
 
 def test_ctrl_c_keeps_what_the_run_made_and_says_how_to_finish_it(lift_seeds, tmp_path):
