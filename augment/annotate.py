@@ -24,6 +24,7 @@ from augment.spec import MimicSpec, check_spec_fits_task, load_mimic_spec, spec_
 from envs.errors import DatasetError, UsageError
 from envs.interface import MimicEnv
 from recorder.dataset.episode import Episode
+from recorder.dataset.paths import prepare_output_file
 from recorder.dataset.reading import dataset_env, demo_names, open_dataset
 from recorder.dataset.replay import replay_demo
 from recorder.dataset.tasks import make_env
@@ -80,6 +81,7 @@ def annotate(in_path: str, out_path: str | None = None, mode: str = "auto",
     out = Path(out_path) if out_path else Path(in_path).with_name(Path(in_path).stem + "_annotated.hdf5")
     if out.resolve() == Path(in_path).resolve():
         raise UsageError("--out must differ from the input file; the input is never modified")
+    prepare_output_file(str(out))
     with open_dataset(in_path) as src:
         env_id, env_kwargs = dataset_env(src)
         spec = load_mimic_spec(config, env_id)

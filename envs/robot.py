@@ -201,6 +201,9 @@ class Robot:
         self.passive = self._couple_joints()
         for link in (index.link_id(n, "gripper.friction_links") for n in gripper.friction_links):
             client.changeDynamics(self.body, link, lateralFriction=gripper.friction)
+        if gripper.joint_damping:
+            for joint in self.gripper_joints:
+                client.changeDynamics(self.body, joint, jointDamping=gripper.joint_damping)
         self.readout = (*index.arm, *self.gripper_joints)
         self.all_joints = tuple(range(client.getNumJoints(self.body)))  # every joint, as the flat state stores them
         self.limits = index.limits

@@ -51,7 +51,8 @@ class JointCoupling:
 class GripperConfig:
     """Gripper joints driven by motors, with their positions fully ``open`` (command -1) and fully
     ``closed`` (+1), linear in between; ``contact_links``: every one must touch an object for a grasp;
-    ``friction_links`` get ``friction``; ``couplings`` tie joints together (see ``JointCoupling``)."""
+    ``friction_links`` get ``friction``; ``couplings`` tie joints together (see ``JointCoupling``);
+    ``joint_damping`` damps the gripper joints (calms fingers that chatter while they squeeze an object)."""
 
     joints: tuple[str, ...]
     open: tuple[float, ...]
@@ -61,6 +62,7 @@ class GripperConfig:
     friction_links: tuple[str, ...] = ()
     friction: float = 1.0
     couplings: tuple[JointCoupling, ...] = ()
+    joint_damping: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,8 @@ def check_robot(spec: RobotSpec, folder: Path) -> RobotSpec:
         raise ConfigError(f"{where}: gripper.contact_links must name at least one link (e.g. the finger pads)")
     if loops := [c.joint for c in gripper.couplings if c.follows == c.joint]:
         raise ConfigError(f"{where}: gripper.couplings: {', '.join(loops)} cannot follow itself; name another joint")
+    if gripper.joint_damping < 0:
+        raise ConfigError(f"{where}: gripper.joint_damping must not be negative, got {gripper.joint_damping}")
     if spec.ik.iterations <= 0 or spec.ik.damping < 0:
         raise ConfigError(f"{where}: ik.iterations must be positive and ik.damping not negative")
     return replace(spec, model=resolve_model_path(spec.model, folder, f"{where}: model"))

@@ -218,8 +218,9 @@ def _record_loop(env: TaskEnv, device: Device, opts: RecordOptions, task_id: str
     try:
         while kept < opts.num_demos:
             if max_attempts is not None and attempts >= max_attempts:
+                last = f" (the last gave up: {device.gave_up})" if device.gave_up else ""
                 raise GenerationError(f"only {kept} of {counted(opts.num_demos, 'demo')} succeeded in "
-                                      f"{counted(attempts, 'attempt')}; "
+                                      f"{counted(attempts, 'attempt')}{last}; "
                                       "check the task's action bank (at this level, with this robot) or allow "
                                       "more with --max-attempts")
             seed = episode_seed(opts.seed, RECORD_STREAM, attempts)
@@ -233,7 +234,7 @@ def _record_loop(env: TaskEnv, device: Device, opts: RecordOptions, task_id: str
                 return kept, attempts, failed, True
             if run is not None:  # before the episode is committed: a resumed run never reuses this seed
                 run.save_state(attempts=attempts)
-            kept, failed = _file_episode(outcome.episode, run, kept, failed)
+            kept, failed = _file_episode(outcome.episode, run, kept, failed, device.gave_up)
             bar.update(kept - bar.n)
             bar.set_postfix_str(_status(attempts, outcome.episode, kept, device))
     except KeyboardInterrupt:
@@ -249,8 +250,10 @@ def _record_loop(env: TaskEnv, device: Device, opts: RecordOptions, task_id: str
     return kept, attempts, failed, False
 
 
-def _file_episode(episode: Episode | None, run: Run | None, kept: int, failed: int) -> tuple[int, int]:
-    """Write and commit a finished episode to the kept or failed datasets; returns the new counts."""
+def _file_episode(episode: Episode | None, run: Run | None, kept: int, failed: int,
+                  gave_up: str | None = None) -> tuple[int, int]:
+    """Write and commit a finished episode to the kept or failed datasets; returns the new counts
+    (``gave_up``: why the device ended it early, logged)."""
     if episode is None:
         log.info("episode discarded")
         return kept, failed
@@ -259,7 +262,8 @@ def _file_episode(episode: Episode | None, run: Run | None, kept: int, failed: i
             run.write(episode, kept=True)
             run.commit_if_due()
         return kept + 1, failed
-    log.info("episode failed after %d steps%s", len(episode), "; kept in failed/" if run and run.failed else "")
+    log.info("episode failed after %d steps%s%s", len(episode), f" (gave up: {gave_up})" if gave_up else "",
+             "; kept in failed/" if run and run.failed else "")
     if run is not None and run.failed is not None:
         run.write(episode, kept=False)
         run.commit_if_due()

@@ -38,7 +38,7 @@ def main() -> None:
             annotated = seeds(Path(tmp), f"mimicrec/{task}-v0", "D0")
             for robot in args.robots:
                 opts = GenerateOptions(annotated, args.trials, num_envs=args.workers, seed=0,
-                                       out=str(Path(tmp) / robot), commit_every_s=1e9, robot=robot)
+                                       out=str(Path(tmp) / Path(robot).stem), commit_every_s=1e9, robot=robot)
                 rep = generate(opts)
                 replays = replay(rep.output_hdf5)
                 exact = sum(r.states_identical and r.replay_success for r in replays)

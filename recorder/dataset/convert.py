@@ -20,6 +20,7 @@ from tqdm import tqdm
 from envs.errors import DatasetError, UsageError
 from envs.interface import MimicEnv
 from recorder.dataset.episode import Episode
+from recorder.dataset.paths import prepare_output_file
 from recorder.dataset.reading import (
     StoredEpisode,
     dataset_env,
@@ -51,6 +52,7 @@ def convert(source: str, to: str, out: str, video_codec: str = DEFAULT_VIDEO_COD
         raise UsageError(f"{src} is already a {to} dataset; pick the other --to")
     if dst.exists():
         raise UsageError(f"{dst} already exists; pass a new output path")
+    prepare_output_file(out)
     if to == "lerobot":
         return _hdf5_to_lerobot(src, dst, video_codec, progress)
     return _lerobot_to_hdf5(src, dst, progress)

@@ -36,10 +36,12 @@ def output_dir(out: str | None, kind: str, keep_data: bool = False) -> Iterator[
     keep what they committed).
     """
     path = Path(out) if out else next_run_dir(kind)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path} is a file, not a folder; pass a folder's path")
     if path.exists() and any(path.iterdir()):
         raise UsageError(f"output folder {path} is not empty; pass a new --out or remove it")
     created = not path.exists()
-    path.mkdir(parents=True, exist_ok=True)
+    make_folder(path)
     try:
         yield path
     except BaseException:
@@ -52,7 +54,17 @@ def prepare_output_file(path: str | None) -> None:
     """Create the folder of an output file before any work (as ``convert`` and ``annotate`` create theirs), so
     that a path that cannot be written fails at once, not after the work is done."""
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        make_folder(Path(path).parent)
+
+
+def make_folder(path: Path) -> None:
+    """``mkdir -p path``; a path through a file or a folder that cannot be written is a ``UsageError``."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        raise UsageError(f"cannot create the folder {path}: part of its path is a file; pass another path") from err
+    except PermissionError as err:
+        raise UsageError(f"cannot create the folder {path}: permission denied; pass a writable path") from err
 
 
 def write_atomically(path: Path, data: bytes | str) -> None:

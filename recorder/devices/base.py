@@ -58,6 +58,7 @@ class Device(ABC):
 
     paced = True
     bindings: tuple[tuple[str, str], ...] = ()
+    gave_up: str | None = None  # why the device ended its last episode early, if it gave up on it
 
     def connect(self, env: TaskEnv) -> None:  # noqa: B027
         """Open the device (threads and handles start here, never in ``__init__``)."""

@@ -30,7 +30,11 @@ from recorder.devices.action_bank import (
     action_bank_path,
     load_action_bank,
 )
-from recorder.devices.base import Device, Step, register_device
+from recorder.devices.base import Device, Event, Step, register_device
+
+
+class UnreachablePose(ConfigError):
+    """A node's pose, evaluated in this episode's scene, is out of the arm's reach."""
 
 
 class _ScopeRun:
@@ -83,6 +87,10 @@ class ActionBankExpert:
                 just_finished.append(run.edge.name)
                 run.index, run.started, run.count, run.goal = run.index + 1, False, 0, None
         self.finished.update(just_finished)
+        return self._action()
+
+    def hold(self) -> np.ndarray:
+        """The action that keeps every scope at its current command (no edge advances)."""
         return self._action()
 
     def _advance(self, run: _ScopeRun) -> bool:
@@ -173,7 +181,7 @@ class ActionBankExpert:
     def _check_reachable(self, name: str, pose: np.ndarray, eef: str) -> None:
         miss = self.env.reach_error(pose, eef)
         if miss > IK_TOL:
-            raise ConfigError(f"{self.bank.where}: node {name!r}: pose {np.round(pose[:3, 3], 3).tolist()} is "
+            raise UnreachablePose(f"{self.bank.where}: node {name!r}: pose {np.round(pose[:3, 3], 3).tolist()} is "
                               f"unreachable for {eef} (IK misses by {miss * 100:.1f} cm); move the node")
 
 
@@ -213,7 +221,12 @@ def make_expert(env_id: str, env: MimicEnv, stop_before: Collection[str] = ()) -
 
 @register_device("scripted")
 class ScriptedDevice(Device):
-    """Drives the env with the task's action bank; ends the episode when the bank is done and the task succeeds."""
+    """Drives the env with the task's action bank; ends the episode when the bank is done and the task succeeds.
+
+    A node out of reach in this episode's scene (a long arm at a far placement, an object that turned in the
+    hand) ends the episode as failed, its reason in ``gave_up``; the record loop's attempt budget decides
+    when a node that is never reachable stops the run.
+    """
 
     paced = False
 
@@ -222,7 +235,11 @@ class ScriptedDevice(Device):
         self.expert: ActionBankExpert | None = None
 
     def start_episode(self, env: MimicEnv) -> None:  # noqa: D102
-        self.expert = make_expert(self.env_id, env)
+        self.expert, self.gave_up = make_expert(self.env_id, env), None
 
     def step(self, env: MimicEnv) -> Step:  # noqa: D102
-        return Step(action=self.expert.act())
+        try:
+            return Step(action=self.expert.act())
+        except UnreachablePose as err:
+            self.gave_up = str(err)
+            return Step(action=self.expert.hold(), events=frozenset({Event.DONE}))

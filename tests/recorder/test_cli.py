@@ -1,6 +1,7 @@
 """The CLI's error paths (one line, exit 2, nothing left behind) and its help text."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -169,7 +170,8 @@ def test_an_output_file_in_a_missing_folder_gets_its_folder_as_convert_and_annot
     blocked = tmp_path / "file"
     blocked.write_text("")  # a folder that cannot be made: refused at once, before any replay
     proc = run_cli("replay", str(recorded.hdf5_path), "--video", str(blocked / "v.mp4"), cwd=tmp_path, env_root=root)
-    assert proc.returncode == 1 and "File exists" in proc.stderr and "demo_0" not in proc.stdout, proc.stderr
+    assert_one_line_error(proc, f"cannot create the folder {blocked}: part of its path is a file")
+    assert "demo_0" not in proc.stdout
 
 
 def test_a_ctrl_c_dropped_in_a_weakref_callback_is_raised_again(monkeypatch):
@@ -267,6 +269,35 @@ def test_no_save_with_a_flag_that_writes_is_refused(tmp_path, root, flags):
     proc = run_cli("record", "--task", "mimicrec/Lift-v0", "--no-save", *flags, cwd=tmp_path, env_root=root)
     assert_one_line_error(proc, f"--preview / --no-save write nothing; drop {flags[0]}")
     assert not any(root.iterdir()) and not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("command", ["record", "generate", "annotate", "convert"])
+def test_an_output_path_through_a_file_is_a_one_line_error(tmp_path, root, annotated, command):
+    (tmp_path / "taken").write_text("a file")
+    args = {"record": ["--num-demos", "1", "--out", "taken"],
+            "generate": [str(annotated), "--num-trials", "1", "--out", "taken/run"],
+            "annotate": [str(annotated), "--auto", "--out", "taken/a.hdf5"],
+            "convert": [str(annotated), "--to", "lerobot", "taken/lerobot"]}[command]
+    proc = run_cli(command, *args, cwd=tmp_path, env_root=root)
+    expected = ("--out taken is a file, not a folder; pass a folder's path" if command == "record" else
+                "cannot create the folder taken")
+    assert_one_line_error(proc, expected)
+    assert (tmp_path / "taken").read_text() == "a file" and not any(root.iterdir())
+
+
+def test_a_node_out_of_reach_fails_its_episode_and_the_budget_names_it(tmp_path, root):
+    from envs.task_config import CONFIG_ROOT
+
+    shutil.copytree(CONFIG_ROOT / "Lift", tmp_path / "Far")
+    bank = tmp_path / "Far" / "action_bank.yaml"
+    bank.write_text(bank.read_text().replace("{offset: [0, 0, 0.10]}]}", "{offset: [0, 0, 1.5]}]}", 1))
+    gym = tmp_path / "Far" / "gym.yaml"
+    gym.write_text(gym.read_text().replace("mimicrec/Lift-v0", "mine/FarLift-v0"))
+    proc = run_cli("record", "--task", str(tmp_path / "Far"), "--num-demos", "1", "--max-attempts", "2", "--no-save",
+                   "--quiet", cwd=tmp_path, env_root=root)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "only 0 of 1 demo succeeded in 2 attempts (the last gave up: " in proc.stderr
+    assert "node 'above_red': pose [" in proc.stderr and "is unreachable for robot0" in proc.stderr
 
 
 def test_max_attempts_bounds_a_scripted_run_and_must_be_positive(tmp_path, root):
