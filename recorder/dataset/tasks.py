@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 import envs
+from envs.cameras import CAMERA_NAMES, MAX_SIZE, MIN_SIZE
 from envs.errors import DatasetError, UsageError
 from envs.interface import MimicEnv, TaskEnv
 from envs.task_config import (
@@ -131,7 +132,11 @@ def camera_kwargs(names: list[str] | None, size: int | None) -> list[dict[str, A
             raise UsageError(f"--image-size {size} sizes the images of --cameras; name the cameras too "
                              f"(e.g. --cameras agentview --image-size {size}) or drop --image-size")
         return None
+    if unknown := [name for name in names if name not in CAMERA_NAMES]:
+        raise UsageError(f"--cameras: unknown camera {', '.join(unknown)}; use {' and/or '.join(CAMERA_NAMES)}")
     size = DEFAULT_IMAGE_SIZE if size is None else size
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise UsageError(f"--image-size must be {MIN_SIZE} to {MAX_SIZE} px, got {size}")
     return [{"name": name, "width": size, "height": size} for name in names]
 
 

@@ -223,6 +223,16 @@ def test_an_image_size_without_cameras_is_a_clear_error(command, tmp_path, root)
     assert not any(root.iterdir())
 
 
+@pytest.mark.parametrize(("flags", "fragment"), [
+    (["--cameras", "agentview", "topview"], "--cameras: unknown camera topview; use agentview and/or robot0_eye"),
+    (["--cameras", "agentview", "--image-size", "16"], "--image-size must be 32 to 1024 px, got 16"),
+])
+def test_a_camera_flag_out_of_range_names_the_flag(tmp_path, root, flags, fragment):
+    proc = run_cli("record", "--num-demos", "1", *flags, cwd=tmp_path, env_root=root)
+    assert_one_line_error(proc, fragment)
+    assert not any(root.iterdir())
+
+
 def test_image_size_help_names_the_default():
     from recorder.dataset.tasks import DEFAULT_IMAGE_SIZE, camera_kwargs
 
