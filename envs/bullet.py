@@ -29,6 +29,10 @@ class CachedBulletClient(bullet_client.BulletClient):
 
 
 def connect(gui: bool = False) -> CachedBulletClient:
-    """A new pybullet client (DIRECT, or GUI), without the ``argv[0]=`` line pybullet prints."""
+    """A new pybullet client (DIRECT, or GUI), without the ``argv[0]=`` line pybullet prints, nor the two
+    ``ven = ...`` lines the GUI's render thread prints as it first draws (a tiny OpenGL image waits for them)."""
     with silenced_fds(1):
-        return CachedBulletClient(connection_mode=p.GUI if gui else p.DIRECT)
+        client = CachedBulletClient(connection_mode=p.GUI if gui else p.DIRECT)
+        if gui:
+            client.getCameraImage(8, 8, renderer=p.ER_BULLET_HARDWARE_OPENGL)
+        return client

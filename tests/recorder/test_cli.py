@@ -249,6 +249,18 @@ def test_record_gui_without_display_is_a_clear_error(tmp_path, root):
     assert not any(root.iterdir())
 
 
+def test_a_viewer_session_prints_only_its_summary(tmp_path, root, xserver):
+    """pybullet's GUI prints connection lines at once and two ``ven = ...`` lines from its render thread
+    later (with the user's environment: a bare one prints no ``ven`` lines); none reaches the terminal."""
+    env = {**os.environ, "MIMICREC_DATASET_ROOT": str(root), "DISPLAY": xserver}
+    proc = subprocess.run([sys.executable, "-m", "recorder.cli", "record", "--task", "mimicrec/Lift-v0", "--gui",
+                           "--num-demos", "1", "--no-save", "--quiet"], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("1 successful episode of 1 attempt"), lines
+
+
 def test_generate_choices_are_the_ones_augment_knows():
     """The CLI spells generate's choices out (it keeps augment's imports out of its start-up): they must stay
     those augment accepts."""
