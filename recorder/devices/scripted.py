@@ -182,7 +182,7 @@ class ActionBankExpert:
         miss = self.env.reach_error(pose, eef)
         if miss > IK_TOL:
             raise UnreachablePose(f"{self.bank.where}: node {name!r}: pose {np.round(pose[:3, 3], 3).tolist()} is "
-                              f"unreachable for {eef} (IK misses by {miss * 100:.1f} cm); move the node")
+                                  f"unreachable for {eef} (IK misses by {miss * 100:.1f} cm); move the node")
 
 
 def blocked_edges(bank: ActionBank, stop_before: frozenset[str]) -> set[str]:
